@@ -1,0 +1,5 @@
+//! # kafkaex-legacy
+//!
+//! The KafkaEx-style facade (not yet built): legacy request/response structs such as
+//! `OffsetCommit::Request` with an `api_version` field, converted to `kafkaex-client` calls in one
+//! module, with no second protocol path.

@@ -1,0 +1,1 @@
+//! Murmur2 (placeholder).

@@ -1,0 +1,42 @@
+//! `cargo xtask`: codegen, local Kafka brokers, CI helpers, benchmarks.
+
+use anyhow::{bail, Result};
+
+mod codegen;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        print_usage();
+        bail!("no command given");
+    };
+    let rest = &args[1..];
+    match cmd.as_str() {
+        "codegen" => codegen::run(rest),
+        "help" | "--help" | "-h" => {
+            print_usage();
+            Ok(())
+        }
+        other => {
+            print_usage();
+            bail!("unknown command {other:?}")
+        }
+    }
+}
+
+fn print_usage() {
+    eprintln!(
+        "usage: cargo xtask <command>\n\
+         \n\
+         commands:\n\
+         \x20 codegen [--check] [--specs DIR|JAR]   generate kafkaex-protocol/src/generated from Kafka's JSON specs\n"
+    );
+}
+
+/// The workspace root (the parent of the xtask crate).
+pub(crate) fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
