@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Result};
 
+mod ci;
 mod codegen;
 
 fn main() -> Result<()> {
@@ -13,6 +14,8 @@ fn main() -> Result<()> {
     let rest = &args[1..];
     match cmd.as_str() {
         "codegen" => codegen::run(rest),
+        "test" => ci::run_test(rest),
+        "ci" => ci::run_ci(rest),
         "help" | "--help" | "-h" => {
             print_usage();
             Ok(())
@@ -29,7 +32,9 @@ fn print_usage() {
         "usage: cargo xtask <command>\n\
          \n\
          commands:\n\
-         \x20 codegen [--check] [--specs DIR|JAR]   generate kafkaex-protocol/src/generated from Kafka's JSON specs\n"
+         \x20 codegen [--check] [--specs DIR|JAR]   generate kafkaex-protocol/src/generated from Kafka's JSON specs\n\
+         \x20 test [--no-brokers]                   start the test brokers, run the whole test suite, stop them\n\
+         \x20 ci                                     fmt, clippy, codegen --check, fuzz/bench builds, then test\n"
     );
 }
 
