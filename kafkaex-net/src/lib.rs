@@ -3,3 +3,6 @@
 //! The connection layer of kafkaex-rs (work in progress): tokio connections with 4-byte framing
 //! and pipelined requests, ApiVersions negotiation, cluster metadata, routing to partition
 //! leaders, group/transaction coordinators and the controller, TLS and SASL.
+
+pub mod sasl;
+pub mod tls;
