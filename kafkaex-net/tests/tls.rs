@@ -303,3 +303,17 @@ fn client_key_pem_without_a_key_is_a_typed_error() {
         .unwrap_err();
     assert!(matches!(err, TlsError::NoPrivateKey), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_peer_that_hangs_up_is_an_io_error_not_a_tls_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move { drop(listener.accept().await) });
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let config = TlsConfig::new();
+    let err = with_timeout(connect_tls(tcp, "127.0.0.1", &config))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TlsError::HandshakeIo { .. }), "{err:?}");
+    task.await.unwrap();
+}
