@@ -4,6 +4,7 @@ use anyhow::{bail, Result};
 
 mod ci;
 mod codegen;
+mod interop;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -16,6 +17,7 @@ fn main() -> Result<()> {
         "codegen" => codegen::run(rest),
         "test" => ci::run_test(rest),
         "ci" => ci::run_ci(rest),
+        "interop" => interop::run(rest),
         "help" | "--help" | "-h" => {
             print_usage();
             Ok(())
@@ -34,7 +36,8 @@ fn print_usage() {
          commands:\n\
          \x20 codegen [--check] [--specs DIR|JAR]   generate kafkaex-protocol/src/generated from Kafka's JSON specs\n\
          \x20 test [--no-brokers]                   start the test brokers, run the whole test suite, stop them\n\
-         \x20 ci                                     fmt, clippy, codegen --check, fuzz/bench builds, then test\n"
+         \x20 ci                                     fmt, clippy, codegen --check, fuzz/bench builds, then test\n\
+         \x20 interop build|verify FILE|produce|fetch|write|capture   the Java client as a peer (interop/java)\n"
     );
 }
 

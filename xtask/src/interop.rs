@@ -1,0 +1,334 @@
+//! `cargo xtask interop`: the official Java client as an independent peer.
+//!
+//! The Java side lives in `interop/java/` (a small Maven project on kafka-clients 3.9.x, which
+//! talks to both test brokers and still reads magic 0/1 message sets). It is built on demand into
+//! `target/interop/` (`kafkaex-interop.jar` plus its runtime jars in `lib/`) and reused while it is
+//! newer than its sources. Programs:
+//!
+//! - `Verify FILE`: validates a records field with `MemoryRecords` and prints a canonical dump
+//!   (`kafkaex-protocol/tests/golden_records.rs` compares it with what our encoder was given);
+//! - `Produce BOOTSTRAP TOPIC CODEC ...`: creates a topic and produces the golden record set;
+//! - `Fetch HOST:PORT TOPIC VERSION OUT`: one raw Fetch at a fixed version, records bytes to OUT;
+//! - `Write MAGIC CODEC OUT`: the golden record set encoded by `MemoryRecordsBuilder`, no broker.
+//!
+//! `capture` drives them against the test brokers (`cargo xtask kafka up kraft|zk`) to
+//! (re)make `kafkaex-protocol/tests/fixtures/records/*.bin`; the README there says how.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::workspace_root;
+
+/// Codecs every magic supports, in fixture order; zstd needs magic 2 and is added there.
+const LEGACY_CODECS: &[&str] = &["none", "gzip", "snappy", "lz4"];
+
+/// `cargo xtask interop <subcommand>`.
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let Some(sub) = args.first() else {
+        bail!("usage: cargo xtask interop <build | classpath | verify FILE | produce BOOTSTRAP TOPIC CODEC [..] | fetch HOST:PORT TOPIC VERSION OUT | write MAGIC CODEC OUT | capture [..]>");
+    };
+    let rest = &args[1..];
+    match sub.as_str() {
+        "build" => {
+            let dir = build()?;
+            println!("{}", dir.display());
+            Ok(())
+        }
+        "classpath" => {
+            build()?;
+            println!("{}", classpath());
+            Ok(())
+        }
+        "verify" => {
+            ensure!(rest.len() == 1, "usage: cargo xtask interop verify FILE");
+            java("Verify", rest)
+        }
+        "produce" => java("Produce", rest),
+        "fetch" => java("Fetch", rest),
+        "write" => java("Write", rest),
+        "capture" => capture(rest),
+        other => bail!("unknown interop subcommand {other:?}"),
+    }
+}
+
+/// Where the Java programs are built: `<workspace>/target/interop/`.
+///
+/// Always under the workspace's own `target/` (not `CARGO_TARGET_DIR`), because the golden tests
+/// find it relative to the workspace too.
+fn out_dir() -> PathBuf {
+    workspace_root().join("target").join("interop")
+}
+
+fn jar() -> PathBuf {
+    out_dir().join("kafkaex-interop.jar")
+}
+
+fn classpath() -> String {
+    format!(
+        "{}:{}",
+        jar().display(),
+        out_dir().join("lib").join("*").display()
+    )
+}
+
+/// Builds `target/interop/kafkaex-interop.jar` with Maven unless it is newer than every file
+/// under `interop/java/`; returns the output directory.
+pub(crate) fn build() -> Result<PathBuf> {
+    let project = workspace_root().join("interop").join("java");
+    let jar = jar();
+    let sources = newest_mtime(&project)?;
+    let fresh = match std::fs::metadata(&jar).and_then(|m| m.modified()) {
+        Ok(built) => built >= sources && out_dir().join("lib").is_dir(),
+        Err(_) => false,
+    };
+    if !fresh {
+        eprintln!("xtask interop: building {} with Maven", jar.display());
+        let status = Command::new("mvn")
+            .args(["-B", "-q", "-f"])
+            .arg(project.join("pom.xml"))
+            .arg(format!("-Dinterop.buildDirectory={}", out_dir().display()))
+            .arg("package")
+            .status()
+            .context("running mvn (is Maven installed?)")?;
+        ensure!(status.success(), "mvn package failed: {status}");
+        ensure!(
+            jar.exists(),
+            "mvn succeeded but {} is missing",
+            jar.display()
+        );
+    }
+    Ok(out_dir())
+}
+
+/// The newest modification time of any file under `dir` (recursively).
+fn newest_mtime(dir: &Path) -> Result<SystemTime> {
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let t = if meta.is_dir() {
+            newest_mtime(&entry.path())?
+        } else {
+            meta.modified()?
+        };
+        newest = newest.max(t);
+    }
+    Ok(newest)
+}
+
+/// Runs one of the Java programs with inherited stdio; fails when it exits non-zero.
+fn java(main_class: &str, args: &[String]) -> Result<()> {
+    build()?;
+    let status = java_command(main_class)
+        .args(args)
+        .status()
+        .context("running java")?;
+    ensure!(status.success(), "{main_class} failed: {status}");
+    Ok(())
+}
+
+fn java_command(main_class: &str) -> Command {
+    let mut cmd = Command::new("java");
+    cmd.arg("-cp")
+        .arg(classpath())
+        .arg(format!("io.kafkaex.interop.{main_class}"));
+    cmd
+}
+
+/// One broker to capture from.
+#[derive(Debug)]
+struct Broker {
+    bootstrap: String,
+    data_dir: PathBuf,
+}
+
+/// `capture [--kraft BOOTSTRAP DATA_DIR] [--zk BOOTSTRAP DATA_DIR] [--out DIR] [--only kraft|zk]`
+///
+/// Produces the golden record set once per codec to fresh topics and copies each topic's first
+/// log segment (what a Fetch from offset 0 returns) into the fixtures directory:
+///
+/// - magic 2, every codec, from the KRaft broker (Kafka 4.x);
+/// - magic 0 and 1, every codec but zstd, from the ZooKeeper broker (Kafka 3.9) with topics
+///   created with `message.format.version=0.9.0` / `0.10.2`. A 3.x broker running with
+///   inter.broker.protocol.version >= 3.0 ignores that config and stores magic 2 (KIP-724); then
+///   the legacy bytes are taken from a raw Fetch v0 (magic 0) / v2 (magic 1) of the same topic,
+///   which the 3.9 broker down-converts. Which way each file was made is printed.
+///
+/// Each file is then validated by `Verify` and its magic byte checked.
+fn capture(args: &[String]) -> Result<()> {
+    let root = workspace_root();
+    let mut kraft = Some(Broker {
+        bootstrap: "127.0.0.1:19092".into(),
+        data_dir: root.join("target/kafka/kraft"),
+    });
+    let mut zk = Some(Broker {
+        bootstrap: "127.0.0.1:39092".into(),
+        data_dir: root.join("target/kafka/zk"),
+    });
+    let mut out = root.join("kafkaex-protocol/tests/fixtures/records");
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            flag @ ("--kraft" | "--zk") if i + 2 < args.len() => {
+                let b = Broker {
+                    bootstrap: args[i + 1].clone(),
+                    data_dir: PathBuf::from(&args[i + 2]),
+                };
+                if flag == "--kraft" {
+                    kraft = Some(b);
+                } else {
+                    zk = Some(b);
+                }
+                i += 3;
+            }
+            "--out" if i + 1 < args.len() => {
+                out = PathBuf::from(&args[i + 1]);
+                i += 2;
+            }
+            "--only" if i + 1 < args.len() => {
+                match args[i + 1].as_str() {
+                    "kraft" => zk = None,
+                    "zk" => kraft = None,
+                    other => bail!("--only kraft|zk, not {other:?}"),
+                }
+                i += 2;
+            }
+            other => bail!("unknown or incomplete capture argument {other:?}"),
+        }
+    }
+    build()?;
+    std::fs::create_dir_all(&out)?;
+    // Fresh topic names per run: the segment must hold exactly the one batch produced now.
+    let run_id = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)?
+        .as_secs();
+
+    if let Some(broker) = &kraft {
+        for codec in LEGACY_CODECS.iter().chain(&["zstd"]) {
+            let topic = format!("golden-{run_id}-m2-{codec}");
+            produce(broker, &topic, codec, &[])?;
+            let dest = out.join(format!("2-{codec}.bin"));
+            copy_segment(broker, &topic, &dest)?;
+            check_fixture(&dest, 2)?;
+            println!(
+                "2-{codec}.bin: log segment of {topic} on {}",
+                broker.bootstrap
+            );
+        }
+    }
+    if let Some(broker) = &zk {
+        for (magic, format_version, fetch_version) in [(0u8, "0.9.0", "0"), (1, "0.10.2", "2")] {
+            for codec in LEGACY_CODECS {
+                let topic = format!("golden-{run_id}-m{magic}-{codec}");
+                let config = format!("message.format.version={format_version}");
+                produce(
+                    broker,
+                    &topic,
+                    codec,
+                    &["--no-headers", "--config", &config],
+                )?;
+                let dest = out.join(format!("{magic}-{codec}.bin"));
+                copy_segment(broker, &topic, &dest)?;
+                let stored = std::fs::read(&dest)?;
+                if stored.get(16) == Some(&magic) {
+                    println!(
+                        "{magic}-{codec}.bin: log segment of {topic} ({config}) on {}",
+                        broker.bootstrap
+                    );
+                } else {
+                    eprintln!(
+                        "xtask interop: {topic} is stored as magic {:?}, not {magic} \
+                         (the broker ignores message.format.version); using Fetch v{fetch_version}",
+                        stored.get(16)
+                    );
+                    let status = java_command("Fetch")
+                        .args([&broker.bootstrap, &topic, fetch_version])
+                        .arg(&dest)
+                        .status()?;
+                    ensure!(status.success(), "Fetch v{fetch_version} of {topic} failed");
+                    println!(
+                        "{magic}-{codec}.bin: Fetch v{fetch_version} response records of {topic} on {}",
+                        broker.bootstrap
+                    );
+                }
+                check_fixture(&dest, magic)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn produce(broker: &Broker, topic: &str, codec: &str, extra: &[&str]) -> Result<()> {
+    let status = java_command("Produce")
+        .args([broker.bootstrap.as_str(), topic, codec])
+        .args(extra)
+        .stdout(Stdio::null())
+        .status()
+        .context("running Produce")?;
+    ensure!(status.success(), "Produce {topic} {codec} failed: {status}");
+    Ok(())
+}
+
+/// Copies `<data dir>/**/<topic>-0/00000000000000000000.log` to `dest`, waiting a little for the
+/// broker to have written it.
+fn copy_segment(broker: &Broker, topic: &str, dest: &Path) -> Result<()> {
+    let dir_name = format!("{topic}-0");
+    for _ in 0..50 {
+        if let Some(dir) = find_dir(&broker.data_dir, &dir_name)? {
+            let segment = dir.join("00000000000000000000.log");
+            let len = std::fs::metadata(&segment).map(|m| m.len()).unwrap_or(0);
+            if len > 0 {
+                std::fs::copy(&segment, dest)
+                    .with_context(|| format!("copying {}", segment.display()))?;
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    bail!(
+        "no non-empty segment for {dir_name} under {}",
+        broker.data_dir.display()
+    )
+}
+
+fn find_dir(under: &Path, name: &str) -> Result<Option<PathBuf>> {
+    let Ok(entries) = std::fs::read_dir(under) else {
+        return Ok(None);
+    };
+    for entry in entries {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        if entry.file_name() == name {
+            return Ok(Some(entry.path()));
+        }
+        if let Some(found) = find_dir(&entry.path(), name)? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// Checks the first batch's magic byte (offset 16 in every format) and runs `Verify` on `path`.
+fn check_fixture(path: &Path, magic: u8) -> Result<()> {
+    let bytes = std::fs::read(path)?;
+    ensure!(
+        bytes.get(16) == Some(&magic),
+        "{}: magic byte is {:?}, wanted {magic}",
+        path.display(),
+        bytes.get(16)
+    );
+    let output = java_command("Verify").arg(path).output()?;
+    ensure!(
+        output.status.success(),
+        "Verify {} failed:\n{}",
+        path.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    Ok(())
+}
