@@ -13,6 +13,8 @@
 //!
 //! `capture` drives them against the test brokers (`cargo xtask kafka up kraft|zk`) to
 //! (re)make `kafkaex-protocol/tests/fixtures/records/*.bin`; the README there says how.
+//! `legacy-broker up|down` runs the one broker that can store magic 0/1 on disk (see
+//! [`legacy_broker_up`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -28,7 +30,7 @@ const LEGACY_CODECS: &[&str] = &["none", "gzip", "snappy", "lz4"];
 /// `cargo xtask interop <subcommand>`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let Some(sub) = args.first() else {
-        bail!("usage: cargo xtask interop <build | classpath | verify FILE | produce BOOTSTRAP TOPIC CODEC [..] | fetch HOST:PORT TOPIC VERSION OUT | write MAGIC CODEC OUT | capture [..]>");
+        bail!("usage: cargo xtask interop <build | classpath | verify FILE | produce BOOTSTRAP TOPIC CODEC [..] | fetch HOST:PORT TOPIC VERSION OUT | write MAGIC CODEC OUT | capture [..] | legacy-broker up|down>");
     };
     let rest = &args[1..];
     match sub.as_str() {
@@ -50,6 +52,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "fetch" => java("Fetch", rest),
         "write" => java("Write", rest),
         "capture" => capture(rest),
+        "legacy-broker" => match rest.first().map(String::as_str) {
+            Some("up") => legacy_broker_up(),
+            Some("down") => legacy_broker_down(),
+            _ => bail!("usage: cargo xtask interop legacy-broker up|down"),
+        },
         other => bail!("unknown interop subcommand {other:?}"),
     }
 }
@@ -150,12 +157,14 @@ struct Broker {
 /// Produces the golden record set once per codec to fresh topics and copies each topic's first
 /// log segment (what a Fetch from offset 0 returns) into the fixtures directory:
 ///
-/// - magic 2, every codec, from the KRaft broker (Kafka 4.x);
-/// - magic 0 and 1, every codec but zstd, from the ZooKeeper broker (Kafka 3.9) with topics
-///   created with `message.format.version=0.9.0` / `0.10.2`. A 3.x broker running with
-///   inter.broker.protocol.version >= 3.0 ignores that config and stores magic 2 (KIP-724); then
-///   the legacy bytes are taken from a raw Fetch v0 (magic 0) / v2 (magic 1) of the same topic,
-///   which the 3.9 broker down-converts. Which way each file was made is printed.
+/// - magic 2, every codec, from the KRaft broker (`cargo xtask kafka up kraft`, Kafka 4.x);
+/// - magic 0 and 1, every codec but zstd, from a Kafka 3.9 ZooKeeper-mode broker (by default the
+///   one `legacy-broker up` starts) with topics created with `message.format.version=0.9.0` /
+///   `0.10.2`. A broker running with inter.broker.protocol.version >= 3.0 (like the `zk` test
+///   profile) ignores that config and stores magic 2 (KIP-724); then the legacy bytes are taken
+///   from a raw Fetch v0 (magic 0) / v2 (magic 1) of the same topic, which a 3.9 broker
+///   down-converts, minus the truncated "overflow" batch it pads such responses with. Which way
+///   each file was made is printed.
 ///
 /// Each file is then validated by `Verify` and its magic byte checked.
 fn capture(args: &[String]) -> Result<()> {
@@ -165,8 +174,8 @@ fn capture(args: &[String]) -> Result<()> {
         data_dir: root.join("target/kafka/kraft"),
     });
     let mut zk = Some(Broker {
-        bootstrap: "127.0.0.1:39092".into(),
-        data_dir: root.join("target/kafka/zk"),
+        bootstrap: LEGACY_BOOTSTRAP.into(),
+        data_dir: legacy_dir().join("data"),
     });
     let mut out = root.join("kafkaex-protocol/tests/fixtures/records");
     let mut i = 0;
@@ -249,6 +258,7 @@ fn capture(args: &[String]) -> Result<()> {
                         .arg(&dest)
                         .status()?;
                     ensure!(status.success(), "Fetch v{fetch_version} of {topic} failed");
+                    trim_partial_tail(&dest)?;
                     println!(
                         "{magic}-{codec}.bin: Fetch v{fetch_version} response records of {topic} on {}",
                         broker.bootstrap
@@ -257,6 +267,37 @@ fn capture(args: &[String]) -> Result<()> {
                 check_fixture(&dest, magic)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Drops a trailing partial entry from a records file.
+///
+/// A broker that down-converts a Fetch answers with the size of the unconverted data and fills
+/// the difference with a truncated batch at offset -1 that consumers skip; it is not part of the
+/// record set.
+fn trim_partial_tail(path: &Path) -> Result<()> {
+    let mut bytes = std::fs::read(path)?;
+    let mut pos = 0usize;
+    // Every format starts an entry with offset (8 bytes) and size (4 bytes).
+    while let Some(header) = bytes.get(pos..pos + 12) {
+        let size = i32::from_be_bytes(header[8..12].try_into().expect("4 bytes"));
+        let Ok(size) = usize::try_from(size) else {
+            break;
+        };
+        if pos + 12 + size > bytes.len() {
+            break;
+        }
+        pos += 12 + size;
+    }
+    if pos < bytes.len() {
+        eprintln!(
+            "xtask interop: {}: dropping {} trailing bytes of a partial batch",
+            path.display(),
+            bytes.len() - pos
+        );
+        bytes.truncate(pos);
+        std::fs::write(path, bytes)?;
     }
     Ok(())
 }
@@ -331,4 +372,149 @@ fn check_fixture(path: &Path, magic: u8) -> Result<()> {
     );
     print!("{}", String::from_utf8_lossy(&output.stdout));
     Ok(())
+}
+
+/// Loopback address of the legacy broker's ZooKeeper.
+const LEGACY_ZK: &str = "127.0.0.1:47181";
+/// Bootstrap address of the legacy broker.
+pub(crate) const LEGACY_BOOTSTRAP: &str = "127.0.0.1:47092";
+
+fn legacy_dir() -> PathBuf {
+    out_dir().join("legacy-broker")
+}
+
+/// Starts a Kafka 3.9.1 broker in ZooKeeper mode with `inter.broker.protocol.version=2.8` (and its
+/// own ZooKeeper) on loopback, data under `target/interop/legacy-broker/`.
+///
+/// Why not the `zk` test profile: a broker on protocol version 3.0 or later ignores the
+/// `message.format.version` topic config (KIP-724) and stores magic 2, so it cannot produce the
+/// on-disk magic 0/1 fixtures. On 2.8 the same config makes the broker convert what the Java
+/// producer sends into legacy message sets (compressed wrapper messages included) as it appends.
+fn legacy_broker_up() -> Result<()> {
+    let dir = legacy_dir();
+    let lib = dir.join("lib");
+    std::fs::create_dir_all(&dir)?;
+    if !lib.join("kafka_2.13-3.9.1.jar").exists() {
+        let pom = workspace_root().join("interop/java/legacy-broker/pom.xml");
+        let status = Command::new("mvn")
+            .args(["-B", "-q", "-f"])
+            .arg(&pom)
+            .args(["dependency:copy-dependencies", "-DincludeScope=runtime"])
+            .arg(format!("-DoutputDirectory={}", lib.display()))
+            .status()
+            .context("running mvn")?;
+        ensure!(
+            status.success(),
+            "copying the broker's jars failed: {status}"
+        );
+    }
+    if std::net::TcpStream::connect(LEGACY_BOOTSTRAP).is_ok() {
+        println!("legacy broker already up at {LEGACY_BOOTSTRAP}");
+        return Ok(());
+    }
+    let (zk_host, zk_port) = LEGACY_ZK.split_once(':').expect("host:port");
+    let write = |name: &str, text: String| -> Result<PathBuf> {
+        let path = dir.join(name);
+        std::fs::write(&path, text)?;
+        Ok(path)
+    };
+    let log4j = write(
+        "log4j.properties",
+        "log4j.rootLogger=WARN, stdout\n\
+         log4j.appender.stdout=org.apache.log4j.ConsoleAppender\n\
+         log4j.appender.stdout.layout=org.apache.log4j.PatternLayout\n\
+         log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
+            .to_string(),
+    )?;
+    let zk_conf = write(
+        "zookeeper.properties",
+        format!(
+            "dataDir={}\nclientPort={zk_port}\nclientPortAddress={zk_host}\n\
+             maxClientCnxns=0\nadmin.enableServer=false\n",
+            dir.join("zookeeper").display()
+        ),
+    )?;
+    let server_conf = write(
+        "server.properties",
+        format!(
+            "broker.id=0\n\
+             listeners=PLAINTEXT://{LEGACY_BOOTSTRAP}\n\
+             zookeeper.connect={LEGACY_ZK}\n\
+             log.dirs={}\n\
+             inter.broker.protocol.version=2.8\n\
+             offsets.topic.replication.factor=1\n\
+             transaction.state.log.replication.factor=1\n\
+             transaction.state.log.min.isr=1\n\
+             group.initial.rebalance.delay.ms=0\n",
+            dir.join("data").display()
+        ),
+    )?;
+    let spawn = |main_class: &str, conf: &Path, name: &str| -> Result<()> {
+        let log = std::fs::File::create(dir.join(format!("{name}.log")))?;
+        let child = Command::new("java")
+            .arg("-Xmx512m")
+            .arg(format!("-Dlog4j.configuration=file:{}", log4j.display()))
+            .arg("-cp")
+            .arg(lib.join("*"))
+            .arg(main_class)
+            .arg(conf)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
+        std::fs::write(dir.join(format!("{name}.pid")), child.id().to_string())?;
+        Ok(())
+    };
+    spawn(
+        "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+        &zk_conf,
+        "zookeeper",
+    )?;
+    wait_for_port(LEGACY_ZK, Duration::from_secs(30))?;
+    spawn("kafka.Kafka", &server_conf, "broker")?;
+    wait_for_port(LEGACY_BOOTSTRAP, Duration::from_secs(60))?;
+    println!(
+        "legacy broker (Kafka 3.9.1, ZooKeeper mode, inter.broker.protocol.version=2.8) up at \
+         {LEGACY_BOOTSTRAP}, data {}",
+        dir.join("data").display()
+    );
+    Ok(())
+}
+
+/// Stops what [`legacy_broker_up`] started (by the pids it recorded), broker first.
+fn legacy_broker_down() -> Result<()> {
+    for name in ["broker", "zookeeper"] {
+        let pid_file = legacy_dir().join(format!("{name}.pid"));
+        let Ok(pid) = std::fs::read_to_string(&pid_file) else {
+            continue;
+        };
+        let pid = pid.trim();
+        let _ = Command::new("kill").arg(pid).status();
+        for _ in 0..100 {
+            let alive = Command::new("kill")
+                .args(["-0", pid])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !alive {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        std::fs::remove_file(&pid_file)?;
+        println!("stopped legacy {name} (pid {pid})");
+    }
+    Ok(())
+}
+
+fn wait_for_port(addr: &str, timeout: Duration) -> Result<()> {
+    let deadline = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    bail!("nothing listening on {addr} after {timeout:?}")
 }
