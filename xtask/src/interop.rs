@@ -227,6 +227,22 @@ fn capture(args: &[String]) -> Result<()> {
                 broker.bootstrap
             );
         }
+        if kcat_version().is_some() {
+            for codec in LEGACY_CODECS.iter().chain(&["zstd"]) {
+                let topic = format!("golden-{run_id}-m2-{codec}-librdkafka");
+                produce(broker, &topic, codec, &["--create-only"])?;
+                kcat_produce(broker, &topic, codec)?;
+                let dest = out.join(format!("2-{codec}-librdkafka.bin"));
+                copy_segment(broker, &topic, &dest)?;
+                check_fixture(&dest, 2)?;
+                println!(
+                    "2-{codec}-librdkafka.bin: log segment of {topic} on {}",
+                    broker.bootstrap
+                );
+            }
+        } else {
+            eprintln!("xtask interop: no kcat on PATH, skipping the librdkafka fixtures");
+        }
     }
     if let Some(broker) = &zk {
         for (magic, format_version, fetch_version) in [(0u8, "0.9.0", "0"), (1, "0.10.2", "2")] {
@@ -302,6 +318,43 @@ fn trim_partial_tail(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// kcat's version line (with librdkafka's version), if kcat is installed.
+fn kcat_version() -> Option<String> {
+    let output = Command::new("kcat").arg("-V").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.lines()
+        .find(|l| l.starts_with("Version"))
+        .map(str::to_owned)
+}
+
+/// Input for kcat with `-K : -Z`: key and value split at the first `:`, empty means null.
+///
+/// The same keys and values as the Java record set (key of record 1 and value of record 2 null);
+/// kcat cannot set timestamps, so they are the producer's clock, and `-H h=v` puts the header on
+/// every record.
+const KCAT_INPUT: &str = "k0:value-0\n:value-1\nk2:\nk3:value-3\nk4:value-4\n";
+
+/// Produces [`KCAT_INPUT`] with kcat (librdkafka) as one batch to partition 0 of `topic`.
+fn kcat_produce(broker: &Broker, topic: &str, codec: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut child = Command::new("kcat")
+        .args(["-P", "-b", &broker.bootstrap, "-t", topic, "-p", "0"])
+        .args(["-K", ":", "-Z", "-H", "h=v"])
+        .args(["-X", &format!("compression.codec={codec}")])
+        .args(["-X", "linger.ms=1000", "-X", "enable.idempotence=false"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .context("running kcat")?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(KCAT_INPUT.as_bytes())?;
+    let status = child.wait()?;
+    ensure!(status.success(), "kcat produce to {topic} failed: {status}");
+    Ok(())
+}
+
 fn produce(broker: &Broker, topic: &str, codec: &str, extra: &[&str]) -> Result<()> {
     let status = java_command("Produce")
         .args([broker.bootstrap.as_str(), topic, codec])
@@ -354,7 +407,8 @@ fn find_dir(under: &Path, name: &str) -> Result<Option<PathBuf>> {
     Ok(None)
 }
 
-/// Checks the first batch's magic byte (offset 16 in every format) and runs `Verify` on `path`.
+/// Checks the first batch's magic byte (offset 16 in every format), runs `Verify` on `path` and
+/// writes its dump to `path` with extension `.java.txt`.
 fn check_fixture(path: &Path, magic: u8) -> Result<()> {
     let bytes = std::fs::read(path)?;
     ensure!(
@@ -370,6 +424,8 @@ fn check_fixture(path: &Path, magic: u8) -> Result<()> {
         path.display(),
         String::from_utf8_lossy(&output.stderr)
     );
+    // Kept beside the fixture: what the Java client reads from it.
+    std::fs::write(path.with_extension("java.txt"), &output.stdout)?;
     print!("{}", String::from_utf8_lossy(&output.stdout));
     Ok(())
 }

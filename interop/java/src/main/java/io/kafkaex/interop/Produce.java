@@ -21,10 +21,11 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  * Creates a one-partition topic and produces the golden record set to it with the official Java
  * producer, in a single batch.
  *
- * <p>Usage: {@code Produce BOOTSTRAP TOPIC CODEC [--no-headers] [--config KEY=VALUE]...}
- * where CODEC is none, gzip, snappy, lz4 or zstd and each {@code --config} is a topic config
- * (e.g. {@code message.format.version=0.9.0}). The topic must not exist yet, so that its log holds
- * exactly this batch.
+ * <p>Usage: {@code Produce BOOTSTRAP TOPIC CODEC [--no-headers] [--create-only]
+ * [--config KEY=VALUE]...} where CODEC is none, gzip, snappy, lz4 or zstd and each {@code --config}
+ * is a topic config (e.g. {@code message.format.version=0.9.0}). The topic must not exist yet, so
+ * that its log holds exactly this batch. {@code --create-only} creates the topic and stops (for
+ * another producer, e.g. kcat).
  *
  * <p>The golden record set (partition 0, offsets 0..4, CreateTime), documented in
  * kafkaex-protocol/tests/fixtures/records/README.md:
@@ -61,10 +62,13 @@ public final class Produce {
         String topic = args[1];
         String codec = args[2];
         boolean headers = true;
+        boolean createOnly = false;
         Map<String, String> topicConfigs = new HashMap<>();
         for (int i = 3; i < args.length; i++) {
             if (args[i].equals("--no-headers")) {
                 headers = false;
+            } else if (args[i].equals("--create-only")) {
+                createOnly = true;
             } else if (args[i].equals("--config") && i + 1 < args.length) {
                 String[] kv = args[++i].split("=", 2);
                 if (kv.length != 2) {
@@ -81,6 +85,9 @@ public final class Produce {
         try (Admin admin = Admin.create(adminProps)) {
             NewTopic newTopic = new NewTopic(topic, 1, (short) 1).configs(topicConfigs);
             admin.createTopics(List.of(newTopic)).all().get();
+        }
+        if (createOnly) {
+            return;
         }
 
         Properties props = new Properties();
