@@ -172,7 +172,7 @@ impl crate::generated::testing::Random for AlterPartitionRequest {
     }
 }
 
-///
+/// An entry of `AlterPartitionRequest.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The name of the topic to alter ISRs for
@@ -303,7 +303,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `AlterPartitionRequest.PartitionData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index
@@ -533,7 +533,7 @@ impl crate::generated::testing::Random for PartitionData {
     }
 }
 
-///
+/// An entry of `AlterPartitionRequest.BrokerState`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrokerState {
     /// The ID of the broker.

@@ -156,7 +156,7 @@ impl crate::generated::testing::Random for AlterPartitionResponse {
     }
 }
 
-///
+/// An entry of `AlterPartitionResponse.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The name of the topic
@@ -287,7 +287,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `AlterPartitionResponse.PartitionData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index

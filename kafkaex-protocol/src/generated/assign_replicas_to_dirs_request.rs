@@ -176,7 +176,7 @@ impl crate::generated::testing::Random for AssignReplicasToDirsRequest {
     }
 }
 
-///
+/// An entry of `AssignReplicasToDirsRequest.DirectoryData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DirectoryData {
     /// The ID of the directory
@@ -278,7 +278,7 @@ impl crate::generated::testing::Random for DirectoryData {
     }
 }
 
-///
+/// An entry of `AssignReplicasToDirsRequest.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The ID of the assigned topic
@@ -380,7 +380,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `AssignReplicasToDirsRequest.PartitionData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index

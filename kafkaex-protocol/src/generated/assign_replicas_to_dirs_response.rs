@@ -160,7 +160,7 @@ impl crate::generated::testing::Random for AssignReplicasToDirsResponse {
     }
 }
 
-///
+/// An entry of `AssignReplicasToDirsResponse.DirectoryData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DirectoryData {
     /// The ID of the directory
@@ -262,7 +262,7 @@ impl crate::generated::testing::Random for DirectoryData {
     }
 }
 
-///
+/// An entry of `AssignReplicasToDirsResponse.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The ID of the assigned topic
@@ -364,7 +364,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `AssignReplicasToDirsResponse.PartitionData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index

@@ -238,7 +238,7 @@ impl crate::generated::testing::Random for BeginQuorumEpochRequest {
     }
 }
 
-///
+/// An entry of `BeginQuorumEpochRequest.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name
@@ -356,7 +356,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `BeginQuorumEpochRequest.PartitionData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index

@@ -64,7 +64,7 @@ impl crate::Encodable for BeginQuorumEpochResponse {
         for x in &self.topics {
             x.encode(buf, version)?;
         }
-        if !(version >= 1) && !self.node_endpoints.is_empty() {
+        if version < 1 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BeginQuorumEpochResponse",
                 field: "NodeEndpoints",
@@ -123,7 +123,7 @@ impl crate::Encodable for BeginQuorumEpochResponse {
                 .iter()
                 .map(|x| x.encoded_len(version))
                 .sum::<Result<usize, crate::EncodeError>>()?;
-        if !(version >= 1) && !self.node_endpoints.is_empty() {
+        if version < 1 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BeginQuorumEpochResponse",
                 field: "NodeEndpoints",
@@ -243,7 +243,7 @@ impl crate::generated::testing::Random for BeginQuorumEpochResponse {
     }
 }
 
-///
+/// An entry of `BeginQuorumEpochResponse.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -361,7 +361,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `BeginQuorumEpochResponse.PartitionData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.

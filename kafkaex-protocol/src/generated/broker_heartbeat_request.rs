@@ -105,7 +105,7 @@ impl crate::Encodable for BrokerHeartbeatRequest {
         buf.put_i64(self.current_metadata_offset);
         crate::primitives::put_bool(buf, self.want_fence);
         crate::primitives::put_bool(buf, self.want_shut_down);
-        if !(version >= 1) && !self.offline_log_dirs.is_empty() {
+        if version < 1 && !self.offline_log_dirs.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BrokerHeartbeatRequest",
                 field: "OfflineLogDirs",
@@ -149,7 +149,7 @@ impl crate::Encodable for BrokerHeartbeatRequest {
         len += 8;
         len += 1;
         len += 1;
-        if !(version >= 1) && !self.offline_log_dirs.is_empty() {
+        if version < 1 && !self.offline_log_dirs.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BrokerHeartbeatRequest",
                 field: "OfflineLogDirs",

@@ -144,7 +144,7 @@ impl crate::generated::testing::Random for ConsumerProtocolAssignment {
     }
 }
 
-///
+/// An entry of `ConsumerProtocolAssignment.TopicPartition`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicPartition {
     /// Versions: 0+; map key of its array; entity: `topicName`.

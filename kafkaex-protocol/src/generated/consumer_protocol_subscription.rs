@@ -231,7 +231,7 @@ impl crate::generated::testing::Random for ConsumerProtocolSubscription {
     }
 }
 
-///
+/// An entry of `ConsumerProtocolSubscription.TopicPartition`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicPartition {
     /// Versions: 1+; map key of its array; entity: `topicName`.

@@ -492,7 +492,7 @@ impl crate::generated::testing::Random for DescribeLogDirsTopic {
     }
 }
 
-///
+/// An entry of `DescribeLogDirsResponse.DescribeLogDirsPartition`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DescribeLogDirsPartition {
     /// The partition index.

@@ -136,7 +136,7 @@ impl crate::generated::testing::Random for DescribeProducersRequest {
     }
 }
 
-///
+/// An entry of `DescribeProducersRequest.TopicRequest`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicRequest {
     /// The topic name.

@@ -382,7 +382,7 @@ impl crate::generated::testing::Random for PartitionResponse {
     }
 }
 
-///
+/// An entry of `DescribeProducersResponse.ProducerState`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProducerState {
     /// Versions: 0+; entity: `producerId`.

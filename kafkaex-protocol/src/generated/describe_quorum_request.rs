@@ -135,7 +135,7 @@ impl crate::generated::testing::Random for DescribeQuorumRequest {
     }
 }
 
-///
+/// An entry of `DescribeQuorumRequest.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -237,7 +237,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `DescribeQuorumRequest.PartitionData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.

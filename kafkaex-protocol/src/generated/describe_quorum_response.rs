@@ -224,7 +224,7 @@ impl crate::generated::testing::Random for DescribeQuorumResponse {
     }
 }
 
-///
+/// An entry of `DescribeQuorumResponse.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -326,7 +326,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `DescribeQuorumResponse.PartitionData`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
     /// The partition index.
@@ -713,7 +713,7 @@ impl crate::generated::testing::Random for ReplicaState {
     }
 }
 
-///
+/// An entry of `DescribeQuorumResponse.Node`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Node {
     /// The ID of the associated node

@@ -148,7 +148,7 @@ impl crate::generated::testing::Random for DescribeTransactionsResponse {
     }
 }
 
-///
+/// An entry of `DescribeTransactionsResponse.TransactionState`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TransactionState {
     /// Versions: 0+.

@@ -204,7 +204,7 @@ impl crate::generated::testing::Random for EndQuorumEpochRequest {
     }
 }
 
-///
+/// An entry of `EndQuorumEpochRequest.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -322,7 +322,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `EndQuorumEpochRequest.PartitionData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.

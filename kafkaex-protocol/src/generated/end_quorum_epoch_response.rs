@@ -64,7 +64,7 @@ impl crate::Encodable for EndQuorumEpochResponse {
         for x in &self.topics {
             x.encode(buf, version)?;
         }
-        if !(version >= 1) && !self.node_endpoints.is_empty() {
+        if version < 1 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "EndQuorumEpochResponse",
                 field: "NodeEndpoints",
@@ -123,7 +123,7 @@ impl crate::Encodable for EndQuorumEpochResponse {
                 .iter()
                 .map(|x| x.encoded_len(version))
                 .sum::<Result<usize, crate::EncodeError>>()?;
-        if !(version >= 1) && !self.node_endpoints.is_empty() {
+        if version < 1 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "EndQuorumEpochResponse",
                 field: "NodeEndpoints",
@@ -242,7 +242,7 @@ impl crate::generated::testing::Random for EndQuorumEpochResponse {
     }
 }
 
-///
+/// An entry of `EndQuorumEpochResponse.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -360,7 +360,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `EndQuorumEpochResponse.PartitionData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.

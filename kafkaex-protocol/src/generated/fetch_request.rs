@@ -206,7 +206,7 @@ impl crate::Encodable for FetchRequest {
         if version >= 11 {
             crate::primitives::put_string(buf, &self.rack_id, flexible)?;
         }
-        if !(version >= 15) && self.replica_state != ReplicaState::default() {
+        if version < 15 && self.replica_state != ReplicaState::default() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchRequest",
                 field: "ReplicaState",
@@ -310,7 +310,7 @@ impl crate::Encodable for FetchRequest {
         if version >= 11 {
             len += crate::primitives::string_len(&self.rack_id, flexible);
         }
-        if !(version >= 15) && self.replica_state != ReplicaState::default() {
+        if version < 15 && self.replica_state != ReplicaState::default() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchRequest",
                 field: "ReplicaState",
@@ -491,7 +491,7 @@ impl crate::generated::testing::Random for FetchRequest {
     }
 }
 
-///
+/// An entry of `FetchRequest.ReplicaState`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaState {
     /// The replica ID of the follower, or -1 if this request is from a consumer.

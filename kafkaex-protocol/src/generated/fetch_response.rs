@@ -98,7 +98,7 @@ impl crate::Encodable for FetchResponse {
         for x in &self.responses {
             x.encode(buf, version)?;
         }
-        if !(version >= 16) && !self.node_endpoints.is_empty() {
+        if version < 16 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse",
                 field: "NodeEndpoints",
@@ -171,7 +171,7 @@ impl crate::Encodable for FetchResponse {
                 .iter()
                 .map(|x| x.encoded_len(version))
                 .sum::<Result<usize, crate::EncodeError>>()?;
-        if !(version >= 16) && !self.node_endpoints.is_empty() {
+        if version < 16 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse",
                 field: "NodeEndpoints",
@@ -623,21 +623,21 @@ impl crate::Encodable for PartitionData {
             });
         }
         crate::primitives::put_nullable_bytes(buf, self.records.as_deref(), flexible)?;
-        if !(version >= 12) && self.diverging_epoch != EpochEndOffset::default() {
+        if version < 12 && self.diverging_epoch != EpochEndOffset::default() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.PartitionData",
                 field: "DivergingEpoch",
                 version,
             });
         }
-        if !(version >= 12) && self.current_leader != LeaderIdAndEpoch::default() {
+        if version < 12 && self.current_leader != LeaderIdAndEpoch::default() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.PartitionData",
                 field: "CurrentLeader",
                 version,
             });
         }
-        if !(version >= 12) && self.snapshot_id != SnapshotId::default() {
+        if version < 12 && self.snapshot_id != SnapshotId::default() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.PartitionData",
                 field: "SnapshotId",
@@ -729,21 +729,21 @@ impl crate::Encodable for PartitionData {
             });
         }
         len += crate::primitives::nullable_bytes_len(self.records.as_deref(), flexible);
-        if !(version >= 12) && self.diverging_epoch != EpochEndOffset::default() {
+        if version < 12 && self.diverging_epoch != EpochEndOffset::default() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.PartitionData",
                 field: "DivergingEpoch",
                 version,
             });
         }
-        if !(version >= 12) && self.current_leader != LeaderIdAndEpoch::default() {
+        if version < 12 && self.current_leader != LeaderIdAndEpoch::default() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.PartitionData",
                 field: "CurrentLeader",
                 version,
             });
         }
-        if !(version >= 12) && self.snapshot_id != SnapshotId::default() {
+        if version < 12 && self.snapshot_id != SnapshotId::default() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.PartitionData",
                 field: "SnapshotId",
@@ -1043,7 +1043,7 @@ impl crate::generated::testing::Random for EpochEndOffset {
     }
 }
 
-///
+/// An entry of `FetchResponse.LeaderIdAndEpoch`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
@@ -1448,7 +1448,7 @@ impl crate::generated::testing::Random for AbortedTransaction {
     }
 }
 
-/// Endpoints for all current-leaders enumerated in PartitionData, with errors NOT_LEADER_OR_FOLLOWER & FENCED_LEADER_EPOCH.
+/// Endpoints for all current-leaders enumerated in PartitionData, with errors NOT\_LEADER\_OR\_FOLLOWER & FENCED\_LEADER\_EPOCH.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeEndpoint {
     /// The ID of the associated node.

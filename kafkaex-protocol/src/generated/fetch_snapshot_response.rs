@@ -76,7 +76,7 @@ impl crate::Encodable for FetchSnapshotResponse {
         for x in &self.topics {
             x.encode(buf, version)?;
         }
-        if !(version >= 1) && !self.node_endpoints.is_empty() {
+        if version < 1 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchSnapshotResponse",
                 field: "NodeEndpoints",
@@ -128,7 +128,7 @@ impl crate::Encodable for FetchSnapshotResponse {
                 .iter()
                 .map(|x| x.encoded_len(version))
                 .sum::<Result<usize, crate::EncodeError>>()?;
-        if !(version >= 1) && !self.node_endpoints.is_empty() {
+        if version < 1 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchSnapshotResponse",
                 field: "NodeEndpoints",
@@ -628,7 +628,7 @@ impl crate::generated::testing::Random for SnapshotId {
     }
 }
 
-///
+/// An entry of `FetchSnapshotResponse.LeaderIdAndEpoch`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.

@@ -155,7 +155,7 @@ impl crate::Encodable for GetTelemetrySubscriptionsResponse {
         len += 4;
         len +=
             crate::primitives::array_len_len(Some(self.accepted_compression_types.len()), flexible)
-                + self.accepted_compression_types.len() * 1;
+                + self.accepted_compression_types.len();
         len += 4;
         len += 4;
         len += 1;

@@ -340,7 +340,7 @@ impl crate::generated::testing::Random for JoinGroupResponse {
     }
 }
 
-///
+/// An entry of `JoinGroupResponse.JoinGroupResponseMember`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JoinGroupResponseMember {
     /// The group member ID.

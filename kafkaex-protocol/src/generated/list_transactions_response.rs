@@ -191,7 +191,7 @@ impl crate::generated::testing::Random for ListTransactionsResponse {
     }
 }
 
-///
+/// An entry of `ListTransactionsResponse.TransactionState`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TransactionState {
     /// Versions: 0+; entity: `transactionalId`.

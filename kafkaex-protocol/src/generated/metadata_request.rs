@@ -110,7 +110,7 @@ impl crate::Encodable for MetadataRequest {
         }
         if version >= 4 {
             crate::primitives::put_bool(buf, self.allow_auto_topic_creation);
-        } else if self.allow_auto_topic_creation != true {
+        } else if !self.allow_auto_topic_creation {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "MetadataRequest",
                 field: "AllowAutoTopicCreation",
@@ -188,7 +188,7 @@ impl crate::Encodable for MetadataRequest {
         }
         if version >= 4 {
             len += 1;
-        } else if self.allow_auto_topic_creation != true {
+        } else if !self.allow_auto_topic_creation {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "MetadataRequest",
                 field: "AllowAutoTopicCreation",

@@ -68,7 +68,7 @@ impl crate::Encodable for ProduceResponse {
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
         }
-        if !(version >= 10) && !self.node_endpoints.is_empty() {
+        if version < 10 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceResponse",
                 field: "NodeEndpoints",
@@ -129,7 +129,7 @@ impl crate::Encodable for ProduceResponse {
         if version >= 1 {
             len += 4;
         }
-        if !(version >= 10) && !self.node_endpoints.is_empty() {
+        if version < 10 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceResponse",
                 field: "NodeEndpoints",
@@ -502,7 +502,7 @@ impl crate::Encodable for PartitionProduceResponse {
         if version >= 8 {
             crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         }
-        if !(version >= 10) && self.current_leader != LeaderIdAndEpoch::default() {
+        if version < 10 && self.current_leader != LeaderIdAndEpoch::default() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceResponse.PartitionProduceResponse",
                 field: "CurrentLeader",
@@ -558,7 +558,7 @@ impl crate::Encodable for PartitionProduceResponse {
         if version >= 8 {
             len += crate::primitives::nullable_string_len(self.error_message.as_deref(), flexible);
         }
-        if !(version >= 10) && self.current_leader != LeaderIdAndEpoch::default() {
+        if version < 10 && self.current_leader != LeaderIdAndEpoch::default() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceResponse.PartitionProduceResponse",
                 field: "CurrentLeader",
@@ -822,7 +822,7 @@ impl crate::generated::testing::Random for BatchIndexAndErrorMessage {
     }
 }
 
-///
+/// An entry of `ProduceResponse.LeaderIdAndEpoch`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
@@ -975,7 +975,7 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
     }
 }
 
-/// Endpoints for all current-leaders enumerated in PartitionProduceResponses, with errors NOT_LEADER_OR_FOLLOWER.
+/// Endpoints for all current-leaders enumerated in PartitionProduceResponses, with errors NOT\_LEADER\_OR\_FOLLOWER.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeEndpoint {
     /// The ID of the associated node.

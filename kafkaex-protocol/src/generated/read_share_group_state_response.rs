@@ -396,7 +396,7 @@ impl crate::generated::testing::Random for PartitionResult {
     }
 }
 
-///
+/// An entry of `ReadShareGroupStateResponse.StateBatch`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StateBatch {
     /// The base offset of this state batch.

@@ -424,7 +424,7 @@ impl crate::generated::testing::Random for PartitionData {
     }
 }
 
-///
+/// An entry of `ShareAcknowledgeResponse.LeaderIdAndEpoch`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
@@ -509,7 +509,7 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
     }
 }
 
-/// Endpoints for all current leaders enumerated in PartitionData with error NOT_LEADER_OR_FOLLOWER.
+/// Endpoints for all current leaders enumerated in PartitionData with error NOT\_LEADER\_OR\_FOLLOWER.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeEndpoint {
     /// The ID of the associated node.

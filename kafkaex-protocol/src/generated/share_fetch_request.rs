@@ -554,7 +554,7 @@ impl crate::Encodable for AcknowledgementBatch {
         len += 8;
         len += 8;
         len += crate::primitives::array_len_len(Some(self.acknowledge_types.len()), flexible)
-            + self.acknowledge_types.len() * 1;
+            + self.acknowledge_types.len();
         let tagged = self.unknown_tagged_fields.len();
         len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
         len += crate::primitives::uvarint_len(tagged as u32);

@@ -169,7 +169,7 @@ impl crate::Encodable for UpdateMetadataRequest {
         for x in &self.live_brokers {
             x.encode(buf, version)?;
         }
-        if !(version >= 8) && self.r#type != 0 {
+        if version < 8 && self.r#type != 0 {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "UpdateMetadataRequest",
                 field: "Type",
@@ -263,7 +263,7 @@ impl crate::Encodable for UpdateMetadataRequest {
                 .iter()
                 .map(|x| x.encoded_len(version))
                 .sum::<Result<usize, crate::EncodeError>>()?;
-        if !(version >= 8) && self.r#type != 0 {
+        if version < 8 && self.r#type != 0 {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "UpdateMetadataRequest",
                 field: "Type",
@@ -865,7 +865,7 @@ impl crate::generated::testing::Random for UpdateMetadataTopicState {
     }
 }
 
-///
+/// An entry of `UpdateMetadataRequest.UpdateMetadataBroker`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateMetadataBroker {
     /// The broker id.

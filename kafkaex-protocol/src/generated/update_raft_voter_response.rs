@@ -169,7 +169,7 @@ impl crate::generated::testing::Random for UpdateRaftVoterResponse {
     }
 }
 
-///
+/// An entry of `UpdateRaftVoterResponse.CurrentLeader`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurrentLeader {
     /// The replica id of the current leader or -1 if the leader is unknown

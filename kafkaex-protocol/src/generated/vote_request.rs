@@ -178,7 +178,7 @@ impl crate::generated::testing::Random for VoteRequest {
     }
 }
 
-///
+/// An entry of `VoteRequest.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -280,7 +280,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `VoteRequest.PartitionData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.

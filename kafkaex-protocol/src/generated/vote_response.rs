@@ -64,7 +64,7 @@ impl crate::Encodable for VoteResponse {
         for x in &self.topics {
             x.encode(buf, version)?;
         }
-        if !(version >= 1) && !self.node_endpoints.is_empty() {
+        if version < 1 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "VoteResponse",
                 field: "NodeEndpoints",
@@ -115,7 +115,7 @@ impl crate::Encodable for VoteResponse {
                 .iter()
                 .map(|x| x.encoded_len(version))
                 .sum::<Result<usize, crate::EncodeError>>()?;
-        if !(version >= 1) && !self.node_endpoints.is_empty() {
+        if version < 1 && !self.node_endpoints.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "VoteResponse",
                 field: "NodeEndpoints",
@@ -226,7 +226,7 @@ impl crate::generated::testing::Random for VoteResponse {
     }
 }
 
-///
+/// An entry of `VoteResponse.TopicData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -328,7 +328,7 @@ impl crate::generated::testing::Random for TopicData {
     }
 }
 
-///
+/// An entry of `VoteResponse.PartitionData`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.

@@ -399,7 +399,7 @@ impl crate::generated::testing::Random for PartitionData {
     }
 }
 
-///
+/// An entry of `WriteShareGroupStateRequest.StateBatch`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StateBatch {
     /// The base offset of this state batch.
