@@ -220,3 +220,58 @@ fn mechanisms_do_not_cross() {
     let mut server = ScramServer::new(SHA512, Credential::new(SHA512, "alice", "pw"));
     assert!(run(session.as_mut(), &mut server).is_err());
 }
+
+/// The whole exchange through `sasl::authenticate`, with the simulated server behind
+/// SaslHandshake/SaslAuthenticate bodies encoded by the generated protocol types.
+#[tokio::test]
+async fn sha512_through_kafka_requests() {
+    use bytes::Bytes;
+    use kafkaex_net::sasl::{authenticate, SaslRequest, SaslVersions};
+    use kafkaex_protocol::messages::{
+        SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeResponse,
+    };
+    use kafkaex_protocol::{ApiKey, Message};
+
+    let mut server = ScramServer::new(SHA512, Credential::new(SHA512, "alice", "pw"));
+    let mut rounds = 0;
+    let mut broker = |request: SaslRequest| {
+        let body = match request.api_key {
+            ApiKey::SaslHandshake => SaslHandshakeResponse::default().to_bytes(request.version),
+            ApiKey::SaslAuthenticate => {
+                let auth = SaslAuthenticateRequest::from_bytes(request.body, request.version)
+                    .unwrap()
+                    .auth_bytes;
+                rounds += 1;
+                let reply = match rounds {
+                    1 => server.server_first(&auth),
+                    _ => server.server_final(&auth),
+                };
+                SaslAuthenticateResponse {
+                    auth_bytes: Bytes::from(reply),
+                    session_lifetime_ms: 60_000,
+                    ..Default::default()
+                }
+                .to_bytes(request.version)
+            }
+            other => panic!("unexpected {other:?}"),
+        };
+        std::future::ready(Ok::<_, std::io::Error>(body.unwrap().freeze()))
+    };
+    let versions = SaslVersions {
+        handshake: 1,
+        authenticate: 2,
+    };
+    let done = authenticate(
+        &SaslConfig::scram_sha512("alice", "pw"),
+        versions,
+        &mut broker,
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.mechanism, "SCRAM-SHA-512");
+    assert_eq!(
+        done.session_lifetime,
+        Some(std::time::Duration::from_secs(60))
+    );
+    assert_eq!(rounds, 2);
+}

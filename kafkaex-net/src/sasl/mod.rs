@@ -1,9 +1,10 @@
 //! SASL authentication mechanisms: PLAIN and SCRAM-SHA-256/512, as Kafka implements them.
 //!
 //! The mechanisms here are pure state machines that never touch the network: a
-//! [`SaslSession`] turns the broker's last response into the next message to send. The
-//! connection layer runs them over Kafka's `SaslHandshake` (mechanism negotiation) and
-//! `SaslAuthenticate` (one request per [`SaslStep::Send`]) requests.
+//! [`SaslSession`] turns the broker's last response into the next message to send.
+//! [`authenticate`] runs one over Kafka's `SaslHandshake` (mechanism selection) and
+//! `SaslAuthenticate` (one request per [`SaslStep::Send`]) requests, through any connection that
+//! can send a request body and return the response body.
 //!
 //! ```
 //! use kafkaex_net::sasl::{SaslConfig, SaslStep};
@@ -21,9 +22,11 @@
 
 use std::fmt;
 
+mod exchange;
 mod plain;
 mod scram;
 
+pub use exchange::{authenticate, Authenticated, SaslRequest, SaslVersions};
 pub use plain::PlainSession;
 pub use scram::{ScramMechanism, ScramSession, MAX_ITERATIONS, MIN_ITERATIONS};
 
@@ -275,6 +278,47 @@ pub enum SaslError {
     /// The operating system's random number generator failed while making a nonce.
     #[error("could not generate a SASL nonce")]
     Random(#[source] getrandom::Error),
+    /// The broker does not enable the configured mechanism (`UNSUPPORTED_SASL_MECHANISM`).
+    #[error("the broker does not enable SASL mechanism {mechanism} (enabled: {enabled:?})")]
+    UnsupportedMechanism {
+        /// The configured mechanism.
+        mechanism: &'static str,
+        /// The mechanisms the broker listed.
+        enabled: Vec<String>,
+    },
+    /// The broker answered a SASL request with an error code; for `SaslAuthenticate` usually
+    /// `SASL_AUTHENTICATION_FAILED` (58): wrong credentials, unknown user.
+    #[error("the broker rejected {api} with error code {error_code}{}", describe(.message))]
+    Rejected {
+        /// `SaslHandshake` or `SaslAuthenticate`.
+        api: &'static str,
+        /// The Kafka error code.
+        error_code: i16,
+        /// The broker's error message, if it sent one.
+        message: Option<String>,
+    },
+    /// The broker supports no version of a SASL API this client can use.
+    #[error("the broker supports no usable {api} version")]
+    UnsupportedVersions {
+        /// `SaslHandshake` or `SaslAuthenticate`.
+        api: &'static str,
+    },
+    /// A SASL request could not be encoded.
+    #[error("could not encode a SASL request")]
+    Encode(#[source] kafkaex_protocol::EncodeError),
+    /// A SASL response could not be decoded.
+    #[error("could not decode a SASL response")]
+    Decode(#[source] kafkaex_protocol::DecodeError),
+    /// The connection failed to send a SASL request or to receive its response.
+    #[error("SASL request failed in transport")]
+    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+fn describe(message: &Option<String>) -> String {
+    match message {
+        Some(message) => format!(": {message}"),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]

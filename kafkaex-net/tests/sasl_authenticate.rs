@@ -1,0 +1,286 @@
+//! `sasl::authenticate` against a scripted broker that decodes the request bodies with the
+//! generated protocol types and answers like Kafka does.
+
+use std::future::{ready, Ready};
+use std::io;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafkaex_net::sasl::{authenticate, SaslConfig, SaslError, SaslRequest, SaslVersions};
+use kafkaex_protocol::messages::{
+    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
+};
+use kafkaex_protocol::{ApiKey, Message, VersionRange};
+
+/// A broker with PLAIN credentials, scripted per test.
+struct PlainBroker {
+    enabled: Vec<String>,
+    username: &'static str,
+    password: &'static str,
+    session_lifetime_ms: i64,
+    /// What the broker saw: API key, version and (for SaslAuthenticate) the auth bytes.
+    seen: Vec<(ApiKey, i16, Option<Bytes>)>,
+}
+
+impl PlainBroker {
+    fn new() -> Self {
+        Self {
+            enabled: vec!["PLAIN".to_owned(), "SCRAM-SHA-512".to_owned()],
+            username: "alice",
+            password: "secret",
+            session_lifetime_ms: 0,
+            seen: Vec::new(),
+        }
+    }
+
+    fn handle(&mut self, request: SaslRequest) -> Ready<Result<Bytes, io::Error>> {
+        let SaslRequest {
+            api_key,
+            version,
+            body,
+        } = request;
+        let response = match api_key {
+            ApiKey::SaslHandshake => {
+                let request = SaslHandshakeRequest::from_bytes(body, version).unwrap();
+                self.seen.push((api_key, version, None));
+                let error_code = if self.enabled.contains(&request.mechanism) {
+                    0
+                } else {
+                    33 // UNSUPPORTED_SASL_MECHANISM
+                };
+                SaslHandshakeResponse {
+                    error_code,
+                    mechanisms: self.enabled.clone(),
+                    ..Default::default()
+                }
+                .to_bytes(version)
+            }
+            ApiKey::SaslAuthenticate => {
+                let request = SaslAuthenticateRequest::from_bytes(body, version).unwrap();
+                self.seen
+                    .push((api_key, version, Some(request.auth_bytes.clone())));
+                let expected = format!("\0{}\0{}", self.username, self.password);
+                let response = if request.auth_bytes == expected.as_bytes() {
+                    SaslAuthenticateResponse {
+                        session_lifetime_ms: self.session_lifetime_ms,
+                        ..Default::default()
+                    }
+                } else {
+                    SaslAuthenticateResponse {
+                        error_code: 58, // SASL_AUTHENTICATION_FAILED
+                        error_message: Some(
+                            "Authentication failed: Invalid username or password".to_owned(),
+                        ),
+                        ..Default::default()
+                    }
+                };
+                response.to_bytes(version)
+            }
+            other => panic!("unexpected {other:?}"),
+        };
+        ready(Ok(response.unwrap().freeze()))
+    }
+}
+
+const LATEST: SaslVersions = SaslVersions {
+    handshake: 1,
+    authenticate: 2,
+};
+
+#[tokio::test]
+async fn plain_handshakes_then_authenticates_once() {
+    let mut broker = PlainBroker::new();
+    let config = SaslConfig::plain("alice", "secret");
+    let done = authenticate(&config, LATEST, |request| broker.handle(request))
+        .await
+        .unwrap();
+    assert_eq!(done.mechanism, "PLAIN");
+    assert_eq!(done.session_lifetime, None);
+    assert_eq!(
+        broker.seen,
+        vec![
+            (ApiKey::SaslHandshake, 1, None),
+            (
+                ApiKey::SaslAuthenticate,
+                2,
+                Some(Bytes::from_static(b"\0alice\0secret"))
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn reports_the_session_lifetime_for_reauthentication() {
+    let mut broker = PlainBroker::new();
+    broker.session_lifetime_ms = 3_600_000;
+    let config = SaslConfig::plain("alice", "secret");
+    let versions = SaslVersions {
+        handshake: 1,
+        authenticate: 1,
+    };
+    let done = authenticate(&config, versions, |request| broker.handle(request))
+        .await
+        .unwrap();
+    assert_eq!(done.session_lifetime, Some(Duration::from_secs(3600)));
+}
+
+#[tokio::test]
+async fn works_with_the_oldest_framed_versions() {
+    // SaslAuthenticate v0 has no session lifetime.
+    let mut broker = PlainBroker::new();
+    broker.session_lifetime_ms = 3_600_000;
+    let config = SaslConfig::plain("alice", "secret");
+    let versions = SaslVersions {
+        handshake: 1,
+        authenticate: 0,
+    };
+    let done = authenticate(&config, versions, |request| broker.handle(request))
+        .await
+        .unwrap();
+    assert_eq!(done.session_lifetime, None);
+}
+
+#[tokio::test]
+async fn wrong_password_is_a_typed_rejection_with_the_broker_message() {
+    let mut broker = PlainBroker::new();
+    let config = SaslConfig::plain("alice", "wrong");
+    let err = authenticate(&config, LATEST, |request| broker.handle(request))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            SaslError::Rejected { api: "SaslAuthenticate", error_code: 58, message: Some(m) }
+                if m.contains("Invalid username or password")
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "the broker rejected SaslAuthenticate with error code 58: Authentication failed: \
+         Invalid username or password"
+    );
+}
+
+#[tokio::test]
+async fn a_mechanism_the_broker_does_not_enable_lists_the_enabled_ones() {
+    let mut broker = PlainBroker::new();
+    let config = SaslConfig::scram_sha256("alice", "secret");
+    let err = authenticate(&config, LATEST, |request| broker.handle(request))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            SaslError::UnsupportedMechanism { mechanism: "SCRAM-SHA-256", enabled }
+                if enabled == &["PLAIN", "SCRAM-SHA-512"]
+        ),
+        "{err:?}"
+    );
+    // Nothing was sent after the failed handshake.
+    assert_eq!(broker.seen.len(), 1);
+}
+
+#[tokio::test]
+async fn transport_errors_keep_their_cause() {
+    let config = SaslConfig::plain("alice", "secret");
+    let err = authenticate(&config, LATEST, |_| {
+        ready(Err::<Bytes, _>(io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "broker went away",
+        )))
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, SaslError::Transport(_)), "{err:?}");
+    let cause = std::error::Error::source(&err).unwrap();
+    assert_eq!(cause.to_string(), "broker went away");
+}
+
+#[tokio::test]
+async fn garbage_responses_are_decode_errors() {
+    let config = SaslConfig::plain("alice", "secret");
+    let err = authenticate(&config, LATEST, |_| {
+        ready(Ok::<_, io::Error>(Bytes::from_static(b"\x00")))
+    })
+    .await
+    .unwrap_err();
+    assert!(matches!(err, SaslError::Decode(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn handshake_v0_is_refused() {
+    let config = SaslConfig::plain("alice", "secret");
+    let versions = SaslVersions {
+        handshake: 0,
+        authenticate: 0,
+    };
+    let err = authenticate(&config, versions, |_| -> Ready<Result<Bytes, io::Error>> {
+        panic!("nothing may be sent")
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            SaslError::UnsupportedVersions {
+                api: "SaslHandshake"
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn negotiates_the_highest_common_versions() {
+    let range = |min, max| Some(VersionRange { min, max });
+    assert_eq!(
+        SaslVersions::negotiate(range(0, 1), range(0, 2)).unwrap(),
+        LATEST
+    );
+    // A future broker: capped at what this client knows.
+    assert_eq!(
+        SaslVersions::negotiate(range(0, 7), range(0, 9)).unwrap(),
+        LATEST
+    );
+    // Kafka 1.x: SaslAuthenticate v0 only.
+    assert_eq!(
+        SaslVersions::negotiate(range(0, 1), range(0, 0)).unwrap(),
+        SaslVersions {
+            handshake: 1,
+            authenticate: 0
+        }
+    );
+    // Kafka 0.10: only the unframed v0 handshake.
+    assert!(matches!(
+        SaslVersions::negotiate(range(0, 0), None),
+        Err(SaslError::UnsupportedVersions {
+            api: "SaslHandshake"
+        })
+    ));
+    assert!(matches!(
+        SaslVersions::negotiate(range(0, 1), None),
+        Err(SaslError::UnsupportedVersions {
+            api: "SaslAuthenticate"
+        })
+    ));
+    // A broker that has dropped every version this client knows.
+    assert!(matches!(
+        SaslVersions::negotiate(range(0, 1), range(3, 4)),
+        Err(SaslError::UnsupportedVersions {
+            api: "SaslAuthenticate"
+        })
+    ));
+}
+
+#[test]
+fn request_debug_never_prints_the_body() {
+    let request = SaslRequest {
+        api_key: ApiKey::SaslAuthenticate,
+        version: 2,
+        body: Bytes::from_static(b"\0alice\0secret"),
+    };
+    let shown = format!("{request:?}");
+    assert!(!shown.contains("secret"), "{shown}");
+    assert!(shown.contains("<13 bytes>"), "{shown}");
+}
