@@ -959,14 +959,19 @@ pub(crate) fn mod_file(messages: &[Message]) -> String {
         out,
         "pub fn request_header_version(self, version: i16) -> i16 {{"
     );
-    w!(
-        out,
-        "// ControlledShutdown v0 predates the client id in the header."
-    );
-    w!(
-        out,
-        "if self == ApiKey::ControlledShutdown && version == 0 {{ return 0; }}"
-    );
+    if requests
+        .iter()
+        .any(|r| r.name == "ControlledShutdownRequest")
+    {
+        w!(
+            out,
+            "// ControlledShutdown v0 predates the client id in the header."
+        );
+        w!(
+            out,
+            "if self == ApiKey::ControlledShutdown && version == 0 {{ return 0; }}"
+        );
+    }
     w!(
         out,
         "match self.flexible_min() {{ Some(min) if version >= min => 2, _ => 1 }}"

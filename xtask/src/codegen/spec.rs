@@ -16,11 +16,18 @@ pub(crate) struct MessageSpec {
     pub(crate) name: String,
     pub(crate) valid_versions: String,
     pub(crate) deprecated_versions: Option<String>,
+    /// Absent only in the stubs of removed APIs (Kafka 4's `"validVersions": "none"`).
+    #[serde(default = "none")]
     pub(crate) flexible_versions: String,
     pub(crate) latest_version_unstable: Option<bool>,
+    #[serde(default)]
     pub(crate) fields: Vec<FieldSpec>,
     #[serde(default)]
     pub(crate) common_structs: Vec<StructSpec>,
+}
+
+fn none() -> String {
+    "none".to_string()
 }
 
 /// The `type` of a message spec.
