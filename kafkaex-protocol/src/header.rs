@@ -9,8 +9,8 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
-use crate::generated::{ApiKey, RequestHeader, ResponseHeader};
-use crate::message::{Decodable, Encodable, Message, Request};
+use crate::generated::{ApiKey, RequestHeader, RequestKind, ResponseHeader};
+use crate::message::{Decodable, Encodable, Request};
 
 /// Appends a complete request frame to `buf`: the 4-byte size prefix (back-patched once the frame
 /// is written), the request header of the version `R` needs at `version`, and the body.
@@ -23,7 +23,35 @@ pub fn encode_request_frame<R: Request>(
     version: i16,
     body: &R,
 ) -> Result<(), EncodeError> {
-    let api_key = R::API_KEY;
+    encode_frame_of(buf, R::API_KEY, correlation_id, client_id, version, body)
+}
+
+/// [`encode_request_frame`] for a body whose type is known only at run time.
+pub fn encode_request_kind_frame(
+    buf: &mut BytesMut,
+    correlation_id: i32,
+    client_id: Option<&str>,
+    version: i16,
+    body: &RequestKind,
+) -> Result<(), EncodeError> {
+    encode_frame_of(
+        buf,
+        body.api_key(),
+        correlation_id,
+        client_id,
+        version,
+        body,
+    )
+}
+
+fn encode_frame_of(
+    buf: &mut BytesMut,
+    api_key: ApiKey,
+    correlation_id: i32,
+    client_id: Option<&str>,
+    version: i16,
+    body: &impl Encodable,
+) -> Result<(), EncodeError> {
     let header = RequestHeader {
         request_api_key: api_key.as_i16(),
         request_api_version: version,
@@ -31,31 +59,36 @@ pub fn encode_request_frame<R: Request>(
         client_id: client_id.map(str::to_owned),
         ..RequestHeader::default()
     };
+    // The body checks its version too, but only after the header is written; checking first
+    // keeps the header encoding from running for a request that cannot be sent.
+    let body_len = body.encoded_len(version)?;
     let header_version = api_key.request_header_version(version);
-    let start = buf.len();
-    let result = (|| {
-        if !R::VERSIONS.contains(version) {
-            return Err(EncodeError::UnsupportedVersion {
-                message: R::NAME,
-                version,
-                min: R::VERSIONS.min,
-                max: R::VERSIONS.max,
-            });
-        }
-        let size = header.encoded_len(header_version)? + body.encoded_len(version)?;
-        let size = i32::try_from(size).map_err(|_| EncodeError::TooLong {
-            what: "request frame",
-            len: size,
-        })?;
-        buf.reserve(4 + size as usize);
-        buf.put_i32(size);
+    write_frame(buf, |buf| {
+        let size = header.encoded_len(header_version)? + body_len;
+        put_size(buf, size, "request frame")?;
         header.encode(buf, header_version)?;
         body.encode(buf, version)
-    })();
+    })
+}
+
+/// Runs `write` and undoes its partial output on error.
+fn write_frame(
+    buf: &mut BytesMut,
+    write: impl FnOnce(&mut BytesMut) -> Result<(), EncodeError>,
+) -> Result<(), EncodeError> {
+    let start = buf.len();
+    let result = write(buf);
     if result.is_err() {
         buf.truncate(start);
     }
     result
+}
+
+fn put_size(buf: &mut BytesMut, size: usize, what: &'static str) -> Result<(), EncodeError> {
+    let size = i32::try_from(size).map_err(|_| EncodeError::TooLong { what, len: size })?;
+    buf.reserve(4 + size as usize);
+    buf.put_i32(size);
+    Ok(())
 }
 
 /// Decodes the response header at the front of `buf` (the size prefix already removed) for a
@@ -70,34 +103,25 @@ pub fn decode_response_header(
 
 /// Appends a complete response frame (size prefix, response header, body) to `buf`, as a broker
 /// would send it. Used by scripted peers in tests and by fuzzing.
-pub fn encode_response_frame<M: Message>(
+pub fn encode_response_frame(
     buf: &mut BytesMut,
     api_key: ApiKey,
     correlation_id: i32,
     version: i16,
-    body: &M,
+    body: &impl Encodable,
 ) -> Result<(), EncodeError> {
     let header = ResponseHeader {
         correlation_id,
         ..ResponseHeader::default()
     };
+    let body_len = body.encoded_len(version)?;
     let header_version = api_key.response_header_version(version);
-    let start = buf.len();
-    let result = (|| {
-        let size = header.encoded_len(header_version)? + body.encoded_len(version)?;
-        let size = i32::try_from(size).map_err(|_| EncodeError::TooLong {
-            what: "response frame",
-            len: size,
-        })?;
-        buf.reserve(4 + size as usize);
-        buf.put_i32(size);
+    write_frame(buf, |buf| {
+        let size = header.encoded_len(header_version)? + body_len;
+        put_size(buf, size, "response frame")?;
         header.encode(buf, header_version)?;
         body.encode(buf, version)
-    })();
-    if result.is_err() {
-        buf.truncate(start);
-    }
-    result
+    })
 }
 
 /// Decodes the request header at the front of `buf` (the size prefix already removed), choosing
@@ -126,6 +150,7 @@ mod tests {
     use crate::generated::{
         ApiVersionsRequest, ApiVersionsResponse, ControlledShutdownRequest, MetadataRequest,
     };
+    use crate::message::Message;
 
     #[test]
     fn request_frame_has_size_header_and_body() {
@@ -161,6 +186,16 @@ mod tests {
         let (header, key) = decode_request_header(&mut frame).unwrap();
         assert_eq!(key, ApiKey::ControlledShutdown);
         assert_eq!(header.correlation_id, 9);
+    }
+
+    #[test]
+    fn request_kind_frame_matches_the_typed_one() {
+        let req = MetadataRequest::default();
+        let mut typed = BytesMut::new();
+        encode_request_frame(&mut typed, 3, Some("a"), 4, &req).unwrap();
+        let mut dynamic = BytesMut::new();
+        encode_request_kind_frame(&mut dynamic, 3, Some("a"), 4, &RequestKind::from(req)).unwrap();
+        assert_eq!(typed, dynamic);
     }
 
     #[test]

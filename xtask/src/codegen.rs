@@ -136,6 +136,11 @@ fn generate(sources: &[(String, String)]) -> Result<BTreeMap<String, String>> {
             .find(|r| r.name == resp)
             .with_context(|| format!("{} has no {resp}", m.name))?;
         ensure!(
+            r.valid == m.valid,
+            "{} and {resp} have different valid versions",
+            m.name
+        );
+        ensure!(
             r.api_key == m.api_key,
             "{} and {resp} disagree on the API key",
             m.name

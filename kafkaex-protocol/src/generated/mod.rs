@@ -550,6 +550,12 @@ pub enum ApiKey {
     ReadShareGroupStateSummary = 87,
 }
 
+impl std::fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl ApiKey {
     /// Every API, in key order.
     pub const ALL: &'static [ApiKey] = &[
@@ -1434,6 +1440,108 @@ impl RequestKind {
             RequestKind::DeleteShareGroupState(_) => ApiKey::DeleteShareGroupState,
             RequestKind::ReadShareGroupStateSummary(_) => ApiKey::ReadShareGroupStateSummary,
         }
+    }
+
+    /// The message name, e.g. `ProduceRequest`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RequestKind::Produce(_) => "ProduceRequest",
+            RequestKind::Fetch(_) => "FetchRequest",
+            RequestKind::ListOffsets(_) => "ListOffsetsRequest",
+            RequestKind::Metadata(_) => "MetadataRequest",
+            RequestKind::LeaderAndIsr(_) => "LeaderAndIsrRequest",
+            RequestKind::StopReplica(_) => "StopReplicaRequest",
+            RequestKind::UpdateMetadata(_) => "UpdateMetadataRequest",
+            RequestKind::ControlledShutdown(_) => "ControlledShutdownRequest",
+            RequestKind::OffsetCommit(_) => "OffsetCommitRequest",
+            RequestKind::OffsetFetch(_) => "OffsetFetchRequest",
+            RequestKind::FindCoordinator(_) => "FindCoordinatorRequest",
+            RequestKind::JoinGroup(_) => "JoinGroupRequest",
+            RequestKind::Heartbeat(_) => "HeartbeatRequest",
+            RequestKind::LeaveGroup(_) => "LeaveGroupRequest",
+            RequestKind::SyncGroup(_) => "SyncGroupRequest",
+            RequestKind::DescribeGroups(_) => "DescribeGroupsRequest",
+            RequestKind::ListGroups(_) => "ListGroupsRequest",
+            RequestKind::SaslHandshake(_) => "SaslHandshakeRequest",
+            RequestKind::ApiVersions(_) => "ApiVersionsRequest",
+            RequestKind::CreateTopics(_) => "CreateTopicsRequest",
+            RequestKind::DeleteTopics(_) => "DeleteTopicsRequest",
+            RequestKind::DeleteRecords(_) => "DeleteRecordsRequest",
+            RequestKind::InitProducerId(_) => "InitProducerIdRequest",
+            RequestKind::OffsetForLeaderEpoch(_) => "OffsetForLeaderEpochRequest",
+            RequestKind::AddPartitionsToTxn(_) => "AddPartitionsToTxnRequest",
+            RequestKind::AddOffsetsToTxn(_) => "AddOffsetsToTxnRequest",
+            RequestKind::EndTxn(_) => "EndTxnRequest",
+            RequestKind::WriteTxnMarkers(_) => "WriteTxnMarkersRequest",
+            RequestKind::TxnOffsetCommit(_) => "TxnOffsetCommitRequest",
+            RequestKind::DescribeAcls(_) => "DescribeAclsRequest",
+            RequestKind::CreateAcls(_) => "CreateAclsRequest",
+            RequestKind::DeleteAcls(_) => "DeleteAclsRequest",
+            RequestKind::DescribeConfigs(_) => "DescribeConfigsRequest",
+            RequestKind::AlterConfigs(_) => "AlterConfigsRequest",
+            RequestKind::AlterReplicaLogDirs(_) => "AlterReplicaLogDirsRequest",
+            RequestKind::DescribeLogDirs(_) => "DescribeLogDirsRequest",
+            RequestKind::SaslAuthenticate(_) => "SaslAuthenticateRequest",
+            RequestKind::CreatePartitions(_) => "CreatePartitionsRequest",
+            RequestKind::CreateDelegationToken(_) => "CreateDelegationTokenRequest",
+            RequestKind::RenewDelegationToken(_) => "RenewDelegationTokenRequest",
+            RequestKind::ExpireDelegationToken(_) => "ExpireDelegationTokenRequest",
+            RequestKind::DescribeDelegationToken(_) => "DescribeDelegationTokenRequest",
+            RequestKind::DeleteGroups(_) => "DeleteGroupsRequest",
+            RequestKind::ElectLeaders(_) => "ElectLeadersRequest",
+            RequestKind::IncrementalAlterConfigs(_) => "IncrementalAlterConfigsRequest",
+            RequestKind::AlterPartitionReassignments(_) => "AlterPartitionReassignmentsRequest",
+            RequestKind::ListPartitionReassignments(_) => "ListPartitionReassignmentsRequest",
+            RequestKind::OffsetDelete(_) => "OffsetDeleteRequest",
+            RequestKind::DescribeClientQuotas(_) => "DescribeClientQuotasRequest",
+            RequestKind::AlterClientQuotas(_) => "AlterClientQuotasRequest",
+            RequestKind::DescribeUserScramCredentials(_) => "DescribeUserScramCredentialsRequest",
+            RequestKind::AlterUserScramCredentials(_) => "AlterUserScramCredentialsRequest",
+            RequestKind::Vote(_) => "VoteRequest",
+            RequestKind::BeginQuorumEpoch(_) => "BeginQuorumEpochRequest",
+            RequestKind::EndQuorumEpoch(_) => "EndQuorumEpochRequest",
+            RequestKind::DescribeQuorum(_) => "DescribeQuorumRequest",
+            RequestKind::AlterPartition(_) => "AlterPartitionRequest",
+            RequestKind::UpdateFeatures(_) => "UpdateFeaturesRequest",
+            RequestKind::Envelope(_) => "EnvelopeRequest",
+            RequestKind::FetchSnapshot(_) => "FetchSnapshotRequest",
+            RequestKind::DescribeCluster(_) => "DescribeClusterRequest",
+            RequestKind::DescribeProducers(_) => "DescribeProducersRequest",
+            RequestKind::BrokerRegistration(_) => "BrokerRegistrationRequest",
+            RequestKind::BrokerHeartbeat(_) => "BrokerHeartbeatRequest",
+            RequestKind::UnregisterBroker(_) => "UnregisterBrokerRequest",
+            RequestKind::DescribeTransactions(_) => "DescribeTransactionsRequest",
+            RequestKind::ListTransactions(_) => "ListTransactionsRequest",
+            RequestKind::AllocateProducerIds(_) => "AllocateProducerIdsRequest",
+            RequestKind::ConsumerGroupHeartbeat(_) => "ConsumerGroupHeartbeatRequest",
+            RequestKind::ConsumerGroupDescribe(_) => "ConsumerGroupDescribeRequest",
+            RequestKind::ControllerRegistration(_) => "ControllerRegistrationRequest",
+            RequestKind::GetTelemetrySubscriptions(_) => "GetTelemetrySubscriptionsRequest",
+            RequestKind::PushTelemetry(_) => "PushTelemetryRequest",
+            RequestKind::AssignReplicasToDirs(_) => "AssignReplicasToDirsRequest",
+            RequestKind::ListClientMetricsResources(_) => "ListClientMetricsResourcesRequest",
+            RequestKind::DescribeTopicPartitions(_) => "DescribeTopicPartitionsRequest",
+            RequestKind::ShareGroupHeartbeat(_) => "ShareGroupHeartbeatRequest",
+            RequestKind::ShareGroupDescribe(_) => "ShareGroupDescribeRequest",
+            RequestKind::ShareFetch(_) => "ShareFetchRequest",
+            RequestKind::ShareAcknowledge(_) => "ShareAcknowledgeRequest",
+            RequestKind::AddRaftVoter(_) => "AddRaftVoterRequest",
+            RequestKind::RemoveRaftVoter(_) => "RemoveRaftVoterRequest",
+            RequestKind::UpdateRaftVoter(_) => "UpdateRaftVoterRequest",
+            RequestKind::InitializeShareGroupState(_) => "InitializeShareGroupStateRequest",
+            RequestKind::ReadShareGroupState(_) => "ReadShareGroupStateRequest",
+            RequestKind::WriteShareGroupState(_) => "WriteShareGroupStateRequest",
+            RequestKind::DeleteShareGroupState(_) => "DeleteShareGroupStateRequest",
+            RequestKind::ReadShareGroupStateSummary(_) => "ReadShareGroupStateSummaryRequest",
+        }
+    }
+
+    /// Encodes into a fresh buffer sized exactly for the result.
+    pub fn to_bytes(&self, version: i16) -> Result<::bytes::BytesMut, crate::EncodeError> {
+        use crate::Encodable as _;
+        let mut buf = ::bytes::BytesMut::with_capacity(self.encoded_len(version)?);
+        self.encode(&mut buf, version)?;
+        Ok(buf)
     }
 }
 
@@ -2824,6 +2932,108 @@ impl ResponseKind {
             ResponseKind::DeleteShareGroupState(_) => ApiKey::DeleteShareGroupState,
             ResponseKind::ReadShareGroupStateSummary(_) => ApiKey::ReadShareGroupStateSummary,
         }
+    }
+
+    /// The message name, e.g. `ProduceResponse`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ResponseKind::Produce(_) => "ProduceResponse",
+            ResponseKind::Fetch(_) => "FetchResponse",
+            ResponseKind::ListOffsets(_) => "ListOffsetsResponse",
+            ResponseKind::Metadata(_) => "MetadataResponse",
+            ResponseKind::LeaderAndIsr(_) => "LeaderAndIsrResponse",
+            ResponseKind::StopReplica(_) => "StopReplicaResponse",
+            ResponseKind::UpdateMetadata(_) => "UpdateMetadataResponse",
+            ResponseKind::ControlledShutdown(_) => "ControlledShutdownResponse",
+            ResponseKind::OffsetCommit(_) => "OffsetCommitResponse",
+            ResponseKind::OffsetFetch(_) => "OffsetFetchResponse",
+            ResponseKind::FindCoordinator(_) => "FindCoordinatorResponse",
+            ResponseKind::JoinGroup(_) => "JoinGroupResponse",
+            ResponseKind::Heartbeat(_) => "HeartbeatResponse",
+            ResponseKind::LeaveGroup(_) => "LeaveGroupResponse",
+            ResponseKind::SyncGroup(_) => "SyncGroupResponse",
+            ResponseKind::DescribeGroups(_) => "DescribeGroupsResponse",
+            ResponseKind::ListGroups(_) => "ListGroupsResponse",
+            ResponseKind::SaslHandshake(_) => "SaslHandshakeResponse",
+            ResponseKind::ApiVersions(_) => "ApiVersionsResponse",
+            ResponseKind::CreateTopics(_) => "CreateTopicsResponse",
+            ResponseKind::DeleteTopics(_) => "DeleteTopicsResponse",
+            ResponseKind::DeleteRecords(_) => "DeleteRecordsResponse",
+            ResponseKind::InitProducerId(_) => "InitProducerIdResponse",
+            ResponseKind::OffsetForLeaderEpoch(_) => "OffsetForLeaderEpochResponse",
+            ResponseKind::AddPartitionsToTxn(_) => "AddPartitionsToTxnResponse",
+            ResponseKind::AddOffsetsToTxn(_) => "AddOffsetsToTxnResponse",
+            ResponseKind::EndTxn(_) => "EndTxnResponse",
+            ResponseKind::WriteTxnMarkers(_) => "WriteTxnMarkersResponse",
+            ResponseKind::TxnOffsetCommit(_) => "TxnOffsetCommitResponse",
+            ResponseKind::DescribeAcls(_) => "DescribeAclsResponse",
+            ResponseKind::CreateAcls(_) => "CreateAclsResponse",
+            ResponseKind::DeleteAcls(_) => "DeleteAclsResponse",
+            ResponseKind::DescribeConfigs(_) => "DescribeConfigsResponse",
+            ResponseKind::AlterConfigs(_) => "AlterConfigsResponse",
+            ResponseKind::AlterReplicaLogDirs(_) => "AlterReplicaLogDirsResponse",
+            ResponseKind::DescribeLogDirs(_) => "DescribeLogDirsResponse",
+            ResponseKind::SaslAuthenticate(_) => "SaslAuthenticateResponse",
+            ResponseKind::CreatePartitions(_) => "CreatePartitionsResponse",
+            ResponseKind::CreateDelegationToken(_) => "CreateDelegationTokenResponse",
+            ResponseKind::RenewDelegationToken(_) => "RenewDelegationTokenResponse",
+            ResponseKind::ExpireDelegationToken(_) => "ExpireDelegationTokenResponse",
+            ResponseKind::DescribeDelegationToken(_) => "DescribeDelegationTokenResponse",
+            ResponseKind::DeleteGroups(_) => "DeleteGroupsResponse",
+            ResponseKind::ElectLeaders(_) => "ElectLeadersResponse",
+            ResponseKind::IncrementalAlterConfigs(_) => "IncrementalAlterConfigsResponse",
+            ResponseKind::AlterPartitionReassignments(_) => "AlterPartitionReassignmentsResponse",
+            ResponseKind::ListPartitionReassignments(_) => "ListPartitionReassignmentsResponse",
+            ResponseKind::OffsetDelete(_) => "OffsetDeleteResponse",
+            ResponseKind::DescribeClientQuotas(_) => "DescribeClientQuotasResponse",
+            ResponseKind::AlterClientQuotas(_) => "AlterClientQuotasResponse",
+            ResponseKind::DescribeUserScramCredentials(_) => "DescribeUserScramCredentialsResponse",
+            ResponseKind::AlterUserScramCredentials(_) => "AlterUserScramCredentialsResponse",
+            ResponseKind::Vote(_) => "VoteResponse",
+            ResponseKind::BeginQuorumEpoch(_) => "BeginQuorumEpochResponse",
+            ResponseKind::EndQuorumEpoch(_) => "EndQuorumEpochResponse",
+            ResponseKind::DescribeQuorum(_) => "DescribeQuorumResponse",
+            ResponseKind::AlterPartition(_) => "AlterPartitionResponse",
+            ResponseKind::UpdateFeatures(_) => "UpdateFeaturesResponse",
+            ResponseKind::Envelope(_) => "EnvelopeResponse",
+            ResponseKind::FetchSnapshot(_) => "FetchSnapshotResponse",
+            ResponseKind::DescribeCluster(_) => "DescribeClusterResponse",
+            ResponseKind::DescribeProducers(_) => "DescribeProducersResponse",
+            ResponseKind::BrokerRegistration(_) => "BrokerRegistrationResponse",
+            ResponseKind::BrokerHeartbeat(_) => "BrokerHeartbeatResponse",
+            ResponseKind::UnregisterBroker(_) => "UnregisterBrokerResponse",
+            ResponseKind::DescribeTransactions(_) => "DescribeTransactionsResponse",
+            ResponseKind::ListTransactions(_) => "ListTransactionsResponse",
+            ResponseKind::AllocateProducerIds(_) => "AllocateProducerIdsResponse",
+            ResponseKind::ConsumerGroupHeartbeat(_) => "ConsumerGroupHeartbeatResponse",
+            ResponseKind::ConsumerGroupDescribe(_) => "ConsumerGroupDescribeResponse",
+            ResponseKind::ControllerRegistration(_) => "ControllerRegistrationResponse",
+            ResponseKind::GetTelemetrySubscriptions(_) => "GetTelemetrySubscriptionsResponse",
+            ResponseKind::PushTelemetry(_) => "PushTelemetryResponse",
+            ResponseKind::AssignReplicasToDirs(_) => "AssignReplicasToDirsResponse",
+            ResponseKind::ListClientMetricsResources(_) => "ListClientMetricsResourcesResponse",
+            ResponseKind::DescribeTopicPartitions(_) => "DescribeTopicPartitionsResponse",
+            ResponseKind::ShareGroupHeartbeat(_) => "ShareGroupHeartbeatResponse",
+            ResponseKind::ShareGroupDescribe(_) => "ShareGroupDescribeResponse",
+            ResponseKind::ShareFetch(_) => "ShareFetchResponse",
+            ResponseKind::ShareAcknowledge(_) => "ShareAcknowledgeResponse",
+            ResponseKind::AddRaftVoter(_) => "AddRaftVoterResponse",
+            ResponseKind::RemoveRaftVoter(_) => "RemoveRaftVoterResponse",
+            ResponseKind::UpdateRaftVoter(_) => "UpdateRaftVoterResponse",
+            ResponseKind::InitializeShareGroupState(_) => "InitializeShareGroupStateResponse",
+            ResponseKind::ReadShareGroupState(_) => "ReadShareGroupStateResponse",
+            ResponseKind::WriteShareGroupState(_) => "WriteShareGroupStateResponse",
+            ResponseKind::DeleteShareGroupState(_) => "DeleteShareGroupStateResponse",
+            ResponseKind::ReadShareGroupStateSummary(_) => "ReadShareGroupStateSummaryResponse",
+        }
+    }
+
+    /// Encodes into a fresh buffer sized exactly for the result.
+    pub fn to_bytes(&self, version: i16) -> Result<::bytes::BytesMut, crate::EncodeError> {
+        use crate::Encodable as _;
+        let mut buf = ::bytes::BytesMut::with_capacity(self.encoded_len(version)?);
+        self.encode(&mut buf, version)?;
+        Ok(buf)
     }
 }
 

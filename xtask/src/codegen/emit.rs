@@ -894,6 +894,9 @@ pub(crate) fn mod_file(messages: &[Message]) -> String {
         w!(out, "{} = {},", r.api_name(), r.api_key.unwrap_or_default());
     }
     w!(out, "}}\n");
+    w!(out, "impl std::fmt::Display for ApiKey {{");
+    w!(out, "fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{ f.write_str(self.name()) }}");
+    w!(out, "}}\n");
     w!(out, "impl ApiKey {{");
     w!(out, "/// Every API, in key order.");
     w!(out, "pub const ALL: &'static [ApiKey] = &[");
@@ -1030,6 +1033,25 @@ pub(crate) fn mod_file(messages: &[Message]) -> String {
             w!(out, "{kind}::{0}(_) => ApiKey::{0},", r.api_name());
         }
         w!(out, "}} }}\n");
+        w!(out, "/// The message name, e.g. `Produce{suffix}`.");
+        w!(out, "pub fn name(&self) -> &'static str {{ match self {{");
+        for r in &requests {
+            w!(out, "{kind}::{}(_) => {:?},", r.api_name(), pick(r));
+        }
+        w!(out, "}} }}\n");
+        w!(
+            out,
+            "/// Encodes into a fresh buffer sized exactly for the result."
+        );
+        w!(out, "pub fn to_bytes(&self, version: i16) -> Result<::bytes::BytesMut, crate::EncodeError> {{");
+        w!(out, "use crate::Encodable as _;");
+        w!(
+            out,
+            "let mut buf = ::bytes::BytesMut::with_capacity(self.encoded_len(version)?);"
+        );
+        w!(out, "self.encode(&mut buf, version)?;");
+        w!(out, "Ok(buf)");
+        w!(out, "}}\n");
         w!(out, "}}\n");
         w!(out, "impl crate::Encodable for {kind} {{");
         w!(out, "fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {{ match self {{");
