@@ -2,6 +2,7 @@
 //! `AddOffsetsToTxnRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `AddOffsetsToTxnRequest` (API key 25), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 3; served by zkBroker, broker.

@@ -2,6 +2,7 @@
 //! `AddOffsetsToTxnResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `AddOffsetsToTxnResponse` (API key 25), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 3.

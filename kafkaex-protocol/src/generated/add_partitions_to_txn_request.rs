@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AddPartitionsToTxnRequest` (API key 24), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 3; served by zkBroker, broker.
@@ -334,6 +335,9 @@ impl crate::generated::testing::Random for AddPartitionsToTxnRequest {
 }
 
 /// List of transactions to add partitions to.
+///
+/// Held by `AddPartitionsToTxnRequest::transactions`.
+/// Kafka treats an array of these as a map keyed by `transactional_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AddPartitionsToTxnTransaction {
     /// The transactional id corresponding to the transaction.
@@ -594,6 +598,9 @@ impl crate::generated::testing::Random for AddPartitionsToTxnTransaction {
 }
 
 /// Common struct `AddPartitionsToTxnTopic`.
+///
+/// Held by `AddPartitionsToTxnTransaction::topics`, `AddPartitionsToTxnRequest::v3_and_below_topics`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AddPartitionsToTxnTopic {
     /// The name of the topic.

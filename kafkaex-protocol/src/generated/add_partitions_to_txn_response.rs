@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AddPartitionsToTxnResponse` (API key 24), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 3.
@@ -280,6 +281,9 @@ impl crate::generated::testing::Random for AddPartitionsToTxnResponse {
 }
 
 /// Results categorized by transactional ID.
+///
+/// Held by `AddPartitionsToTxnResponse::results_by_transaction`.
+/// Kafka treats an array of these as a map keyed by `transactional_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AddPartitionsToTxnResult {
     /// The transactional id corresponding to the transaction.
@@ -446,6 +450,9 @@ impl crate::generated::testing::Random for AddPartitionsToTxnResult {
 }
 
 /// Common struct `AddPartitionsToTxnTopicResult`.
+///
+/// Held by `AddPartitionsToTxnResult::topic_results`, `AddPartitionsToTxnResponse::results_by_topic_v3_and_below`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AddPartitionsToTxnTopicResult {
     /// The topic name.
@@ -575,6 +582,9 @@ impl crate::generated::testing::Random for AddPartitionsToTxnTopicResult {
 }
 
 /// Common struct `AddPartitionsToTxnPartitionResult`.
+///
+/// Held by `AddPartitionsToTxnTopicResult::results_by_partition`.
+/// Kafka treats an array of these as a map keyed by `partition_index`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AddPartitionsToTxnPartitionResult {
     /// The partition indexes.

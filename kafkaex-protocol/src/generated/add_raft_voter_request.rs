@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AddRaftVoterRequest` (API key 80), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by controller, broker.
@@ -199,6 +200,9 @@ impl crate::generated::testing::Random for AddRaftVoterRequest {
 }
 
 /// The endpoints that can be used to communicate with the voter
+///
+/// Held by `AddRaftVoterRequest::listeners`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Listener {
     /// The name of the endpoint

@@ -2,6 +2,7 @@
 //! `AddRaftVoterResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `AddRaftVoterResponse` (API key 80), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.

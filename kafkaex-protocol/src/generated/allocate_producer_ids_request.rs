@@ -2,6 +2,7 @@
 //! `AllocateProducerIdsRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `AllocateProducerIdsRequest` (API key 67), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, controller.

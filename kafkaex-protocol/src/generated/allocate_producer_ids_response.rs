@@ -2,6 +2,7 @@
 //! `AllocateProducerIdsResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `AllocateProducerIdsResponse` (API key 67), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterClientQuotasRequest` (API key 49), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1; served by zkBroker, broker, controller.
@@ -168,6 +169,8 @@ impl crate::generated::testing::Random for AlterClientQuotasRequest {
 }
 
 /// The quota configuration entries to alter.
+///
+/// Held by `AlterClientQuotasRequest::entries`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EntryData {
     /// The quota entity to alter.
@@ -305,6 +308,8 @@ impl crate::generated::testing::Random for EntryData {
 }
 
 /// The quota entity to alter.
+///
+/// Held by `EntryData::entity`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityData {
     /// The entity type.
@@ -418,6 +423,8 @@ impl crate::generated::testing::Random for EntityData {
 }
 
 /// An individual quota configuration entry to alter.
+///
+/// Held by `EntryData::ops`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OpData {
     /// The quota configuration key.

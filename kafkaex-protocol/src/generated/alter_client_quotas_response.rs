@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterClientQuotasResponse` (API key 49), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1.
@@ -163,6 +164,8 @@ impl crate::generated::testing::Random for AlterClientQuotasResponse {
 }
 
 /// The quota configuration entries to alter.
+///
+/// Held by `AlterClientQuotasResponse::entries`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryData {
     /// The error code, or `0` if the quota alteration succeeded.
@@ -307,6 +310,8 @@ impl crate::generated::testing::Random for EntryData {
 }
 
 /// The quota entity to alter.
+///
+/// Held by `EntryData::entity`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityData {
     /// The entity type.

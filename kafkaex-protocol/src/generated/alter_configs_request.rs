@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterConfigsRequest` (API key 33), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker, broker, controller.
@@ -168,6 +169,9 @@ impl crate::generated::testing::Random for AlterConfigsRequest {
 }
 
 /// The updates for each resource.
+///
+/// Held by `AlterConfigsRequest::resources`.
+/// Kafka treats an array of these as a map keyed by `resource_type` and `resource_name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AlterConfigsResource {
     /// The resource type.
@@ -302,6 +306,9 @@ impl crate::generated::testing::Random for AlterConfigsResource {
 }
 
 /// The configurations.
+///
+/// Held by `AlterConfigsResource::configs`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterableConfig {
     /// The configuration key name.

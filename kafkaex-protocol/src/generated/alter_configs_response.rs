@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterConfigsResponse` (API key 33), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -165,6 +166,8 @@ impl crate::generated::testing::Random for AlterConfigsResponse {
 }
 
 /// The responses for each resource.
+///
+/// Held by `AlterConfigsResponse::responses`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterConfigsResourceResponse {
     /// The resource error code.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterPartitionReassignmentsRequest` (API key 45), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by broker, controller, zkBroker.
@@ -163,6 +164,8 @@ impl crate::generated::testing::Random for AlterPartitionReassignmentsRequest {
 }
 
 /// The topics to reassign.
+///
+/// Held by `AlterPartitionReassignmentsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReassignableTopic {
     /// The topic name.
@@ -268,6 +271,8 @@ impl crate::generated::testing::Random for ReassignableTopic {
 }
 
 /// The partitions to reassign.
+///
+/// Held by `ReassignableTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReassignablePartition {
     /// The partition index.

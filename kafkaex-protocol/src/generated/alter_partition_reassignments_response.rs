@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterPartitionReassignmentsResponse` (API key 45), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -186,6 +187,8 @@ impl crate::generated::testing::Random for AlterPartitionReassignmentsResponse {
 }
 
 /// The responses to topics to reassign.
+///
+/// Held by `AlterPartitionReassignmentsResponse::responses`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReassignableTopicResponse {
     /// The topic name
@@ -293,6 +296,8 @@ impl crate::generated::testing::Random for ReassignableTopicResponse {
 }
 
 /// The responses to partitions to reassign
+///
+/// Held by `ReassignableTopicResponse::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReassignablePartitionResponse {
     /// The partition index.

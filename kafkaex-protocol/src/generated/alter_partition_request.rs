@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterPartitionRequest` (API key 56), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, controller.
@@ -173,6 +174,8 @@ impl crate::generated::testing::Random for AlterPartitionRequest {
 }
 
 /// An entry of `AlterPartitionRequest.TopicData`.
+///
+/// Held by `AlterPartitionRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The name of the topic to alter ISRs for
@@ -304,6 +307,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `AlterPartitionRequest.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index
@@ -534,6 +539,8 @@ impl crate::generated::testing::Random for PartitionData {
 }
 
 /// An entry of `AlterPartitionRequest.BrokerState`.
+///
+/// Held by `PartitionData::new_isr_with_epochs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrokerState {
     /// The ID of the broker.

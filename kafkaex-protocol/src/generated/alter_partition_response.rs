@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterPartitionResponse` (API key 56), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -157,6 +158,8 @@ impl crate::generated::testing::Random for AlterPartitionResponse {
 }
 
 /// An entry of `AlterPartitionResponse.TopicData`.
+///
+/// Held by `AlterPartitionResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The name of the topic
@@ -288,6 +291,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `AlterPartitionResponse.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterReplicaLogDirsRequest` (API key 34), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker.
@@ -156,6 +157,9 @@ impl crate::generated::testing::Random for AlterReplicaLogDirsRequest {
 }
 
 /// The alterations to make for each directory.
+///
+/// Held by `AlterReplicaLogDirsRequest::dirs`.
+/// Kafka treats an array of these as a map keyed by `path`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AlterReplicaLogDir {
     /// The absolute directory path.
@@ -277,6 +281,9 @@ impl crate::generated::testing::Random for AlterReplicaLogDir {
 }
 
 /// The topics to add to the directory.
+///
+/// Held by `AlterReplicaLogDir::topics`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AlterReplicaLogDirTopic {
     /// The topic name.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterReplicaLogDirsResponse` (API key 34), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -166,6 +167,8 @@ impl crate::generated::testing::Random for AlterReplicaLogDirsResponse {
 }
 
 /// The results for each topic.
+///
+/// Held by `AlterReplicaLogDirsResponse::results`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AlterReplicaLogDirTopicResult {
     /// The name of the topic.
@@ -289,6 +292,8 @@ impl crate::generated::testing::Random for AlterReplicaLogDirTopicResult {
 }
 
 /// The results for each partition.
+///
+/// Held by `AlterReplicaLogDirTopicResult::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AlterReplicaLogDirPartitionResult {
     /// The partition index.

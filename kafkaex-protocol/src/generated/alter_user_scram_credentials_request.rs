@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterUserScramCredentialsRequest` (API key 51), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker, controller.
@@ -171,6 +172,8 @@ impl crate::generated::testing::Random for AlterUserScramCredentialsRequest {
 }
 
 /// The SCRAM credentials to remove.
+///
+/// Held by `AlterUserScramCredentialsRequest::deletions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ScramCredentialDeletion {
     /// The user name.
@@ -258,6 +261,8 @@ impl crate::generated::testing::Random for ScramCredentialDeletion {
 }
 
 /// The SCRAM credentials to update/insert.
+///
+/// Held by `AlterUserScramCredentialsRequest::upsertions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ScramCredentialUpsertion {
     /// The user name.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AlterUserScramCredentialsResponse` (API key 51), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -150,6 +151,8 @@ impl crate::generated::testing::Random for AlterUserScramCredentialsResponse {
 }
 
 /// The results for deletions and alterations, one per affected user.
+///
+/// Held by `AlterUserScramCredentialsResponse::results`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterUserScramCredentialsResult {
     /// The user name.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ApiVersionsResponse` (API key 18), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 3.
@@ -414,6 +415,9 @@ impl crate::generated::testing::Random for ApiVersionsResponse {
 }
 
 /// The APIs supported by the broker.
+///
+/// Held by `ApiVersionsResponse::api_keys`.
+/// Kafka treats an array of these as a map keyed by `api_key`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ApiVersion {
     /// The API index.
@@ -530,6 +534,9 @@ impl crate::generated::testing::Random for ApiVersion {
 }
 
 /// Features supported by the broker. Note: in v0-v3, features with MinSupportedVersion = 0 are omitted.
+///
+/// Held by `ApiVersionsResponse::supported_features`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SupportedFeatureKey {
     /// The name of the feature.
@@ -706,6 +713,9 @@ impl crate::generated::testing::Random for SupportedFeatureKey {
 }
 
 /// List of cluster-wide finalized features. The information is valid only if FinalizedFeaturesEpoch \>= 0.
+///
+/// Held by `ApiVersionsResponse::finalized_features`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FinalizedFeatureKey {
     /// The name of the feature.

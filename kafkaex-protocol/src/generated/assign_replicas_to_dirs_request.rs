@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AssignReplicasToDirsRequest` (API key 73), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by controller.
@@ -177,6 +178,8 @@ impl crate::generated::testing::Random for AssignReplicasToDirsRequest {
 }
 
 /// An entry of `AssignReplicasToDirsRequest.DirectoryData`.
+///
+/// Held by `AssignReplicasToDirsRequest::directories`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DirectoryData {
     /// The ID of the directory
@@ -279,6 +282,8 @@ impl crate::generated::testing::Random for DirectoryData {
 }
 
 /// An entry of `AssignReplicasToDirsRequest.TopicData`.
+///
+/// Held by `DirectoryData::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The ID of the assigned topic
@@ -381,6 +386,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `AssignReplicasToDirsRequest.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index

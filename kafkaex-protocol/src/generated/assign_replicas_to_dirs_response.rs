@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `AssignReplicasToDirsResponse` (API key 73), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -161,6 +162,8 @@ impl crate::generated::testing::Random for AssignReplicasToDirsResponse {
 }
 
 /// An entry of `AssignReplicasToDirsResponse.DirectoryData`.
+///
+/// Held by `AssignReplicasToDirsResponse::directories`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DirectoryData {
     /// The ID of the directory
@@ -263,6 +266,8 @@ impl crate::generated::testing::Random for DirectoryData {
 }
 
 /// An entry of `AssignReplicasToDirsResponse.TopicData`.
+///
+/// Held by `DirectoryData::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The ID of the assigned topic
@@ -365,6 +370,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `AssignReplicasToDirsResponse.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index

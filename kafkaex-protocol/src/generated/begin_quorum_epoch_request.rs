@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `BeginQuorumEpochRequest` (API key 53), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1; served by controller.
@@ -239,6 +240,8 @@ impl crate::generated::testing::Random for BeginQuorumEpochRequest {
 }
 
 /// An entry of `BeginQuorumEpochRequest.TopicData`.
+///
+/// Held by `BeginQuorumEpochRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name
@@ -357,6 +360,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `BeginQuorumEpochRequest.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index
@@ -494,6 +499,9 @@ impl crate::generated::testing::Random for PartitionData {
 }
 
 /// Endpoints for the leader
+///
+/// Held by `BeginQuorumEpochRequest::leader_endpoints`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderEndpoint {
     /// The name of the endpoint

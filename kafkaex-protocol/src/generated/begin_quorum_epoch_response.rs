@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `BeginQuorumEpochResponse` (API key 53), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1.
@@ -244,6 +245,8 @@ impl crate::generated::testing::Random for BeginQuorumEpochResponse {
 }
 
 /// An entry of `BeginQuorumEpochResponse.TopicData`.
+///
+/// Held by `BeginQuorumEpochResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -362,6 +365,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `BeginQuorumEpochResponse.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.
@@ -489,6 +494,9 @@ impl crate::generated::testing::Random for PartitionData {
 }
 
 /// Endpoints for all leaders enumerated in PartitionData
+///
+/// Held by `BeginQuorumEpochResponse::node_endpoints`.
+/// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeEndpoint {
     /// The ID of the associated node

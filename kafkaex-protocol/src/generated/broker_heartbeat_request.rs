@@ -2,6 +2,7 @@
 //! `BrokerHeartbeatRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `BrokerHeartbeatRequest` (API key 63), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 0; served by controller.

@@ -2,6 +2,7 @@
 //! `BrokerHeartbeatResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `BrokerHeartbeatResponse` (API key 63), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 0.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `BrokerRegistrationRequest` (API key 62), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 0; served by controller.
@@ -325,6 +326,9 @@ impl crate::generated::testing::Random for BrokerRegistrationRequest {
 }
 
 /// The listeners of this broker
+///
+/// Held by `BrokerRegistrationRequest::listeners`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Listener {
     /// The name of the endpoint.
@@ -438,6 +442,9 @@ impl crate::generated::testing::Random for Listener {
 }
 
 /// The features on this broker. Note: in v0-v3, features with MinSupportedVersion = 0 are omitted.
+///
+/// Held by `BrokerRegistrationRequest::features`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Feature {
     /// The feature name.

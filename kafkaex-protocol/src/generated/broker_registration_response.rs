@@ -2,6 +2,7 @@
 //! `BrokerRegistrationResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `BrokerRegistrationResponse` (API key 62), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 0.

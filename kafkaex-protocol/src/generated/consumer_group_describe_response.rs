@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ConsumerGroupDescribeResponse` (API key 69), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -147,6 +148,8 @@ impl crate::generated::testing::Random for ConsumerGroupDescribeResponse {
 }
 
 /// Each described group.
+///
+/// Held by `ConsumerGroupDescribeResponse::groups`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedGroup {
     /// The describe error, or 0 if there was no error.
@@ -359,6 +362,8 @@ impl crate::generated::testing::Random for DescribedGroup {
 }
 
 /// The members.
+///
+/// Held by `DescribedGroup::members`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Member {
     /// The member ID.
@@ -577,6 +582,8 @@ impl crate::generated::testing::Random for Member {
 }
 
 /// Common struct `Assignment`.
+///
+/// Held by `Member::assignment`, `Member::target_assignment`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Assignment {
     /// The assigned topic-partitions to the member.
@@ -672,6 +679,8 @@ impl crate::generated::testing::Random for Assignment {
 }
 
 /// Common struct `TopicPartitions`.
+///
+/// Held by `Assignment::topic_partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicPartitions {
     /// The topic ID.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ConsumerGroupHeartbeatRequest` (API key 68), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by zkBroker, broker.
@@ -340,6 +341,8 @@ impl crate::generated::testing::Random for ConsumerGroupHeartbeatRequest {
 }
 
 /// null if it didn't change since the last heartbeat; the partitions owned by the member.
+///
+/// Held by `ConsumerGroupHeartbeatRequest::topic_partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicPartitions {
     /// The topic ID.

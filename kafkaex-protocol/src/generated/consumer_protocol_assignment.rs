@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ConsumerProtocolAssignment`, versions 0-3.
 ///
 /// Facts from the spec: no flexible versions.
@@ -145,6 +146,9 @@ impl crate::generated::testing::Random for ConsumerProtocolAssignment {
 }
 
 /// An entry of `ConsumerProtocolAssignment.TopicPartition`.
+///
+/// Held by `ConsumerProtocolAssignment::assigned_partitions`.
+/// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicPartition {
     /// Versions: 0+; map key of its array; entity: `topicName`.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ConsumerProtocolSubscription`, versions 0-3.
 ///
 /// Facts from the spec: no flexible versions.
@@ -232,6 +233,9 @@ impl crate::generated::testing::Random for ConsumerProtocolSubscription {
 }
 
 /// An entry of `ConsumerProtocolSubscription.TopicPartition`.
+///
+/// Held by `ConsumerProtocolSubscription::owned_partitions`.
+/// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicPartition {
     /// Versions: 1+; map key of its array; entity: `topicName`.

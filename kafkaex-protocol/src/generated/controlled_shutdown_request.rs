@@ -2,6 +2,7 @@
 //! `ControlledShutdownRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `ControlledShutdownRequest` (API key 7), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 3; served by zkBroker, controller.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ControlledShutdownResponse` (API key 7), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 3.
@@ -167,6 +168,9 @@ impl crate::generated::testing::Random for ControlledShutdownResponse {
 }
 
 /// The partitions that the broker still leads.
+///
+/// Held by `ControlledShutdownResponse::remaining_partitions`.
+/// Kafka treats an array of these as a map keyed by `topic_name` and `partition_index`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RemainingPartition {
     /// The name of the topic.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ControllerRegistrationRequest` (API key 70), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by controller.
@@ -208,6 +209,9 @@ impl crate::generated::testing::Random for ControllerRegistrationRequest {
 }
 
 /// The listeners of this controller
+///
+/// Held by `ControllerRegistrationRequest::listeners`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Listener {
     /// The name of the endpoint.
@@ -321,6 +325,9 @@ impl crate::generated::testing::Random for Listener {
 }
 
 /// The features on this controller
+///
+/// Held by `ControllerRegistrationRequest::features`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Feature {
     /// The feature name.

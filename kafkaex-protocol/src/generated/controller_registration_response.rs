@@ -2,6 +2,7 @@
 //! `ControllerRegistrationResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `ControllerRegistrationResponse` (API key 70), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `CreateAclsRequest` (API key 30), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.
@@ -154,6 +155,8 @@ impl crate::generated::testing::Random for CreateAclsRequest {
 }
 
 /// The ACLs that we want to create.
+///
+/// Held by `CreateAclsRequest::creations`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AclCreation {
     /// The type of the resource.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `CreateAclsResponse` (API key 30), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -163,6 +164,8 @@ impl crate::generated::testing::Random for CreateAclsResponse {
 }
 
 /// The results for each ACL creation.
+///
+/// Held by `CreateAclsResponse::results`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AclCreationResult {
     /// The result error, or zero if there was no error.

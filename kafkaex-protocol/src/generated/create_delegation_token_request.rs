@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `CreateDelegationTokenRequest` (API key 38), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.
@@ -261,6 +262,8 @@ impl crate::generated::testing::Random for CreateDelegationTokenRequest {
 }
 
 /// A list of those who are allowed to renew this token before it expires.
+///
+/// Held by `CreateDelegationTokenRequest::renewers`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CreatableRenewers {
     /// The type of the Kafka principal.

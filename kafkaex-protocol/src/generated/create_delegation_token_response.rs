@@ -2,6 +2,7 @@
 //! `CreateDelegationTokenResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `CreateDelegationTokenResponse` (API key 38), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `CreatePartitionsRequest` (API key 37), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker, broker, controller.
@@ -182,6 +183,9 @@ impl crate::generated::testing::Random for CreatePartitionsRequest {
 }
 
 /// Each topic that we want to create new partitions inside.
+///
+/// Held by `CreatePartitionsRequest::topics`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatePartitionsTopic {
     /// The topic name.
@@ -341,6 +345,8 @@ impl crate::generated::testing::Random for CreatePartitionsTopic {
 }
 
 /// The new partition assignments.
+///
+/// Held by `CreatePartitionsTopic::assignments`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CreatePartitionsAssignment {
     /// The assigned broker IDs.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `CreatePartitionsResponse` (API key 37), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -164,6 +165,8 @@ impl crate::generated::testing::Random for CreatePartitionsResponse {
 }
 
 /// The partition creation results for each topic.
+///
+/// Held by `CreatePartitionsResponse::results`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CreatePartitionsTopicResult {
     /// The topic name.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `CreateTopicsRequest` (API key 19), versions 0-7.
 ///
 /// Facts from the spec: flexible from version 5; deprecated versions 0-1; served by zkBroker, broker, controller.
@@ -211,6 +212,9 @@ impl crate::generated::testing::Random for CreateTopicsRequest {
 }
 
 /// The topics to create.
+///
+/// Held by `CreateTopicsRequest::topics`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CreatableTopic {
     /// The topic name.
@@ -392,6 +396,9 @@ impl crate::generated::testing::Random for CreatableTopic {
 }
 
 /// The manual partition assignment, or the empty array if we are using automatic assignment.
+///
+/// Held by `CreatableTopic::assignments`.
+/// Kafka treats an array of these as a map keyed by `partition_index`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CreatableReplicaAssignment {
     /// The partition index.
@@ -507,6 +514,9 @@ impl crate::generated::testing::Random for CreatableReplicaAssignment {
 }
 
 /// The custom topic configurations to set.
+///
+/// Held by `CreatableTopic::configs`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatableTopicConfig {
     /// The configuration name.

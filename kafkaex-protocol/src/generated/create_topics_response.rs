@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `CreateTopicsResponse` (API key 19), versions 0-7.
 ///
 /// Facts from the spec: flexible from version 5.
@@ -171,6 +172,9 @@ impl crate::generated::testing::Random for CreateTopicsResponse {
 }
 
 /// Results for each topic we tried to create.
+///
+/// Held by `CreateTopicsResponse::topics`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatableTopicResult {
     /// The topic name.
@@ -470,6 +474,8 @@ impl crate::generated::testing::Random for CreatableTopicResult {
 }
 
 /// Configuration of the topic.
+///
+/// Held by `CreatableTopicResult::configs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatableTopicConfigs {
     /// The configuration name.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DeleteAclsRequest` (API key 31), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.
@@ -155,6 +156,8 @@ impl crate::generated::testing::Random for DeleteAclsRequest {
 }
 
 /// The filters to use when deleting ACLs.
+///
+/// Held by `DeleteAclsRequest::filters`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteAclsFilter {
     /// The resource type.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DeleteAclsResponse` (API key 31), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -166,6 +167,8 @@ impl crate::generated::testing::Random for DeleteAclsResponse {
 }
 
 /// The results for each filter.
+///
+/// Held by `DeleteAclsResponse::filter_results`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteAclsFilterResult {
     /// The error code, or 0 if the filter succeeded.
@@ -314,6 +317,8 @@ impl crate::generated::testing::Random for DeleteAclsFilterResult {
 }
 
 /// The ACLs which matched this filter.
+///
+/// Held by `DeleteAclsFilterResult::matching_acls`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteAclsMatchingAcl {
     /// The deletion error code, or 0 if the deletion succeeded.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DeleteGroupsResponse` (API key 42), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -163,6 +164,9 @@ impl crate::generated::testing::Random for DeleteGroupsResponse {
 }
 
 /// The deletion results
+///
+/// Held by `DeleteGroupsResponse::results`.
+/// Kafka treats an array of these as a map keyed by `group_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeletableGroupResult {
     /// The group id

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DeleteRecordsRequest` (API key 21), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker, broker.
@@ -168,6 +169,8 @@ impl crate::generated::testing::Random for DeleteRecordsRequest {
 }
 
 /// Each topic that we want to delete records from.
+///
+/// Held by `DeleteRecordsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeleteRecordsTopic {
     /// The topic name.
@@ -289,6 +292,8 @@ impl crate::generated::testing::Random for DeleteRecordsTopic {
 }
 
 /// Each partition that we want to delete records from.
+///
+/// Held by `DeleteRecordsTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeleteRecordsPartition {
     /// The partition index.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DeleteRecordsResponse` (API key 21), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -163,6 +164,9 @@ impl crate::generated::testing::Random for DeleteRecordsResponse {
 }
 
 /// Each topic that we wanted to delete records from.
+///
+/// Held by `DeleteRecordsResponse::topics`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeleteRecordsTopicResult {
     /// The topic name.
@@ -286,6 +290,9 @@ impl crate::generated::testing::Random for DeleteRecordsTopicResult {
 }
 
 /// Each partition that we wanted to delete records from.
+///
+/// Held by `DeleteRecordsTopicResult::partitions`.
+/// Kafka treats an array of these as a map keyed by `partition_index`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeleteRecordsPartitionResult {
     /// The partition index.

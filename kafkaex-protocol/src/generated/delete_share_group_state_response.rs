@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DeleteShareGroupStateResponse` (API key 86), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -135,6 +136,8 @@ impl crate::generated::testing::Random for DeleteShareGroupStateResponse {
 }
 
 /// The delete results
+///
+/// Held by `DeleteShareGroupStateResponse::results`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeleteStateResult {
     /// The topic identifier
@@ -240,6 +243,8 @@ impl crate::generated::testing::Random for DeleteStateResult {
 }
 
 /// The results for the partitions.
+///
+/// Held by `DeleteStateResult::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionResult {
     /// The partition index.

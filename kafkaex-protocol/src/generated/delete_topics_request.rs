@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DeleteTopicsRequest` (API key 20), versions 0-6.
 ///
 /// Facts from the spec: flexible from version 4; deprecated versions 0; served by zkBroker, broker, controller.
@@ -225,6 +226,8 @@ impl crate::generated::testing::Random for DeleteTopicsRequest {
 }
 
 /// The name or topic ID of the topic
+///
+/// Held by `DeleteTopicsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeleteTopicState {
     /// The topic name

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DeleteTopicsResponse` (API key 20), versions 0-6.
 ///
 /// Facts from the spec: flexible from version 4.
@@ -171,6 +172,9 @@ impl crate::generated::testing::Random for DeleteTopicsResponse {
 }
 
 /// The results for each topic we tried to delete.
+///
+/// Held by `DeleteTopicsResponse::responses`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeletableTopicResult {
     /// The topic name

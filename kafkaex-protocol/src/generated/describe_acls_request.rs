@@ -2,6 +2,7 @@
 //! `DescribeAclsRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `DescribeAclsRequest` (API key 29), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.

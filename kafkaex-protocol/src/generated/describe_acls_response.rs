@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeAclsResponse` (API key 29), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -201,6 +202,8 @@ impl crate::generated::testing::Random for DescribeAclsResponse {
 }
 
 /// Each Resource that is referenced in an ACL.
+///
+/// Held by `DescribeAclsResponse::resources`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeAclsResource {
     /// The resource type.
@@ -379,6 +382,8 @@ impl crate::generated::testing::Random for DescribeAclsResource {
 }
 
 /// The ACLs.
+///
+/// Held by `DescribeAclsResource::acls`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AclDescription {
     /// The ACL principal.

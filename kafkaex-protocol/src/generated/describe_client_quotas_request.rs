@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeClientQuotasRequest` (API key 48), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1; served by zkBroker, broker.
@@ -168,6 +169,8 @@ impl crate::generated::testing::Random for DescribeClientQuotasRequest {
 }
 
 /// Filter components to apply to quota entities.
+///
+/// Held by `DescribeClientQuotasRequest::components`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComponentData {
     /// The entity type that the filter component applies to.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeClientQuotasResponse` (API key 48), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1.
@@ -212,6 +213,8 @@ impl crate::generated::testing::Random for DescribeClientQuotasResponse {
 }
 
 /// A result entry.
+///
+/// Held by `DescribeClientQuotasResponse::entries`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EntryData {
     /// The quota entity description.
@@ -349,6 +352,8 @@ impl crate::generated::testing::Random for EntryData {
 }
 
 /// The quota entity description.
+///
+/// Held by `EntryData::entity`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityData {
     /// The entity type.
@@ -462,6 +467,8 @@ impl crate::generated::testing::Random for EntityData {
 }
 
 /// The quota values for the entity.
+///
+/// Held by `EntryData::values`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ValueData {
     /// The quota configuration key.

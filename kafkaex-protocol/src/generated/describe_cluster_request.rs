@@ -2,6 +2,7 @@
 //! `DescribeClusterRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `DescribeClusterRequest` (API key 60), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker, controller.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeClusterResponse` (API key 60), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -262,6 +263,9 @@ impl crate::generated::testing::Random for DescribeClusterResponse {
 }
 
 /// Each broker in the response.
+///
+/// Held by `DescribeClusterResponse::brokers`.
+/// Kafka treats an array of these as a map keyed by `broker_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DescribeClusterBroker {
     /// The broker ID.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeConfigsRequest` (API key 32), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 4; deprecated versions 0; served by zkBroker, broker, controller.
@@ -221,6 +222,8 @@ impl crate::generated::testing::Random for DescribeConfigsRequest {
 }
 
 /// The resources whose configurations we want to describe.
+///
+/// Held by `DescribeConfigsRequest::resources`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeConfigsResource {
     /// The resource type.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeConfigsResponse` (API key 32), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 4.
@@ -164,6 +165,8 @@ impl crate::generated::testing::Random for DescribeConfigsResponse {
 }
 
 /// The results for each resource.
+///
+/// Held by `DescribeConfigsResponse::results`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeConfigsResult {
     /// The error code, or 0 if we were able to successfully describe the configurations.
@@ -339,6 +342,8 @@ impl crate::generated::testing::Random for DescribeConfigsResult {
 }
 
 /// Each listed configuration.
+///
+/// Held by `DescribeConfigsResult::configs`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeConfigsResourceResult {
     /// The configuration name.
@@ -620,6 +625,8 @@ impl crate::generated::testing::Random for DescribeConfigsResourceResult {
 }
 
 /// The synonyms for this configuration key.
+///
+/// Held by `DescribeConfigsResourceResult::synonyms`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeConfigsSynonym {
     /// The synonym name.

@@ -2,6 +2,7 @@
 //! `DescribeDelegationTokenRequest`: the request and its nested structs.
 
 use crate::Decodable as _;
+
 /// `DescribeDelegationTokenRequest` (API key 41), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.
@@ -178,6 +179,8 @@ impl crate::generated::testing::Random for DescribeDelegationTokenRequest {
 }
 
 /// Each owner that we want to describe delegation tokens for, or null to describe all tokens.
+///
+/// Held by `DescribeDelegationTokenRequest::owners`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DescribeDelegationTokenOwner {
     /// The owner principal type.

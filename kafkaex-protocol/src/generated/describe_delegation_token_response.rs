@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeDelegationTokenResponse` (API key 41), versions 0-3.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -177,6 +178,8 @@ impl crate::generated::testing::Random for DescribeDelegationTokenResponse {
 }
 
 /// The tokens.
+///
+/// Held by `DescribeDelegationTokenResponse::tokens`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DescribedDelegationToken {
     /// The token principal type.
@@ -444,6 +447,8 @@ impl crate::generated::testing::Random for DescribedDelegationToken {
 }
 
 /// Those who are able to renew this token before it expires.
+///
+/// Held by `DescribedDelegationToken::renewers`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DescribedDelegationTokenRenewer {
     /// The renewer principal type

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeGroupsResponse` (API key 15), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 5.
@@ -170,6 +171,8 @@ impl crate::generated::testing::Random for DescribeGroupsResponse {
 }
 
 /// Each described group.
+///
+/// Held by `DescribeGroupsResponse::groups`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedGroup {
     /// The describe error, or 0 if there was no error.
@@ -391,6 +394,8 @@ impl crate::generated::testing::Random for DescribedGroup {
 }
 
 /// The group members.
+///
+/// Held by `DescribedGroup::members`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DescribedGroupMember {
     /// The member ID assigned by the group coordinator.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeLogDirsRequest` (API key 35), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker.
@@ -176,6 +177,9 @@ impl crate::generated::testing::Random for DescribeLogDirsRequest {
 }
 
 /// Each topic that we want to describe log directories for, or null for all topics.
+///
+/// Held by `DescribeLogDirsRequest::topics`.
+/// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DescribableLogDirTopic {
     /// The topic name

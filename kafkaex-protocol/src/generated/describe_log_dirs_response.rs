@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeLogDirsResponse` (API key 35), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -185,6 +186,8 @@ impl crate::generated::testing::Random for DescribeLogDirsResponse {
 }
 
 /// The log directories.
+///
+/// Held by `DescribeLogDirsResponse::results`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeLogDirsResult {
     /// The error code, or 0 if there was no error.
@@ -374,6 +377,8 @@ impl crate::generated::testing::Random for DescribeLogDirsResult {
 }
 
 /// Each topic.
+///
+/// Held by `DescribeLogDirsResult::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DescribeLogDirsTopic {
     /// The topic name.
@@ -493,6 +498,8 @@ impl crate::generated::testing::Random for DescribeLogDirsTopic {
 }
 
 /// An entry of `DescribeLogDirsResponse.DescribeLogDirsPartition`.
+///
+/// Held by `DescribeLogDirsTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DescribeLogDirsPartition {
     /// The partition index.

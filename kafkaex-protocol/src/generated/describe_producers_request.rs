@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeProducersRequest` (API key 61), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker.
@@ -137,6 +138,8 @@ impl crate::generated::testing::Random for DescribeProducersRequest {
 }
 
 /// An entry of `DescribeProducersRequest.TopicRequest`.
+///
+/// Held by `DescribeProducersRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicRequest {
     /// The topic name.

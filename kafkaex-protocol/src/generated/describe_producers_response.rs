@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeProducersResponse` (API key 61), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -147,6 +148,8 @@ impl crate::generated::testing::Random for DescribeProducersResponse {
 }
 
 /// Each topic in the response.
+///
+/// Held by `DescribeProducersResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicResponse {
     /// The topic name
@@ -252,6 +255,8 @@ impl crate::generated::testing::Random for TopicResponse {
 }
 
 /// Each partition in the response.
+///
+/// Held by `TopicResponse::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionResponse {
     /// The partition index.
@@ -383,6 +388,8 @@ impl crate::generated::testing::Random for PartitionResponse {
 }
 
 /// An entry of `DescribeProducersResponse.ProducerState`.
+///
+/// Held by `PartitionResponse::active_producers`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProducerState {
     /// Versions: 0+; entity: `producerId`.

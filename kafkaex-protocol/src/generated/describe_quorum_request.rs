@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeQuorumRequest` (API key 55), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 0; served by broker, controller.
@@ -136,6 +137,8 @@ impl crate::generated::testing::Random for DescribeQuorumRequest {
 }
 
 /// An entry of `DescribeQuorumRequest.TopicData`.
+///
+/// Held by `DescribeQuorumRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -238,6 +241,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `DescribeQuorumRequest.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeQuorumResponse` (API key 55), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -225,6 +226,8 @@ impl crate::generated::testing::Random for DescribeQuorumResponse {
 }
 
 /// An entry of `DescribeQuorumResponse.TopicData`.
+///
+/// Held by `DescribeQuorumResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -327,6 +330,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `DescribeQuorumResponse.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
     /// The partition index.
@@ -545,6 +550,8 @@ impl crate::generated::testing::Random for PartitionData {
 }
 
 /// Common struct `ReplicaState`.
+///
+/// Held by `PartitionData::current_voters`, `PartitionData::observers`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaState {
     /// Versions: 0+; entity: `brokerId`.
@@ -714,6 +721,9 @@ impl crate::generated::testing::Random for ReplicaState {
 }
 
 /// An entry of `DescribeQuorumResponse.Node`.
+///
+/// Held by `DescribeQuorumResponse::nodes`.
+/// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Node {
     /// The ID of the associated node
@@ -858,6 +868,9 @@ impl crate::generated::testing::Random for Node {
 }
 
 /// The listeners of this controller
+///
+/// Held by `Node::listeners`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Listener {
     /// The name of the endpoint

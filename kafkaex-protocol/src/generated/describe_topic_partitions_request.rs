@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeTopicPartitionsRequest` (API key 75), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by broker.
@@ -190,6 +191,8 @@ impl crate::generated::testing::Random for DescribeTopicPartitionsRequest {
 }
 
 /// The topics to fetch details for.
+///
+/// Held by `DescribeTopicPartitionsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicRequest {
     /// The topic name
@@ -264,6 +267,8 @@ impl crate::generated::testing::Random for TopicRequest {
 }
 
 /// The first topic and partition index to fetch details for.
+///
+/// Held by `DescribeTopicPartitionsRequest::cursor`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Cursor {
     /// The name for the first topic to process

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeTopicPartitionsResponse` (API key 75), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -177,6 +178,9 @@ impl crate::generated::testing::Random for DescribeTopicPartitionsResponse {
 }
 
 /// Each topic in the response.
+///
+/// Held by `DescribeTopicPartitionsResponse::topics`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeTopicPartitionsResponseTopic {
     /// The topic error, or 0 if there was no error.
@@ -352,6 +356,8 @@ impl crate::generated::testing::Random for DescribeTopicPartitionsResponseTopic 
 }
 
 /// Each partition in the topic.
+///
+/// Held by `DescribeTopicPartitionsResponseTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeTopicPartitionsResponsePartition {
     /// The partition error, or 0 if there was no error.
@@ -631,6 +637,8 @@ impl crate::generated::testing::Random for DescribeTopicPartitionsResponsePartit
 }
 
 /// The next topic and partition index to fetch details for.
+///
+/// Held by `DescribeTopicPartitionsResponse::next_cursor`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Cursor {
     /// The name for the first topic to process

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeTransactionsResponse` (API key 65), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -149,6 +150,8 @@ impl crate::generated::testing::Random for DescribeTransactionsResponse {
 }
 
 /// An entry of `DescribeTransactionsResponse.TransactionState`.
+///
+/// Held by `DescribeTransactionsResponse::transaction_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TransactionState {
     /// Versions: 0+.
@@ -317,6 +320,9 @@ impl crate::generated::testing::Random for TransactionState {
 }
 
 /// The set of partitions included in the current transaction (if active). When a transaction is preparing to commit or abort, this will include only partitions which do not have markers.
+///
+/// Held by `TransactionState::topics`.
+/// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// Versions: 0+; map key of its array; entity: `topicName`.

@@ -2,6 +2,7 @@
 //! `DescribeUserScramCredentialsRequest`: the request and its nested structs.
 
 use crate::Decodable as _;
+
 /// `DescribeUserScramCredentialsRequest` (API key 50), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker, controller.
@@ -158,6 +159,8 @@ impl crate::generated::testing::Random for DescribeUserScramCredentialsRequest {
 }
 
 /// The users to describe, or null/empty to describe all users.
+///
+/// Held by `DescribeUserScramCredentialsRequest::users`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UserName {
     /// The user name.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `DescribeUserScramCredentialsResponse` (API key 50), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -188,6 +189,8 @@ impl crate::generated::testing::Random for DescribeUserScramCredentialsResponse 
 }
 
 /// The results for descriptions, one per user.
+///
+/// Held by `DescribeUserScramCredentialsResponse::results`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeUserScramCredentialsResult {
     /// The user name.
@@ -333,6 +336,8 @@ impl crate::generated::testing::Random for DescribeUserScramCredentialsResult {
 }
 
 /// The mechanism and related information associated with the user's SCRAM credentials.
+///
+/// Held by `DescribeUserScramCredentialsResult::credential_infos`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CredentialInfo {
     /// The SCRAM mechanism.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ElectLeadersRequest` (API key 43), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker, broker, controller.
@@ -224,6 +225,9 @@ impl crate::generated::testing::Random for ElectLeadersRequest {
 }
 
 /// The topic partitions to elect leaders.
+///
+/// Held by `ElectLeadersRequest::topic_partitions`.
+/// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicPartitions {
     /// The name of a topic.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ElectLeadersResponse` (API key 43), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -200,6 +201,8 @@ impl crate::generated::testing::Random for ElectLeadersResponse {
 }
 
 /// The election results, or an empty array if the requester did not have permission and the request asks for all partitions.
+///
+/// Held by `ElectLeadersResponse::replica_election_results`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReplicaElectionResult {
     /// The topic name
@@ -324,6 +327,8 @@ impl crate::generated::testing::Random for ReplicaElectionResult {
 }
 
 /// The results for each partition
+///
+/// Held by `ReplicaElectionResult::partition_result`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionResult {
     /// The partition id

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `EndQuorumEpochRequest` (API key 54), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1; served by controller.
@@ -205,6 +206,8 @@ impl crate::generated::testing::Random for EndQuorumEpochRequest {
 }
 
 /// An entry of `EndQuorumEpochRequest.TopicData`.
+///
+/// Held by `EndQuorumEpochRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -323,6 +326,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `EndQuorumEpochRequest.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.
@@ -519,6 +524,8 @@ impl crate::generated::testing::Random for PartitionData {
 }
 
 /// A sorted list of preferred candidates to start the election
+///
+/// Held by `PartitionData::preferred_candidates`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReplicaInfo {
     /// Versions: 1+; entity: `brokerId`.
@@ -658,6 +665,9 @@ impl crate::generated::testing::Random for ReplicaInfo {
 }
 
 /// Endpoints for the leader
+///
+/// Held by `EndQuorumEpochRequest::leader_endpoints`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderEndpoint {
     /// The name of the endpoint

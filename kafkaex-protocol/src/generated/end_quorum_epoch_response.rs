@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `EndQuorumEpochResponse` (API key 54), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1.
@@ -243,6 +244,8 @@ impl crate::generated::testing::Random for EndQuorumEpochResponse {
 }
 
 /// An entry of `EndQuorumEpochResponse.TopicData`.
+///
+/// Held by `EndQuorumEpochResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -361,6 +364,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `EndQuorumEpochResponse.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.
@@ -488,6 +493,9 @@ impl crate::generated::testing::Random for PartitionData {
 }
 
 /// Endpoints for all leaders enumerated in PartitionData
+///
+/// Held by `EndQuorumEpochResponse::node_endpoints`.
+/// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeEndpoint {
     /// The ID of the associated node

@@ -2,6 +2,7 @@
 //! `EndTxnRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `EndTxnRequest` (API key 26), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 3; the latest version is unstable; served by zkBroker, broker.

@@ -2,6 +2,7 @@
 //! `EndTxnResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `EndTxnResponse` (API key 26), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 3.

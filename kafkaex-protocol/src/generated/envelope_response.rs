@@ -2,6 +2,7 @@
 //! `EnvelopeResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `EnvelopeResponse` (API key 58), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.

@@ -2,6 +2,7 @@
 //! `ExpireDelegationTokenRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `ExpireDelegationTokenRequest` (API key 40), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.

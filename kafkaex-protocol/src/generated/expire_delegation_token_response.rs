@@ -2,6 +2,7 @@
 //! `ExpireDelegationTokenResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `ExpireDelegationTokenResponse` (API key 40), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `FetchRequest` (API key 1), versions 0-17.
 ///
 /// Facts from the spec: flexible from version 12; deprecated versions 0-3; served by zkBroker, broker, controller.
@@ -492,6 +493,8 @@ impl crate::generated::testing::Random for FetchRequest {
 }
 
 /// An entry of `FetchRequest.ReplicaState`.
+///
+/// Held by `FetchRequest::replica_state`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaState {
     /// The replica ID of the follower, or -1 if this request is from a consumer.
@@ -645,6 +648,8 @@ impl crate::generated::testing::Random for ReplicaState {
 }
 
 /// The topics to fetch.
+///
+/// Held by `FetchRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FetchTopic {
     /// The name of the topic to fetch.
@@ -794,6 +799,8 @@ impl crate::generated::testing::Random for FetchTopic {
 }
 
 /// The partitions to fetch.
+///
+/// Held by `FetchTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchPartition {
     /// The partition index.
@@ -1043,6 +1050,8 @@ impl crate::generated::testing::Random for FetchPartition {
 }
 
 /// In an incremental fetch request, the partitions to remove.
+///
+/// Held by `FetchRequest::forgotten_topics_data`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ForgottenTopic {
     /// The topic name.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `FetchResponse` (API key 1), versions 0-17.
 ///
 /// Facts from the spec: flexible from version 12.
@@ -308,6 +309,8 @@ impl crate::generated::testing::Random for FetchResponse {
 }
 
 /// The response topics.
+///
+/// Held by `FetchResponse::responses`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FetchableTopicResponse {
     /// The topic name.
@@ -457,6 +460,8 @@ impl crate::generated::testing::Random for FetchableTopicResponse {
 }
 
 /// The topic partitions.
+///
+/// Held by `FetchableTopicResponse::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
     /// The partition index.
@@ -895,6 +900,8 @@ impl crate::generated::testing::Random for PartitionData {
 }
 
 /// In case divergence is detected based on the `LastFetchedEpoch` and `FetchOffset` in the request, this field indicates the largest epoch and its end offset such that subsequent records are known to diverge
+///
+/// Held by `PartitionData::diverging_epoch`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochEndOffset {
     /// Versions: 12+; default: `-1`.
@@ -1044,6 +1051,8 @@ impl crate::generated::testing::Random for EpochEndOffset {
 }
 
 /// An entry of `FetchResponse.LeaderIdAndEpoch`.
+///
+/// Held by `PartitionData::current_leader`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
@@ -1197,6 +1206,8 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
 }
 
 /// In the case of fetching an offset less than the LogStartOffset, this is the end offset and epoch that should be used in the FetchSnapshot request.
+///
+/// Held by `PartitionData::snapshot_id`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotId {
     /// Versions: 0+; default: `-1`.
@@ -1306,6 +1317,8 @@ impl crate::generated::testing::Random for SnapshotId {
 }
 
 /// The aborted transactions.
+///
+/// Held by `PartitionData::aborted_transactions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AbortedTransaction {
     /// The producer id associated with the aborted transaction.
@@ -1449,6 +1462,9 @@ impl crate::generated::testing::Random for AbortedTransaction {
 }
 
 /// Endpoints for all current-leaders enumerated in PartitionData, with errors NOT\_LEADER\_OR\_FOLLOWER & FENCED\_LEADER\_EPOCH.
+///
+/// Held by `FetchResponse::node_endpoints`.
+/// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeEndpoint {
     /// The ID of the associated node.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `FetchSnapshotRequest` (API key 59), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 0; served by controller.
@@ -219,6 +220,8 @@ impl crate::generated::testing::Random for FetchSnapshotRequest {
 }
 
 /// The topics to fetch
+///
+/// Held by `FetchSnapshotRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicSnapshot {
     /// The name of the topic to fetch
@@ -324,6 +327,8 @@ impl crate::generated::testing::Random for TopicSnapshot {
 }
 
 /// The partitions to fetch
+///
+/// Held by `TopicSnapshot::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionSnapshot {
     /// The partition index
@@ -478,6 +483,8 @@ impl crate::generated::testing::Random for PartitionSnapshot {
 }
 
 /// The snapshot endOffset and epoch to fetch
+///
+/// Held by `PartitionSnapshot::snapshot_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SnapshotId {
     /// Versions: 0+.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `FetchSnapshotResponse` (API key 59), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -242,6 +243,8 @@ impl crate::generated::testing::Random for FetchSnapshotResponse {
 }
 
 /// The topics to fetch.
+///
+/// Held by `FetchSnapshotResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicSnapshot {
     /// The name of the topic to fetch.
@@ -347,6 +350,8 @@ impl crate::generated::testing::Random for TopicSnapshot {
 }
 
 /// The partitions to fetch.
+///
+/// Held by `TopicSnapshot::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionSnapshot {
     /// The partition index.
@@ -548,6 +553,8 @@ impl crate::generated::testing::Random for PartitionSnapshot {
 }
 
 /// The snapshot endOffset and epoch fetched
+///
+/// Held by `PartitionSnapshot::snapshot_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SnapshotId {
     /// Versions: 0+.
@@ -629,6 +636,8 @@ impl crate::generated::testing::Random for SnapshotId {
 }
 
 /// An entry of `FetchSnapshotResponse.LeaderIdAndEpoch`.
+///
+/// Held by `PartitionSnapshot::current_leader`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
@@ -714,6 +723,9 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
 }
 
 /// Endpoints for all current-leaders enumerated in PartitionSnapshot
+///
+/// Held by `FetchSnapshotResponse::node_endpoints`.
+/// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeEndpoint {
     /// The ID of the associated node

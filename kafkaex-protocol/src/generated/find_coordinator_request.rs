@@ -2,6 +2,7 @@
 //! `FindCoordinatorRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `FindCoordinatorRequest` (API key 10), versions 0-6.
 ///
 /// Facts from the spec: flexible from version 3; deprecated versions 0; served by zkBroker, broker.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `FindCoordinatorResponse` (API key 10), versions 0-6.
 ///
 /// Facts from the spec: flexible from version 3.
@@ -363,6 +364,8 @@ impl crate::generated::testing::Random for FindCoordinatorResponse {
 }
 
 /// Each coordinator result in the response
+///
+/// Held by `FindCoordinatorResponse::coordinators`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Coordinator {
     /// The coordinator key.

@@ -2,6 +2,7 @@
 //! `GetTelemetrySubscriptionsResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `GetTelemetrySubscriptionsResponse` (API key 71), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.

@@ -2,6 +2,7 @@
 //! `HeartbeatRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `HeartbeatRequest` (API key 12), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 4; served by zkBroker, broker.

@@ -2,6 +2,7 @@
 //! `HeartbeatResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `HeartbeatResponse` (API key 12), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 4.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `IncrementalAlterConfigsRequest` (API key 44), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1; served by zkBroker, broker, controller.
@@ -169,6 +170,9 @@ impl crate::generated::testing::Random for IncrementalAlterConfigsRequest {
 }
 
 /// The incremental updates for each resource.
+///
+/// Held by `IncrementalAlterConfigsRequest::resources`.
+/// Kafka treats an array of these as a map keyed by `resource_type` and `resource_name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AlterConfigsResource {
     /// The resource type.
@@ -303,6 +307,9 @@ impl crate::generated::testing::Random for AlterConfigsResource {
 }
 
 /// The configurations.
+///
+/// Held by `AlterConfigsResource::configs`.
+/// Kafka treats an array of these as a map keyed by `name` and `config_operation`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterableConfig {
     /// The configuration key name.

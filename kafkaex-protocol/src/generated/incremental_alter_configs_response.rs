@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `IncrementalAlterConfigsResponse` (API key 44), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1.
@@ -166,6 +167,8 @@ impl crate::generated::testing::Random for IncrementalAlterConfigsResponse {
 }
 
 /// The responses for each resource.
+///
+/// Held by `IncrementalAlterConfigsResponse::responses`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterConfigsResourceResponse {
     /// The resource error code.

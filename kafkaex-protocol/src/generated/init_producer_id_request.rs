@@ -2,6 +2,7 @@
 //! `InitProducerIdRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `InitProducerIdRequest` (API key 22), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker, broker.

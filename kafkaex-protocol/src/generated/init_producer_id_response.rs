@@ -2,6 +2,7 @@
 //! `InitProducerIdResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `InitProducerIdResponse` (API key 22), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 2.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `InitializeShareGroupStateRequest` (API key 83), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
@@ -153,6 +154,8 @@ impl crate::generated::testing::Random for InitializeShareGroupStateRequest {
 }
 
 /// The data for the topics.
+///
+/// Held by `InitializeShareGroupStateRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct InitializeStateData {
     /// The topic identifier.
@@ -257,6 +260,8 @@ impl crate::generated::testing::Random for InitializeStateData {
 }
 
 /// The data for the partitions.
+///
+/// Held by `InitializeStateData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `InitializeShareGroupStateResponse` (API key 83), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -135,6 +136,8 @@ impl crate::generated::testing::Random for InitializeShareGroupStateResponse {
 }
 
 /// The initialization results
+///
+/// Held by `InitializeShareGroupStateResponse::results`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct InitializeStateResult {
     /// The topic identifier
@@ -240,6 +243,8 @@ impl crate::generated::testing::Random for InitializeStateResult {
 }
 
 /// The results for the partitions.
+///
+/// Held by `InitializeStateResult::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionResult {
     /// The partition index.

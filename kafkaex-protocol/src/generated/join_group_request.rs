@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `JoinGroupRequest` (API key 11), versions 0-9.
 ///
 /// Facts from the spec: flexible from version 6; deprecated versions 0-1; served by zkBroker, broker.
@@ -303,6 +304,9 @@ impl crate::generated::testing::Random for JoinGroupRequest {
 }
 
 /// The list of protocols that the member supports.
+///
+/// Held by `JoinGroupRequest::protocols`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JoinGroupRequestProtocol {
     /// The protocol name.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `JoinGroupResponse` (API key 11), versions 0-9.
 ///
 /// Facts from the spec: flexible from version 6.
@@ -341,6 +342,8 @@ impl crate::generated::testing::Random for JoinGroupResponse {
 }
 
 /// An entry of `JoinGroupResponse.JoinGroupResponseMember`.
+///
+/// Held by `JoinGroupResponse::members`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct JoinGroupResponseMember {
     /// The group member ID.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `LeaderAndIsrRequest` (API key 4), versions 0-7.
 ///
 /// Facts from the spec: flexible from version 4; served by zkBroker.
@@ -406,6 +407,8 @@ impl crate::generated::testing::Random for LeaderAndIsrRequest {
 }
 
 /// Common struct `LeaderAndIsrPartitionState`.
+///
+/// Held by `LeaderAndIsrRequest::ungrouped_partition_states`, `LeaderAndIsrTopicState::partition_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderAndIsrPartitionState {
     /// The topic name.  This is only present in v0 or v1.
@@ -745,6 +748,8 @@ impl crate::generated::testing::Random for LeaderAndIsrPartitionState {
 }
 
 /// Each topic.
+///
+/// Held by `LeaderAndIsrRequest::topic_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderAndIsrTopicState {
     /// The topic name.
@@ -932,6 +937,8 @@ impl crate::generated::testing::Random for LeaderAndIsrTopicState {
 }
 
 /// The current live leaders.
+///
+/// Held by `LeaderAndIsrRequest::live_leaders`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderAndIsrLiveLeader {
     /// The leader's broker ID.

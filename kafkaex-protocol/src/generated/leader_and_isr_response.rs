@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `LeaderAndIsrResponse` (API key 4), versions 0-7.
 ///
 /// Facts from the spec: flexible from version 4.
@@ -239,6 +240,8 @@ impl crate::generated::testing::Random for LeaderAndIsrResponse {
 }
 
 /// Common struct `LeaderAndIsrPartitionError`.
+///
+/// Held by `LeaderAndIsrResponse::partition_errors`, `LeaderAndIsrTopicError::partition_errors`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderAndIsrPartitionError {
     /// The topic name.
@@ -363,6 +366,9 @@ impl crate::generated::testing::Random for LeaderAndIsrPartitionError {
 }
 
 /// Each topic
+///
+/// Held by `LeaderAndIsrResponse::topics`.
+/// Kafka treats an array of these as a map keyed by `topic_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderAndIsrTopicError {
     /// The unique topic ID

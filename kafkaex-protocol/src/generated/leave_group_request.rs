@@ -2,6 +2,7 @@
 //! `LeaveGroupRequest`: the request and its nested structs.
 
 use crate::Decodable as _;
+
 /// `LeaveGroupRequest` (API key 13), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 4; served by zkBroker, broker.
@@ -220,6 +221,8 @@ impl crate::generated::testing::Random for LeaveGroupRequest {
 }
 
 /// List of leaving member identities.
+///
+/// Held by `LeaveGroupRequest::members`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MemberIdentity {
     /// The member ID to remove from the group.

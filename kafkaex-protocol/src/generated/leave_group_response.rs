@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `LeaveGroupResponse` (API key 13), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 4.
@@ -204,6 +205,8 @@ impl crate::generated::testing::Random for LeaveGroupResponse {
 }
 
 /// List of leaving member responses.
+///
+/// Held by `LeaveGroupResponse::members`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberResponse {
     /// The member ID to remove from the group.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ListClientMetricsResourcesResponse` (API key 74), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -165,6 +166,8 @@ impl crate::generated::testing::Random for ListClientMetricsResourcesResponse {
 }
 
 /// Each client metrics resource in the response.
+///
+/// Held by `ListClientMetricsResourcesResponse::client_metrics_resources`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ClientMetricsResource {
     /// The resource name.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ListGroupsResponse` (API key 16), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 3.
@@ -183,6 +184,8 @@ impl crate::generated::testing::Random for ListGroupsResponse {
 }
 
 /// Each group in the response.
+///
+/// Held by `ListGroupsResponse::groups`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListedGroup {
     /// The group ID.

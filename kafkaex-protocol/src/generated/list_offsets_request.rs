@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ListOffsetsRequest` (API key 2), versions 0-10.
 ///
 /// Facts from the spec: flexible from version 6; deprecated versions 0; served by zkBroker, broker.
@@ -222,6 +223,8 @@ impl crate::generated::testing::Random for ListOffsetsRequest {
 }
 
 /// Each topic in the request.
+///
+/// Held by `ListOffsetsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListOffsetsTopic {
     /// The topic name.
@@ -343,6 +346,8 @@ impl crate::generated::testing::Random for ListOffsetsTopic {
 }
 
 /// Each partition in the request.
+///
+/// Held by `ListOffsetsTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListOffsetsPartition {
     /// The partition index.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ListOffsetsResponse` (API key 2), versions 0-10.
 ///
 /// Facts from the spec: flexible from version 6.
@@ -171,6 +172,8 @@ impl crate::generated::testing::Random for ListOffsetsResponse {
 }
 
 /// Each topic in the response.
+///
+/// Held by `ListOffsetsResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListOffsetsTopicResponse {
     /// The topic name
@@ -294,6 +297,8 @@ impl crate::generated::testing::Random for ListOffsetsTopicResponse {
 }
 
 /// Each partition in the response.
+///
+/// Held by `ListOffsetsTopicResponse::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListOffsetsPartitionResponse {
     /// The partition index.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ListPartitionReassignmentsRequest` (API key 46), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by broker, controller, zkBroker.
@@ -177,6 +178,8 @@ impl crate::generated::testing::Random for ListPartitionReassignmentsRequest {
 }
 
 /// The topics to list partition reassignments for, or null to list everything.
+///
+/// Held by `ListPartitionReassignmentsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListPartitionReassignmentsTopics {
     /// The topic name

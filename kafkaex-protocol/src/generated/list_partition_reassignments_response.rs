@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ListPartitionReassignmentsResponse` (API key 46), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -186,6 +187,8 @@ impl crate::generated::testing::Random for ListPartitionReassignmentsResponse {
 }
 
 /// The ongoing reassignments for each topic.
+///
+/// Held by `ListPartitionReassignmentsResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OngoingTopicReassignment {
     /// The topic name.
@@ -293,6 +296,8 @@ impl crate::generated::testing::Random for OngoingTopicReassignment {
 }
 
 /// The ongoing reassignments for each partition.
+///
+/// Held by `OngoingTopicReassignment::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OngoingPartitionReassignment {
     /// The index of the partition.

@@ -2,6 +2,7 @@
 //! `ListTransactionsRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `ListTransactionsRequest` (API key 66), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker.

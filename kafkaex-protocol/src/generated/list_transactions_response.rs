@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ListTransactionsResponse` (API key 66), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -192,6 +193,8 @@ impl crate::generated::testing::Random for ListTransactionsResponse {
 }
 
 /// An entry of `ListTransactionsResponse.TransactionState`.
+///
+/// Held by `ListTransactionsResponse::transaction_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TransactionState {
     /// Versions: 0+; entity: `transactionalId`.

@@ -2,6 +2,7 @@
 //! `MetadataRequest`: the request and its nested structs.
 
 use crate::Decodable as _;
+
 /// `MetadataRequest` (API key 3), versions 0-12.
 ///
 /// Facts from the spec: flexible from version 9; deprecated versions 0-3; served by zkBroker, broker.
@@ -333,6 +334,8 @@ impl crate::generated::testing::Random for MetadataRequest {
 }
 
 /// The topics to fetch metadata for.
+///
+/// Held by `MetadataRequest::topics`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataRequestTopic {
     /// The topic id.

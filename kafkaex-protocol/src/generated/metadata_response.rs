@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `MetadataResponse` (API key 3), versions 0-12.
 ///
 /// Facts from the spec: flexible from version 9.
@@ -291,6 +292,9 @@ impl crate::generated::testing::Random for MetadataResponse {
 }
 
 /// A list of brokers present in the cluster.
+///
+/// Held by `MetadataResponse::brokers`.
+/// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MetadataResponseBroker {
     /// The broker ID.
@@ -428,6 +432,9 @@ impl crate::generated::testing::Random for MetadataResponseBroker {
 }
 
 /// Each topic in the response.
+///
+/// Held by `MetadataResponse::topics`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataResponseTopic {
     /// The topic error, or 0 if there was no error.
@@ -687,6 +694,8 @@ impl crate::generated::testing::Random for MetadataResponseTopic {
 }
 
 /// Each partition in the topic.
+///
+/// Held by `MetadataResponseTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataResponsePartition {
     /// The partition error, or 0 if there was no error.

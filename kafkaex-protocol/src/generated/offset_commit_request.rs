@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `OffsetCommitRequest` (API key 8), versions 0-9.
 ///
 /// Facts from the spec: flexible from version 8; deprecated versions 0-1; served by zkBroker, broker.
@@ -283,6 +284,8 @@ impl crate::generated::testing::Random for OffsetCommitRequest {
 }
 
 /// The topics to commit offsets for.
+///
+/// Held by `OffsetCommitRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetCommitRequestTopic {
     /// The topic name.
@@ -406,6 +409,8 @@ impl crate::generated::testing::Random for OffsetCommitRequestTopic {
 }
 
 /// Each partition to commit offsets for.
+///
+/// Held by `OffsetCommitRequestTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetCommitRequestPartition {
     /// The partition index.

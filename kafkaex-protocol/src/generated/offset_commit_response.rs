@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `OffsetCommitResponse` (API key 8), versions 0-9.
 ///
 /// Facts from the spec: flexible from version 8.
@@ -171,6 +172,8 @@ impl crate::generated::testing::Random for OffsetCommitResponse {
 }
 
 /// The responses for each topic.
+///
+/// Held by `OffsetCommitResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetCommitResponseTopic {
     /// The topic name.
@@ -294,6 +297,8 @@ impl crate::generated::testing::Random for OffsetCommitResponseTopic {
 }
 
 /// The responses for each partition in the topic.
+///
+/// Held by `OffsetCommitResponseTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetCommitResponsePartition {
     /// The partition index.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `OffsetDeleteRequest` (API key 47), versions 0-0.
 ///
 /// Facts from the spec: no flexible versions; served by zkBroker, broker.
@@ -151,6 +152,9 @@ impl crate::generated::testing::Random for OffsetDeleteRequest {
 }
 
 /// The topics to delete offsets for
+///
+/// Held by `OffsetDeleteRequest::topics`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetDeleteRequestTopic {
     /// The topic name.
@@ -257,6 +261,8 @@ impl crate::generated::testing::Random for OffsetDeleteRequestTopic {
 }
 
 /// Each partition to delete offsets for.
+///
+/// Held by `OffsetDeleteRequestTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetDeleteRequestPartition {
     /// The partition index.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `OffsetDeleteResponse` (API key 47), versions 0-0.
 ///
 /// Facts from the spec: no flexible versions.
@@ -159,6 +160,9 @@ impl crate::generated::testing::Random for OffsetDeleteResponse {
 }
 
 /// The responses for each topic.
+///
+/// Held by `OffsetDeleteResponse::topics`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetDeleteResponseTopic {
     /// The topic name.
@@ -265,6 +269,9 @@ impl crate::generated::testing::Random for OffsetDeleteResponseTopic {
 }
 
 /// The responses for each partition in the topic.
+///
+/// Held by `OffsetDeleteResponseTopic::partitions`.
+/// Kafka treats an array of these as a map keyed by `partition_index`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetDeleteResponsePartition {
     /// The partition index.

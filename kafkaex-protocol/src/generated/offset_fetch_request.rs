@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `OffsetFetchRequest` (API key 9), versions 0-9.
 ///
 /// Facts from the spec: flexible from version 6; deprecated versions 0; served by zkBroker, broker.
@@ -378,6 +379,8 @@ impl crate::generated::testing::Random for OffsetFetchRequest {
 }
 
 /// Each topic we would like to fetch offsets for, or null to fetch offsets for all topics.
+///
+/// Held by `OffsetFetchRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetFetchRequestTopic {
     /// The topic name.
@@ -536,6 +539,8 @@ impl crate::generated::testing::Random for OffsetFetchRequestTopic {
 }
 
 /// Each group we would like to fetch offsets for
+///
+/// Held by `OffsetFetchRequest::groups`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchRequestGroup {
     /// The group ID.
@@ -765,6 +770,8 @@ impl crate::generated::testing::Random for OffsetFetchRequestGroup {
 }
 
 /// Each topic we would like to fetch offsets for, or null to fetch offsets for all topics.
+///
+/// Held by `OffsetFetchRequestGroup::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetFetchRequestTopics {
     /// The topic name.

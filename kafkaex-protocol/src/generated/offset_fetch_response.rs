@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `OffsetFetchResponse` (API key 9), versions 0-9.
 ///
 /// Facts from the spec: flexible from version 6.
@@ -267,6 +268,8 @@ impl crate::generated::testing::Random for OffsetFetchResponse {
 }
 
 /// The responses per topic.
+///
+/// Held by `OffsetFetchResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetFetchResponseTopic {
     /// The topic name.
@@ -430,6 +433,8 @@ impl crate::generated::testing::Random for OffsetFetchResponseTopic {
 }
 
 /// The responses per partition
+///
+/// Held by `OffsetFetchResponseTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchResponsePartition {
     /// The partition index.
@@ -673,6 +678,8 @@ impl crate::generated::testing::Random for OffsetFetchResponsePartition {
 }
 
 /// The responses per group id.
+///
+/// Held by `OffsetFetchResponse::groups`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetFetchResponseGroup {
     /// The group ID.
@@ -869,6 +876,8 @@ impl crate::generated::testing::Random for OffsetFetchResponseGroup {
 }
 
 /// The responses per topic.
+///
+/// Held by `OffsetFetchResponseGroup::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetFetchResponseTopics {
     /// The topic name.
@@ -1032,6 +1041,8 @@ impl crate::generated::testing::Random for OffsetFetchResponseTopics {
 }
 
 /// The responses per partition
+///
+/// Held by `OffsetFetchResponseTopics::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchResponsePartitions {
     /// The partition index.

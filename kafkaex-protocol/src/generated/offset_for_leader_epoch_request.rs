@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `OffsetForLeaderEpochRequest` (API key 23), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 4; deprecated versions 0-1; served by zkBroker, broker.
@@ -187,6 +188,9 @@ impl crate::generated::testing::Random for OffsetForLeaderEpochRequest {
 }
 
 /// Each topic to get offsets for.
+///
+/// Held by `OffsetForLeaderEpochRequest::topics`.
+/// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetForLeaderTopic {
     /// The topic name.
@@ -308,6 +312,8 @@ impl crate::generated::testing::Random for OffsetForLeaderTopic {
 }
 
 /// Each partition to get offsets for.
+///
+/// Held by `OffsetForLeaderTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetForLeaderPartition {
     /// The partition index.

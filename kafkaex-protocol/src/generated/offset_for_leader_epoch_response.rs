@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `OffsetForLeaderEpochResponse` (API key 23), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 4.
@@ -172,6 +173,9 @@ impl crate::generated::testing::Random for OffsetForLeaderEpochResponse {
 }
 
 /// Each topic we fetched offsets for.
+///
+/// Held by `OffsetForLeaderEpochResponse::topics`.
+/// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OffsetForLeaderTopicResult {
     /// The topic name.
@@ -292,6 +296,8 @@ impl crate::generated::testing::Random for OffsetForLeaderTopicResult {
 }
 
 /// Each partition in the topic we fetched offsets for.
+///
+/// Held by `OffsetForLeaderTopicResult::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochEndOffset {
     /// The error code 0, or if there was no error.

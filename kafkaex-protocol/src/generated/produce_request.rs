@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ProduceRequest` (API key 0), versions 0-11.
 ///
 /// Facts from the spec: flexible from version 9; deprecated versions 0-6; served by zkBroker, broker.
@@ -219,6 +220,9 @@ impl crate::generated::testing::Random for ProduceRequest {
 }
 
 /// Each topic to produce to.
+///
+/// Held by `ProduceRequest::topic_data`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicProduceData {
     /// The topic name.
@@ -343,6 +347,8 @@ impl crate::generated::testing::Random for TopicProduceData {
 }
 
 /// Each partition to produce to.
+///
+/// Held by `TopicProduceData::partition_data`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionProduceData {
     /// The partition index.

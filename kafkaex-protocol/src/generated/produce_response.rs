@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ProduceResponse` (API key 0), versions 0-11.
 ///
 /// Facts from the spec: flexible from version 9.
@@ -254,6 +255,9 @@ impl crate::generated::testing::Random for ProduceResponse {
 }
 
 /// Each produce response
+///
+/// Held by `ProduceResponse::responses`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicProduceResponse {
     /// The topic name
@@ -378,6 +382,8 @@ impl crate::generated::testing::Random for TopicProduceResponse {
 }
 
 /// Each partition that we produced to within the topic.
+///
+/// Held by `TopicProduceResponse::partition_responses`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionProduceResponse {
     /// The partition index.
@@ -673,6 +679,8 @@ impl crate::generated::testing::Random for PartitionProduceResponse {
 }
 
 /// The batch indices of records that caused the batch to be dropped
+///
+/// Held by `PartitionProduceResponse::record_errors`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BatchIndexAndErrorMessage {
     /// The batch index of the record that cause the batch to be dropped
@@ -823,6 +831,8 @@ impl crate::generated::testing::Random for BatchIndexAndErrorMessage {
 }
 
 /// An entry of `ProduceResponse.LeaderIdAndEpoch`.
+///
+/// Held by `PartitionProduceResponse::current_leader`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
@@ -976,6 +986,9 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
 }
 
 /// Endpoints for all current-leaders enumerated in PartitionProduceResponses, with errors NOT\_LEADER\_OR\_FOLLOWER.
+///
+/// Held by `ProduceResponse::node_endpoints`.
+/// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeEndpoint {
     /// The ID of the associated node.

@@ -2,6 +2,7 @@
 //! `PushTelemetryRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `PushTelemetryRequest` (API key 72), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by broker.

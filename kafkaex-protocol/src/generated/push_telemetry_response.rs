@@ -2,6 +2,7 @@
 //! `PushTelemetryResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `PushTelemetryResponse` (API key 72), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ReadShareGroupStateRequest` (API key 84), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
@@ -152,6 +153,8 @@ impl crate::generated::testing::Random for ReadShareGroupStateRequest {
 }
 
 /// The data for the topics.
+///
+/// Held by `ReadShareGroupStateRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReadStateData {
     /// The topic identifier.
@@ -256,6 +259,8 @@ impl crate::generated::testing::Random for ReadStateData {
 }
 
 /// The data for the partitions.
+///
+/// Held by `ReadStateData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.

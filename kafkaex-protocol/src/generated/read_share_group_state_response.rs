@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ReadShareGroupStateResponse` (API key 84), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -135,6 +136,8 @@ impl crate::generated::testing::Random for ReadShareGroupStateResponse {
 }
 
 /// The read results
+///
+/// Held by `ReadShareGroupStateResponse::results`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReadStateResult {
     /// The topic identifier
@@ -240,6 +243,8 @@ impl crate::generated::testing::Random for ReadStateResult {
 }
 
 /// The results for the partitions.
+///
+/// Held by `ReadStateResult::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionResult {
     /// The partition index.
@@ -397,6 +402,8 @@ impl crate::generated::testing::Random for PartitionResult {
 }
 
 /// An entry of `ReadShareGroupStateResponse.StateBatch`.
+///
+/// Held by `PartitionResult::state_batches`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StateBatch {
     /// The base offset of this state batch.

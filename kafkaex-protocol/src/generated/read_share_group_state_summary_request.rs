@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ReadShareGroupStateSummaryRequest` (API key 87), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
@@ -153,6 +154,8 @@ impl crate::generated::testing::Random for ReadShareGroupStateSummaryRequest {
 }
 
 /// The data for the topics.
+///
+/// Held by `ReadShareGroupStateSummaryRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReadStateSummaryData {
     /// The topic identifier.
@@ -257,6 +260,8 @@ impl crate::generated::testing::Random for ReadStateSummaryData {
 }
 
 /// The data for the partitions.
+///
+/// Held by `ReadStateSummaryData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ReadShareGroupStateSummaryResponse` (API key 87), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -135,6 +136,8 @@ impl crate::generated::testing::Random for ReadShareGroupStateSummaryResponse {
 }
 
 /// The read results
+///
+/// Held by `ReadShareGroupStateSummaryResponse::results`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReadStateSummaryResult {
     /// The topic identifier
@@ -240,6 +243,8 @@ impl crate::generated::testing::Random for ReadStateSummaryResult {
 }
 
 /// The results for the partitions.
+///
+/// Held by `ReadStateSummaryResult::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionResult {
     /// The partition index.

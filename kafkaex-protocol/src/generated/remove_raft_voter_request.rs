@@ -2,6 +2,7 @@
 //! `RemoveRaftVoterRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `RemoveRaftVoterRequest` (API key 81), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by controller, broker.

@@ -2,6 +2,7 @@
 //! `RemoveRaftVoterResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `RemoveRaftVoterResponse` (API key 81), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.

@@ -2,6 +2,7 @@
 //! `RenewDelegationTokenRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `RenewDelegationTokenRequest` (API key 39), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.

@@ -2,6 +2,7 @@
 //! `RenewDelegationTokenResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `RenewDelegationTokenResponse` (API key 39), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2.

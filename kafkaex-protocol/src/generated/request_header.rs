@@ -2,6 +2,7 @@
 //! `RequestHeader`: the header and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `RequestHeader`, versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2.

@@ -2,6 +2,7 @@
 //! `ResponseHeader`: the header and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `ResponseHeader`, versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1.

@@ -2,6 +2,7 @@
 //! `SaslAuthenticateResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `SaslAuthenticateResponse` (API key 36), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 2.

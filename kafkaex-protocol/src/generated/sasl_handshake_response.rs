@@ -2,6 +2,7 @@
 //! `SaslHandshakeResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `SaslHandshakeResponse` (API key 17), versions 0-1.
 ///
 /// Facts from the spec: no flexible versions.

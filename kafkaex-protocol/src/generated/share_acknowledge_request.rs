@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ShareAcknowledgeRequest` (API key 79), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
@@ -191,6 +192,8 @@ impl crate::generated::testing::Random for ShareAcknowledgeRequest {
 }
 
 /// The topics containing records to acknowledge.
+///
+/// Held by `ShareAcknowledgeRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AcknowledgeTopic {
     /// The unique topic ID.
@@ -296,6 +299,8 @@ impl crate::generated::testing::Random for AcknowledgeTopic {
 }
 
 /// The partitions containing records to acknowledge.
+///
+/// Held by `AcknowledgeTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AcknowledgePartition {
     /// The partition index.
@@ -404,6 +409,8 @@ impl crate::generated::testing::Random for AcknowledgePartition {
 }
 
 /// Record batches to acknowledge.
+///
+/// Held by `AcknowledgePartition::acknowledgement_batches`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AcknowledgementBatch {
     /// First offset of batch of records to acknowledge.

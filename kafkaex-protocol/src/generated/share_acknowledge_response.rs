@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ShareAcknowledgeResponse` (API key 79), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -209,6 +210,8 @@ impl crate::generated::testing::Random for ShareAcknowledgeResponse {
 }
 
 /// The response topics.
+///
+/// Held by `ShareAcknowledgeResponse::responses`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ShareAcknowledgeTopicResponse {
     /// The unique topic ID.
@@ -313,6 +316,8 @@ impl crate::generated::testing::Random for ShareAcknowledgeTopicResponse {
 }
 
 /// The topic partitions.
+///
+/// Held by `ShareAcknowledgeTopicResponse::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.
@@ -425,6 +430,8 @@ impl crate::generated::testing::Random for PartitionData {
 }
 
 /// An entry of `ShareAcknowledgeResponse.LeaderIdAndEpoch`.
+///
+/// Held by `PartitionData::current_leader`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
@@ -510,6 +517,9 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
 }
 
 /// Endpoints for all current leaders enumerated in PartitionData with error NOT\_LEADER\_OR\_FOLLOWER.
+///
+/// Held by `ShareAcknowledgeResponse::node_endpoints`.
+/// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeEndpoint {
     /// The ID of the associated node.

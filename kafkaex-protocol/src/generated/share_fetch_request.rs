@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ShareFetchRequest` (API key 78), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
@@ -265,6 +266,8 @@ impl crate::generated::testing::Random for ShareFetchRequest {
 }
 
 /// The topics to fetch.
+///
+/// Held by `ShareFetchRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FetchTopic {
     /// The unique topic ID.
@@ -369,6 +372,8 @@ impl crate::generated::testing::Random for FetchTopic {
 }
 
 /// The partitions to fetch.
+///
+/// Held by `FetchTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FetchPartition {
     /// The partition index.
@@ -490,6 +495,8 @@ impl crate::generated::testing::Random for FetchPartition {
 }
 
 /// Record batches to acknowledge.
+///
+/// Held by `FetchPartition::acknowledgement_batches`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AcknowledgementBatch {
     /// First offset of batch of records to acknowledge.
@@ -605,6 +612,8 @@ impl crate::generated::testing::Random for AcknowledgementBatch {
 }
 
 /// The partitions to remove from this share session.
+///
+/// Held by `ShareFetchRequest::forgotten_topics_data`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ForgottenTopic {
     /// The unique topic ID.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ShareFetchResponse` (API key 78), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -206,6 +207,8 @@ impl crate::generated::testing::Random for ShareFetchResponse {
 }
 
 /// The response topics.
+///
+/// Held by `ShareFetchResponse::responses`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ShareFetchableTopicResponse {
     /// The unique topic ID.
@@ -310,6 +313,8 @@ impl crate::generated::testing::Random for ShareFetchableTopicResponse {
 }
 
 /// The topic partitions.
+///
+/// Held by `ShareFetchableTopicResponse::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.
@@ -502,6 +507,8 @@ impl crate::generated::testing::Random for PartitionData {
 }
 
 /// An entry of `ShareFetchResponse.LeaderIdAndEpoch`.
+///
+/// Held by `PartitionData::current_leader`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
@@ -587,6 +594,8 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
 }
 
 /// The acquired records.
+///
+/// Held by `PartitionData::acquired_records`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AcquiredRecords {
     /// The earliest offset in this batch of acquired records.
@@ -685,6 +694,9 @@ impl crate::generated::testing::Random for AcquiredRecords {
 }
 
 /// Endpoints for all current leaders enumerated in PartitionData with error NOT\_LEADER\_OR\_FOLLOWER.
+///
+/// Held by `ShareFetchResponse::node_endpoints`.
+/// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeEndpoint {
     /// The ID of the associated node.

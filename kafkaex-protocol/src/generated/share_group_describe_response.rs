@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ShareGroupDescribeResponse` (API key 77), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -147,6 +148,8 @@ impl crate::generated::testing::Random for ShareGroupDescribeResponse {
 }
 
 /// Each described group.
+///
+/// Held by `ShareGroupDescribeResponse::groups`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedGroup {
     /// The describe error, or 0 if there was no error.
@@ -359,6 +362,8 @@ impl crate::generated::testing::Random for DescribedGroup {
 }
 
 /// The members.
+///
+/// Held by `DescribedGroup::members`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Member {
     /// The member ID.
@@ -530,6 +535,8 @@ impl crate::generated::testing::Random for Member {
 }
 
 /// Common struct `Assignment`.
+///
+/// Held by `Member::assignment`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Assignment {
     /// The assigned topic-partitions to the member.
@@ -625,6 +632,8 @@ impl crate::generated::testing::Random for Assignment {
 }
 
 /// Common struct `TopicPartitions`.
+///
+/// Held by `Assignment::topic_partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicPartitions {
     /// The topic ID.

@@ -2,6 +2,7 @@
 //! `ShareGroupHeartbeatRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `ShareGroupHeartbeatRequest` (API key 76), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `ShareGroupHeartbeatResponse` (API key 76), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -209,6 +210,8 @@ impl crate::generated::testing::Random for ShareGroupHeartbeatResponse {
 }
 
 /// null if not provided; the assignment otherwise.
+///
+/// Held by `ShareGroupHeartbeatResponse::assignment`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Assignment {
     /// The partitions assigned to the member.
@@ -304,6 +307,8 @@ impl crate::generated::testing::Random for Assignment {
 }
 
 /// Common struct `TopicPartitions`.
+///
+/// Held by `Assignment::topic_partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicPartitions {
     /// The topic ID.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `StopReplicaRequest` (API key 5), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker.
@@ -413,6 +414,8 @@ impl crate::generated::testing::Random for StopReplicaRequest {
 }
 
 /// The partitions to stop.
+///
+/// Held by `StopReplicaRequest::ungrouped_partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StopReplicaPartitionV0 {
     /// The topic name.
@@ -556,6 +559,8 @@ impl crate::generated::testing::Random for StopReplicaPartitionV0 {
 }
 
 /// The topics to stop.
+///
+/// Held by `StopReplicaRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StopReplicaTopicV1 {
     /// The topic name.
@@ -714,6 +719,8 @@ impl crate::generated::testing::Random for StopReplicaTopicV1 {
 }
 
 /// Each topic.
+///
+/// Held by `StopReplicaRequest::topic_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StopReplicaTopicState {
     /// The topic name.
@@ -880,6 +887,8 @@ impl crate::generated::testing::Random for StopReplicaTopicState {
 }
 
 /// The state of each partition
+///
+/// Held by `StopReplicaTopicState::partition_states`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StopReplicaPartitionState {
     /// The partition index.

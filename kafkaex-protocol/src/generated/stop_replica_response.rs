@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `StopReplicaResponse` (API key 5), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 2.
@@ -166,6 +167,8 @@ impl crate::generated::testing::Random for StopReplicaResponse {
 }
 
 /// The responses for each partition.
+///
+/// Held by `StopReplicaResponse::partition_errors`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StopReplicaPartitionError {
     /// The topic name.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `SyncGroupRequest` (API key 14), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 4; served by zkBroker, broker.
@@ -277,6 +278,8 @@ impl crate::generated::testing::Random for SyncGroupRequest {
 }
 
 /// Each assignment.
+///
+/// Held by `SyncGroupRequest::assignments`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SyncGroupRequestAssignment {
     /// The ID of the member to assign.

@@ -2,6 +2,7 @@
 //! `SyncGroupResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `SyncGroupResponse` (API key 14), versions 0-5.
 ///
 /// Facts from the spec: flexible from version 4.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `TxnOffsetCommitRequest` (API key 28), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 3; served by zkBroker, broker.
@@ -327,6 +328,8 @@ impl crate::generated::testing::Random for TxnOffsetCommitRequest {
 }
 
 /// Each topic that we want to commit offsets for.
+///
+/// Held by `TxnOffsetCommitRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TxnOffsetCommitRequestTopic {
     /// The topic name.
@@ -450,6 +453,8 @@ impl crate::generated::testing::Random for TxnOffsetCommitRequestTopic {
 }
 
 /// The partitions inside the topic that we want to commit offsets for.
+///
+/// Held by `TxnOffsetCommitRequestTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TxnOffsetCommitRequestPartition {
     /// The index of the partition within the topic.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `TxnOffsetCommitResponse` (API key 28), versions 0-4.
 ///
 /// Facts from the spec: flexible from version 3.
@@ -166,6 +167,8 @@ impl crate::generated::testing::Random for TxnOffsetCommitResponse {
 }
 
 /// The responses for each topic.
+///
+/// Held by `TxnOffsetCommitResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TxnOffsetCommitResponseTopic {
     /// The topic name.
@@ -289,6 +292,8 @@ impl crate::generated::testing::Random for TxnOffsetCommitResponseTopic {
 }
 
 /// The responses for each partition in the topic.
+///
+/// Held by `TxnOffsetCommitResponseTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TxnOffsetCommitResponsePartition {
     /// The partition index.

@@ -2,6 +2,7 @@
 //! `UnregisterBrokerRequest`: the request and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `UnregisterBrokerRequest` (API key 64), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by broker, controller.

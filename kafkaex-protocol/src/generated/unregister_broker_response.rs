@@ -2,6 +2,7 @@
 //! `UnregisterBrokerResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `UnregisterBrokerResponse` (API key 64), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.

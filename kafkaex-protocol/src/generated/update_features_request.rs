@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `UpdateFeaturesRequest` (API key 57), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker, controller.
@@ -199,6 +200,9 @@ impl crate::generated::testing::Random for UpdateFeaturesRequest {
 }
 
 /// The list of updates to finalized features.
+///
+/// Held by `UpdateFeaturesRequest::feature_updates`.
+/// Kafka treats an array of these as a map keyed by `feature`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureUpdateKey {
     /// The name of the finalized feature to be updated.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `UpdateFeaturesResponse` (API key 57), versions 0-2.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -193,6 +194,9 @@ impl crate::generated::testing::Random for UpdateFeaturesResponse {
 }
 
 /// Results for each feature update.
+///
+/// Held by `UpdateFeaturesResponse::results`.
+/// Kafka treats an array of these as a map keyed by `feature`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdatableFeatureResult {
     /// The name of the finalized feature.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `UpdateMetadataRequest` (API key 6), versions 0-8.
 ///
 /// Facts from the spec: flexible from version 6; served by zkBroker.
@@ -430,6 +431,8 @@ impl crate::generated::testing::Random for UpdateMetadataRequest {
 }
 
 /// Common struct `UpdateMetadataPartitionState`.
+///
+/// Held by `UpdateMetadataRequest::ungrouped_partition_states`, `UpdateMetadataTopicState::partition_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UpdateMetadataPartitionState {
     /// In older versions of this RPC, the topic name.
@@ -679,6 +682,8 @@ impl crate::generated::testing::Random for UpdateMetadataPartitionState {
 }
 
 /// In newer versions of this RPC, each topic that we would like to update.
+///
+/// Held by `UpdateMetadataRequest::topic_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UpdateMetadataTopicState {
     /// The topic name.
@@ -866,6 +871,8 @@ impl crate::generated::testing::Random for UpdateMetadataTopicState {
 }
 
 /// An entry of `UpdateMetadataRequest.UpdateMetadataBroker`.
+///
+/// Held by `UpdateMetadataRequest::live_brokers`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateMetadataBroker {
     /// The broker id.
@@ -1071,6 +1078,8 @@ impl crate::generated::testing::Random for UpdateMetadataBroker {
 }
 
 /// The broker endpoints.
+///
+/// Held by `UpdateMetadataBroker::endpoints`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UpdateMetadataEndpoint {
     /// The port of this endpoint

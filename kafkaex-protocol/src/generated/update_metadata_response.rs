@@ -2,6 +2,7 @@
 //! `UpdateMetadataResponse`: the response and its nested structs.
 
 use ::bytes::BufMut as _;
+
 /// `UpdateMetadataResponse` (API key 6), versions 0-8.
 ///
 /// Facts from the spec: flexible from version 6.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `UpdateRaftVoterRequest` (API key 82), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; served by controller.
@@ -216,6 +217,9 @@ impl crate::generated::testing::Random for UpdateRaftVoterRequest {
 }
 
 /// The endpoint that can be used to communicate with the leader
+///
+/// Held by `UpdateRaftVoterRequest::listeners`.
+/// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Listener {
     /// The name of the endpoint
@@ -316,6 +320,8 @@ impl crate::generated::testing::Random for Listener {
 }
 
 /// The range of versions of the protocol that the replica supports
+///
+/// Held by `UpdateRaftVoterRequest::k_raft_version_feature`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct KRaftVersionFeature {
     /// The minimum supported KRaft protocol version

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `UpdateRaftVoterResponse` (API key 82), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -170,6 +171,8 @@ impl crate::generated::testing::Random for UpdateRaftVoterResponse {
 }
 
 /// An entry of `UpdateRaftVoterResponse.CurrentLeader`.
+///
+/// Held by `UpdateRaftVoterResponse::current_leader`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurrentLeader {
     /// The replica id of the current leader or -1 if the leader is unknown

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `VoteRequest` (API key 52), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 0; served by controller.
@@ -179,6 +180,8 @@ impl crate::generated::testing::Random for VoteRequest {
 }
 
 /// An entry of `VoteRequest.TopicData`.
+///
+/// Held by `VoteRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -281,6 +284,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `VoteRequest.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `VoteResponse` (API key 52), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -227,6 +228,8 @@ impl crate::generated::testing::Random for VoteResponse {
 }
 
 /// An entry of `VoteResponse.TopicData`.
+///
+/// Held by `VoteResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TopicData {
     /// The topic name.
@@ -329,6 +332,8 @@ impl crate::generated::testing::Random for TopicData {
 }
 
 /// An entry of `VoteResponse.PartitionData`.
+///
+/// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.
@@ -451,6 +456,9 @@ impl crate::generated::testing::Random for PartitionData {
 }
 
 /// Endpoints for all current-leaders enumerated in PartitionData
+///
+/// Held by `VoteResponse::node_endpoints`.
+/// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct NodeEndpoint {
     /// The ID of the associated node

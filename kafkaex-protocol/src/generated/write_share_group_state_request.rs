@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `WriteShareGroupStateRequest` (API key 85), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
@@ -152,6 +153,8 @@ impl crate::generated::testing::Random for WriteShareGroupStateRequest {
 }
 
 /// The data for the topics.
+///
+/// Held by `WriteShareGroupStateRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WriteStateData {
     /// The topic identifier.
@@ -256,6 +259,8 @@ impl crate::generated::testing::Random for WriteStateData {
 }
 
 /// The data for the partitions.
+///
+/// Held by `WriteStateData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionData {
     /// The partition index.
@@ -400,6 +405,8 @@ impl crate::generated::testing::Random for PartitionData {
 }
 
 /// An entry of `WriteShareGroupStateRequest.StateBatch`.
+///
+/// Held by `PartitionData::state_batches`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StateBatch {
     /// The base offset of this state batch.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `WriteShareGroupStateResponse` (API key 85), versions 0-0.
 ///
 /// Facts from the spec: flexible from version 0.
@@ -135,6 +136,8 @@ impl crate::generated::testing::Random for WriteShareGroupStateResponse {
 }
 
 /// The write results
+///
+/// Held by `WriteShareGroupStateResponse::results`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WriteStateResult {
     /// The topic identifier
@@ -240,6 +243,8 @@ impl crate::generated::testing::Random for WriteStateResult {
 }
 
 /// The results for the partitions.
+///
+/// Held by `WriteStateResult::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PartitionResult {
     /// The partition index.

@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `WriteTxnMarkersRequest` (API key 27), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1; served by zkBroker, broker.
@@ -155,6 +156,8 @@ impl crate::generated::testing::Random for WriteTxnMarkersRequest {
 }
 
 /// The transaction markers to be written.
+///
+/// Held by `WriteTxnMarkersRequest::markers`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WritableTxnMarker {
     /// The current producer ID.
@@ -315,6 +318,8 @@ impl crate::generated::testing::Random for WritableTxnMarker {
 }
 
 /// Each topic that we want to write transaction marker(s) for.
+///
+/// Held by `WritableTxnMarker::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WritableTxnMarkerTopic {
     /// The topic name.

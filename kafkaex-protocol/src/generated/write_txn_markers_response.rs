@@ -3,6 +3,7 @@
 
 use crate::Decodable as _;
 use ::bytes::BufMut as _;
+
 /// `WriteTxnMarkersResponse` (API key 27), versions 0-1.
 ///
 /// Facts from the spec: flexible from version 1.
@@ -151,6 +152,8 @@ impl crate::generated::testing::Random for WriteTxnMarkersResponse {
 }
 
 /// The results for writing makers.
+///
+/// Held by `WriteTxnMarkersResponse::markers`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WritableTxnMarkerResult {
     /// The current producer ID in use by the transactional ID.
@@ -274,6 +277,8 @@ impl crate::generated::testing::Random for WritableTxnMarkerResult {
 }
 
 /// The results by topic.
+///
+/// Held by `WritableTxnMarkerResult::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WritableTxnMarkerTopicResult {
     /// The topic name.
@@ -397,6 +402,8 @@ impl crate::generated::testing::Random for WritableTxnMarkerTopicResult {
 }
 
 /// The results by partition.
+///
+/// Held by `WritableTxnMarkerTopicResult::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct WritableTxnMarkerPartitionResult {
     /// The partition index.

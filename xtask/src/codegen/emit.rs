@@ -438,6 +438,28 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct) {
     } else {
         w!(out, "/// {about}");
     }
+    if !s.used_by.is_empty() {
+        let uses: Vec<String> = s
+            .used_by
+            .iter()
+            .map(|(parent, field)| format!("`{parent}::{field}`"))
+            .collect();
+        w!(out, "///");
+        w!(out, "/// Held by {}.", uses.join(", "));
+        let keys: Vec<String> = s
+            .fields
+            .iter()
+            .filter(|f| f.map_key)
+            .map(|f| format!("`{}`", f.ident.trim_start_matches("r#")))
+            .collect();
+        if !keys.is_empty() {
+            w!(
+                out,
+                "/// Kafka treats an array of these as a map keyed by {}.",
+                keys.join(" and ")
+            );
+        }
+    }
     if s.top_level {
         let mut facts = Vec::new();
         if msg.flexible.is_empty() {
@@ -836,6 +858,7 @@ pub(crate) fn message_file(msg: &Message) -> String {
     if body.contains("::decode(buf") {
         w!(out, "use crate::Decodable as _;");
     }
+    out.push('\n');
     out.push_str(&body);
     out
 }

@@ -181,6 +181,8 @@ pub(crate) struct Struct {
     pub(crate) about: String,
     pub(crate) fields: Vec<Field>,
     pub(crate) top_level: bool,
+    /// The fields of this message that hold this struct, as `(struct, field ident)`.
+    pub(crate) used_by: Vec<(String, String)>,
 }
 
 /// A resolved message with all its structs (the top-level one first).
@@ -295,16 +297,20 @@ impl<'a> Resolver<'a> {
             about: about.to_string(),
             fields: Vec::new(),
             top_level,
+            used_by: Vec::new(),
         });
         let mut resolved = Vec::new();
         for f in fields {
-            resolved.push(self.field(f).with_context(|| format!("field {}", f.name))?);
+            resolved.push(
+                self.field(name, f)
+                    .with_context(|| format!("field {}", f.name))?,
+            );
         }
         self.structs[index].fields = resolved;
         Ok(())
     }
 
-    fn field(&mut self, f: &'a FieldSpec) -> Result<Field> {
+    fn field(&mut self, parent: &str, f: &'a FieldSpec) -> Result<Field> {
         let ty = Ty::parse(&f.ty);
         let versions = Range::parse(&f.versions)?.intersect(self.valid);
         let nullable = match &f.nullable_versions {
@@ -331,6 +337,10 @@ impl<'a> Resolver<'a> {
                         .with_context(|| format!("unknown type {sn}"))?;
                     self.add_struct(sn, &format!("Common struct `{sn}`."), fields, false)?;
                 }
+            }
+            let ident = snake(&f.name);
+            if let Some(s) = self.structs.iter_mut().find(|s| &s.name == sn) {
+                s.used_by.push((parent.to_string(), ident));
             }
         } else {
             ensure!(f.fields.is_none(), "fields on a non-struct type");
