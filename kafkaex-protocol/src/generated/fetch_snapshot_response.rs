@@ -378,7 +378,7 @@ pub struct PartitionSnapshot {
     pub position: i64,
     /// Snapshot data in records format which may not be aligned on an offset boundary
     ///
-    /// Versions: 0+.
+    /// Versions: 0+; raw record data, zero-copy; decode it with `crate::records`.
     pub unaligned_records: Option<::bytes::Bytes>,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,

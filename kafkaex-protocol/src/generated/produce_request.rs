@@ -357,7 +357,7 @@ pub struct PartitionProduceData {
     pub index: i32,
     /// The record data to be produced.
     ///
-    /// Versions: 0+; nullable: 0+.
+    /// Versions: 0+; nullable: 0+; raw record data, zero-copy; decode it with `crate::records`.
     pub records: Option<::bytes::Bytes>,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,

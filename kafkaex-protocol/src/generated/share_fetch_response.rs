@@ -341,7 +341,7 @@ pub struct PartitionData {
     pub current_leader: LeaderIdAndEpoch,
     /// The record data.
     ///
-    /// Versions: 0+; nullable: 0+.
+    /// Versions: 0+; nullable: 0+; raw record data, zero-copy; decode it with `crate::records`.
     pub records: Option<::bytes::Bytes>,
     /// The acquired records.
     ///

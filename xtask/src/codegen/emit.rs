@@ -379,6 +379,9 @@ fn field_doc(cx: &Ctx<'_>, f: &Field) -> String {
     if f.map_key {
         facts.push("map key of its array".into());
     }
+    if f.ty == Ty::Records {
+        facts.push("raw record data, zero-copy; decode it with `crate::records`".into());
+    }
     if let Some(e) = &f.entity_type {
         facts.push(format!("entity: `{e}`"));
     }
@@ -871,6 +874,13 @@ pub(crate) fn mod_file(messages: &[Message]) -> String {
     w!(
         out,
         "//! the top-level types re-exported here, the [`ApiKey`] enum and dispatch by API key."
+    );
+    w!(out, "//!");
+    w!(out, "//! Nested structs live in their message's module, e.g. `produce_request::PartitionProduceData`.");
+    w!(out, "//! With the `testing` feature, `testing::TestRng` and `random_request`/`random_response` make");
+    w!(
+        out,
+        "//! seeded random messages valid at a given version, for property tests and fuzzing."
     );
     w!(out, "{}", ALLOWS);
     for m in messages {
