@@ -157,6 +157,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn unknown_keys_are_errors() {
+        let ok = r#"{ "type": "data", "name": "X", "validVersions": "0", "flexibleVersions": "none",
+                      "fields": [ { "name": "A", "type": "int32", "versions": "0+" } ] }"#;
+        assert!(parse("X.json", ok).is_ok());
+        let bad = ok.replace(r#""versions": "0+""#, r#""versions": "0+", "newKey": 1"#);
+        let err = format!("{:#}", parse("X.json", &bad).unwrap_err());
+        assert!(err.contains("newKey"), "{err}");
+    }
+
+    #[test]
     fn comments_are_stripped_but_not_inside_strings() {
         let src = "// head\n{ \"a\": \"http://x\\\"//y\", // tail\n \"b\": 1 }";
         let v: serde_json::Value = serde_json::from_str(&strip_comments(src)).unwrap();
