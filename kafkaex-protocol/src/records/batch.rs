@@ -1,0 +1,834 @@
+//! Record batches (magic 2), the record format since Kafka 0.11.
+//!
+//! Layout (big-endian; offsets in bytes):
+//!
+//! ```text
+//!  0 baseOffset int64        27 baseTimestamp int64
+//!  8 batchLength int32       35 maxTimestamp int64
+//! 12 partitionLeaderEpoch    43 producerId int64
+//! 16 magic int8 (= 2)        51 producerEpoch int16
+//! 17 crc uint32 (CRC32C)     53 baseSequence int32
+//! 21 attributes int16        57 records count int32
+//! 23 lastOffsetDelta int32   61 records (compressed as a whole if the codec is not none)
+//! ```
+//!
+//! The CRC covers attributes through the end of the batch; `batchLength` counts from the
+//! partition leader epoch to the end.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::compression::{self, Compression};
+use super::{DecodeOptions, TimestampType};
+use crate::error::{DecodeError, EncodeError};
+use crate::primitives::{
+    get_i16, get_i32, get_i64, get_i8, get_u32, get_varint, get_varlong, put_varint, put_varlong,
+    varint_len, varlong_len,
+};
+
+/// Size of the batch header, up to and including the records count.
+pub const BATCH_HEADER_LEN: usize = 61;
+/// Bytes before `batchLength`'s count starts (base offset + the length itself).
+pub const LOG_OVERHEAD: usize = 12;
+const LENGTH_OFFSET: usize = 8;
+const MAGIC_OFFSET: usize = 16;
+const CRC_OFFSET: usize = 17;
+const ATTRIBUTES_OFFSET: usize = 21;
+/// A record's smallest encoding: length, attributes, timestamp delta, offset delta, key length,
+/// value length and header count, one byte each.
+const MIN_RECORD_LEN: usize = 7;
+
+/// Attribute bit: timestamps are the broker's log-append time.
+const TIMESTAMP_TYPE_BIT: i16 = 0x08;
+/// Attribute bit: the batch belongs to a transaction.
+const TRANSACTIONAL_BIT: i16 = 0x10;
+/// Attribute bit: the batch holds control records (transaction markers).
+const CONTROL_BIT: i16 = 0x20;
+/// Attribute bit: the base timestamp is the delete horizon (compacted tombstones).
+const DELETE_HORIZON_BIT: i16 = 0x40;
+
+/// The UTF-8 key of a record header, stored as [`Bytes`] so decoding does not allocate.
+///
+/// Decoding validates UTF-8 once and keeps a zero-copy slice of the input; [`HeaderKey::as_str`]
+/// (and `Deref<Target = str>`) re-checks the bytes, which for header keys (a few bytes) costs less
+/// than the `String` allocation it replaces, and keeps the crate free of `unsafe`.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HeaderKey(Bytes);
+
+impl HeaderKey {
+    /// A key from UTF-8 bytes; fails if they are not UTF-8.
+    pub fn from_utf8(bytes: Bytes) -> Result<HeaderKey, DecodeError> {
+        std::str::from_utf8(&bytes).map_err(|_| DecodeError::InvalidUtf8)?;
+        Ok(HeaderKey(bytes))
+    }
+
+    /// A key from a static string, without copying.
+    pub const fn from_static(s: &'static str) -> HeaderKey {
+        HeaderKey(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// The key as a string slice.
+    pub fn as_str(&self) -> &str {
+        // Only constructed from valid UTF-8 (checked in `from_utf8`, or from a `str`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for HeaderKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for HeaderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::fmt::Display for HeaderKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<String> for HeaderKey {
+    fn from(s: String) -> HeaderKey {
+        HeaderKey(Bytes::from(s))
+    }
+}
+
+impl From<&str> for HeaderKey {
+    fn from(s: &str) -> HeaderKey {
+        HeaderKey(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl PartialEq<str> for HeaderKey {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for HeaderKey {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+/// A record header: a UTF-8 key and an optional value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// The header key.
+    pub key: HeaderKey,
+    /// The header value; `None` is a null value.
+    pub value: Option<Bytes>,
+}
+
+impl RecordHeader {
+    /// A header from a key and value.
+    pub fn new(key: impl Into<HeaderKey>, value: Option<Bytes>) -> RecordHeader {
+        RecordHeader {
+            key: key.into(),
+            value,
+        }
+    }
+}
+
+/// One record of a [`RecordBatch`].
+///
+/// Offsets and timestamps are absolute; the deltas the wire format stores are computed from
+/// (and against) the batch's `base_offset` and `base_timestamp`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Record {
+    /// Record attributes (unused by Kafka so far; kept for round trips).
+    pub attributes: i8,
+    /// Absolute offset (batch base offset + offset delta).
+    pub offset: i64,
+    /// Absolute timestamp in milliseconds (batch base timestamp + timestamp delta). For batches
+    /// with [`TimestampType::LogAppendTime`], Kafka readers use the batch's `max_timestamp`.
+    pub timestamp: i64,
+    /// The key; `None` is a null key.
+    pub key: Option<Bytes>,
+    /// The value; `None` is a null value (a tombstone on compacted topics).
+    pub value: Option<Bytes>,
+    /// Headers, in order.
+    pub headers: Vec<RecordHeader>,
+}
+
+/// The kind of a control record (the key of a record in a control batch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ControlRecordType {
+    /// The transaction was aborted.
+    Abort,
+    /// The transaction was committed.
+    Commit,
+    /// A type this crate does not know.
+    Unknown(i16),
+}
+
+/// A record batch (magic 2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordBatch {
+    /// Offset of the first record (in batches of a produce request, usually 0).
+    pub base_offset: i64,
+    /// The partition leader epoch the broker stamped; -1 from producers.
+    pub partition_leader_epoch: i32,
+    /// Codec of the records section (attribute bits 0-2).
+    pub compression: Compression,
+    /// Timestamp type (attribute bit 3).
+    pub timestamp_type: TimestampType,
+    /// Part of a transaction (attribute bit 4).
+    pub is_transactional: bool,
+    /// Holds control records, i.e. transaction markers (attribute bit 5).
+    pub is_control: bool,
+    /// `base_timestamp` is the delete horizon of a compacted batch (attribute bit 6).
+    pub has_delete_horizon: bool,
+    /// Offset delta of the last record; preserved even when compaction removed records.
+    pub last_offset_delta: i32,
+    /// Timestamp of the first record (or the delete horizon), from which deltas count.
+    pub base_timestamp: i64,
+    /// Largest timestamp in the batch (the log-append time for `LogAppendTime` batches).
+    pub max_timestamp: i64,
+    /// Idempotent/transactional producer id, -1 if none.
+    pub producer_id: i64,
+    /// Producer epoch, -1 if none.
+    pub producer_epoch: i16,
+    /// Sequence number of the first record, -1 if none.
+    pub base_sequence: i32,
+    /// The records.
+    pub records: Vec<Record>,
+}
+
+impl Default for RecordBatch {
+    fn default() -> Self {
+        RecordBatch {
+            base_offset: 0,
+            partition_leader_epoch: -1,
+            compression: Compression::None,
+            timestamp_type: TimestampType::CreateTime,
+            is_transactional: false,
+            is_control: false,
+            has_delete_horizon: false,
+            last_offset_delta: 0,
+            base_timestamp: -1,
+            max_timestamp: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            base_sequence: -1,
+            records: Vec::new(),
+        }
+    }
+}
+
+#[inline]
+fn opt_len(v: Option<&[u8]>) -> usize {
+    match v {
+        Some(b) => varint_len(b.len() as i32) + b.len(),
+        None => 1,
+    }
+}
+
+#[inline]
+fn put_opt(buf: &mut BytesMut, v: Option<&[u8]>) {
+    match v {
+        Some(b) => {
+            put_varint(buf, b.len() as i32);
+            buf.extend_from_slice(b);
+        }
+        None => put_varint(buf, -1),
+    }
+}
+
+fn check_len(what: &'static str, len: usize) -> Result<(), EncodeError> {
+    if len > i32::MAX as usize {
+        Err(EncodeError::TooLong { what, len })
+    } else {
+        Ok(())
+    }
+}
+
+/// Size of a record's body (everything after its length varint).
+#[inline]
+fn record_body_len(
+    attributes: i8,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[RecordHeader],
+) -> usize {
+    let _ = attributes;
+    let mut n =
+        1 + varlong_len(timestamp_delta) + varint_len(offset_delta) + opt_len(key) + opt_len(value);
+    n += varint_len(headers.len() as i32);
+    for h in headers {
+        n += varint_len(h.key.len() as i32) + h.key.len() + opt_len(h.value.as_deref());
+    }
+    n
+}
+
+impl Record {
+    fn deltas(&self, base_offset: i64, base_timestamp: i64) -> Result<(i32, i64), EncodeError> {
+        let od = self.offset.wrapping_sub(base_offset);
+        let od = i32::try_from(od).map_err(|_| {
+            EncodeError::InvalidRecords("record offset is more than i32::MAX from the base offset")
+        })?;
+        Ok((od, self.timestamp.wrapping_sub(base_timestamp)))
+    }
+
+    /// Encoded size of this record (including its length varint) in a batch with these bases.
+    fn encoded_len(&self, base_offset: i64, base_timestamp: i64) -> Result<usize, EncodeError> {
+        let (od, td) = self.deltas(base_offset, base_timestamp)?;
+        if let Some(k) = &self.key {
+            check_len("record key", k.len())?;
+        }
+        if let Some(v) = &self.value {
+            check_len("record value", v.len())?;
+        }
+        let body = record_body_len(
+            self.attributes,
+            td,
+            od,
+            self.key.as_deref(),
+            self.value.as_deref(),
+            &self.headers,
+        );
+        check_len("record", body)?;
+        Ok(varint_len(body as i32) + body)
+    }
+
+    fn encode(&self, buf: &mut BytesMut, base_offset: i64, base_timestamp: i64) {
+        // Lengths were checked by `encoded_len`, which every caller runs first.
+        let od = self.offset.wrapping_sub(base_offset) as i32;
+        let td = self.timestamp.wrapping_sub(base_timestamp);
+        write_record(
+            buf,
+            self.attributes,
+            td,
+            od,
+            self.key.as_deref(),
+            self.value.as_deref(),
+            &self.headers,
+        );
+    }
+}
+
+#[inline]
+fn write_record(
+    buf: &mut BytesMut,
+    attributes: i8,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[RecordHeader],
+) {
+    let body = record_body_len(
+        attributes,
+        timestamp_delta,
+        offset_delta,
+        key,
+        value,
+        headers,
+    );
+    put_varint(buf, body as i32);
+    buf.put_i8(attributes);
+    put_varlong(buf, timestamp_delta);
+    put_varint(buf, offset_delta);
+    put_opt(buf, key);
+    put_opt(buf, value);
+    put_varint(buf, headers.len() as i32);
+    for h in headers {
+        put_varint(buf, h.key.len() as i32);
+        buf.extend_from_slice(h.key.as_bytes());
+        put_opt(buf, h.value.as_deref());
+    }
+}
+
+impl RecordBatch {
+    /// A batch of `records` with producer fields unset, base offset and timestamp taken from the
+    /// first record, and `last_offset_delta`/`max_timestamp` computed from the records.
+    pub fn new(records: Vec<Record>) -> RecordBatch {
+        let mut batch = RecordBatch {
+            records,
+            ..RecordBatch::default()
+        };
+        batch.recompute_bounds();
+        batch
+    }
+
+    /// Sets `base_offset`, `base_timestamp`, `last_offset_delta` and `max_timestamp` from the
+    /// records (no-op for an empty batch).
+    pub fn recompute_bounds(&mut self) {
+        if let Some(first) = self.records.first() {
+            self.base_offset = first.offset;
+            self.base_timestamp = first.timestamp;
+            let last = self
+                .records
+                .iter()
+                .map(|r| r.offset)
+                .max()
+                .unwrap_or(first.offset);
+            self.last_offset_delta = last.wrapping_sub(first.offset) as i32;
+            self.max_timestamp = self
+                .records
+                .iter()
+                .map(|r| r.timestamp)
+                .max()
+                .unwrap_or(first.timestamp);
+        }
+    }
+
+    /// The attributes field as written on the wire.
+    pub fn attributes(&self) -> i16 {
+        let mut a = i16::from(self.compression.id());
+        if self.timestamp_type == TimestampType::LogAppendTime {
+            a |= TIMESTAMP_TYPE_BIT;
+        }
+        if self.is_transactional {
+            a |= TRANSACTIONAL_BIT;
+        }
+        if self.is_control {
+            a |= CONTROL_BIT;
+        }
+        if self.has_delete_horizon {
+            a |= DELETE_HORIZON_BIT;
+        }
+        a
+    }
+
+    /// Offset of the last record (`base_offset + last_offset_delta`); the next fetch offset is
+    /// one more.
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset
+            .wrapping_add(i64::from(self.last_offset_delta))
+    }
+
+    /// For a control batch, the type of its marker (from the first control record's key).
+    pub fn control_type(&self) -> Option<ControlRecordType> {
+        if !self.is_control {
+            return None;
+        }
+        let key = self.records.first()?.key.as_ref()?;
+        if key.len() < 4 {
+            return None;
+        }
+        Some(match i16::from_be_bytes([key[2], key[3]]) {
+            0 => ControlRecordType::Abort,
+            1 => ControlRecordType::Commit,
+            t => ControlRecordType::Unknown(t),
+        })
+    }
+
+    /// Exact encoded size of the batch when uncompressed.
+    pub fn encoded_len_uncompressed(&self) -> Result<usize, EncodeError> {
+        let mut n = BATCH_HEADER_LEN;
+        for r in &self.records {
+            n += r.encoded_len(self.base_offset, self.base_timestamp)?;
+        }
+        Ok(n)
+    }
+
+    /// Encodes the batch, appending it to `buf`.
+    ///
+    /// Uncompressed batches are written in one pass into `buf` after reserving their exact size;
+    /// compressed batches encode the records into a scratch buffer and compress that straight
+    /// into `buf`. The batch length and CRC are back-patched.
+    pub fn encode(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        check_len("record batch records", self.records.len())?;
+        let total = self.encoded_len_uncompressed()?;
+        check_len("record batch", total)?;
+        let start = buf.len();
+        if self.compression == Compression::None {
+            buf.reserve(total);
+            self.put_header(buf);
+            for r in &self.records {
+                r.encode(buf, self.base_offset, self.base_timestamp);
+            }
+        } else {
+            let mut scratch = BytesMut::with_capacity(total - BATCH_HEADER_LEN);
+            for r in &self.records {
+                r.encode(&mut scratch, self.base_offset, self.base_timestamp);
+            }
+            buf.reserve(BATCH_HEADER_LEN + scratch.len() / 2 + 64);
+            self.put_header(buf);
+            compression::compress_into(self.compression, 2, &scratch, buf)?;
+        }
+        finish_batch(buf, start)
+    }
+
+    /// Encodes the batch into a new buffer.
+    pub fn to_bytes(&self) -> Result<Bytes, EncodeError> {
+        let mut buf = BytesMut::new();
+        self.encode(&mut buf)?;
+        Ok(buf.freeze())
+    }
+
+    fn put_header(&self, buf: &mut BytesMut) {
+        buf.put_i64(self.base_offset);
+        buf.put_i32(0); // batch length, back-patched
+        buf.put_i32(self.partition_leader_epoch);
+        buf.put_i8(2);
+        buf.put_u32(0); // CRC, back-patched
+        buf.put_i16(self.attributes());
+        buf.put_i32(self.last_offset_delta);
+        buf.put_i64(self.base_timestamp);
+        buf.put_i64(self.max_timestamp);
+        buf.put_i64(self.producer_id);
+        buf.put_i16(self.producer_epoch);
+        buf.put_i32(self.base_sequence);
+        buf.put_i32(self.records.len() as i32);
+    }
+
+    /// Decodes one batch from the front of `buf`, advancing it past the batch.
+    ///
+    /// Keys, values and header values are zero-copy slices of `buf` (of the decompressed buffer
+    /// for compressed batches). A batch cut short is [`DecodeError::UnexpectedEof`].
+    pub fn decode(buf: &mut Bytes, opts: &DecodeOptions) -> Result<RecordBatch, DecodeError> {
+        if buf.len() < LOG_OVERHEAD {
+            return Err(DecodeError::UnexpectedEof {
+                needed: LOG_OVERHEAD,
+                remaining: buf.len(),
+            });
+        }
+        let len = i32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+        if len < (BATCH_HEADER_LEN - LOG_OVERHEAD) as i32 {
+            return Err(DecodeError::InvalidLength {
+                what: "record batch",
+                len: i64::from(len),
+                remaining: buf.len() - LOG_OVERHEAD,
+            });
+        }
+        let total = LOG_OVERHEAD + len as usize;
+        if buf.len() < total {
+            return Err(DecodeError::UnexpectedEof {
+                needed: total,
+                remaining: buf.len(),
+            });
+        }
+        let batch = buf.split_to(total);
+        decode_batch(batch, opts)
+    }
+}
+
+/// Back-patches the length and CRC of the batch that starts at `start` and ends at `buf`'s end.
+fn finish_batch(buf: &mut BytesMut, start: usize) -> Result<(), EncodeError> {
+    let len = buf.len() - start - LOG_OVERHEAD;
+    check_len("record batch", len)?;
+    buf[start + LENGTH_OFFSET..start + LENGTH_OFFSET + 4]
+        .copy_from_slice(&(len as i32).to_be_bytes());
+    let crc = crc32c::crc32c(&buf[start + ATTRIBUTES_OFFSET..]);
+    buf[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
+}
+
+/// Decodes a batch given exactly its bytes.
+fn decode_batch(mut b: Bytes, opts: &DecodeOptions) -> Result<RecordBatch, DecodeError> {
+    let magic = b[MAGIC_OFFSET] as i8;
+    if magic != 2 {
+        return Err(DecodeError::UnknownMagic(magic));
+    }
+    if opts.verify_crc {
+        let stored = u32::from_be_bytes([b[17], b[18], b[19], b[20]]);
+        let computed = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+        if stored != computed {
+            return Err(DecodeError::CrcMismatch {
+                what: "record batch",
+                stored,
+                computed,
+            });
+        }
+    }
+    let base_offset = get_i64(&mut b)?;
+    let _len = get_i32(&mut b)?;
+    let partition_leader_epoch = get_i32(&mut b)?;
+    let _magic = get_i8(&mut b)?;
+    let _crc = get_u32(&mut b)?;
+    let attributes = get_i16(&mut b)?;
+    let last_offset_delta = get_i32(&mut b)?;
+    let base_timestamp = get_i64(&mut b)?;
+    let max_timestamp = get_i64(&mut b)?;
+    let producer_id = get_i64(&mut b)?;
+    let producer_epoch = get_i16(&mut b)?;
+    let base_sequence = get_i32(&mut b)?;
+    let count = get_i32(&mut b)?;
+    let compression = Compression::from_attributes(attributes)?;
+    let mut data = if compression == Compression::None {
+        b
+    } else {
+        Bytes::from(compression::decompress(
+            compression,
+            &b,
+            opts.max_decompressed_bytes,
+        )?)
+    };
+    // Every record takes at least MIN_RECORD_LEN bytes, so a count larger than that allows is
+    // corrupt; checking first means a hostile count cannot drive the allocation below.
+    if count < 0 || count as usize > data.len() / MIN_RECORD_LEN {
+        return Err(DecodeError::InvalidLength {
+            what: "record count",
+            len: i64::from(count),
+            remaining: data.len(),
+        });
+    }
+    let mut records = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        records.push(decode_record(&mut data, base_offset, base_timestamp)?);
+    }
+    if !data.is_empty() {
+        return Err(DecodeError::CorruptRecords(
+            "bytes left after the last record of a batch",
+        ));
+    }
+    Ok(RecordBatch {
+        base_offset,
+        partition_leader_epoch,
+        compression,
+        timestamp_type: if attributes & TIMESTAMP_TYPE_BIT != 0 {
+            TimestampType::LogAppendTime
+        } else {
+            TimestampType::CreateTime
+        },
+        is_transactional: attributes & TRANSACTIONAL_BIT != 0,
+        is_control: attributes & CONTROL_BIT != 0,
+        has_delete_horizon: attributes & DELETE_HORIZON_BIT != 0,
+        last_offset_delta,
+        base_timestamp,
+        max_timestamp,
+        producer_id,
+        producer_epoch,
+        base_sequence,
+        records,
+    })
+}
+
+#[inline]
+fn get_opt(buf: &mut Bytes, what: &'static str) -> Result<Option<Bytes>, DecodeError> {
+    let len = get_varint(buf)?;
+    if len == -1 {
+        return Ok(None);
+    }
+    if len < 0 || len as usize > buf.len() {
+        return Err(DecodeError::InvalidLength {
+            what,
+            len: i64::from(len),
+            remaining: buf.len(),
+        });
+    }
+    Ok(Some(buf.split_to(len as usize)))
+}
+
+fn decode_record(
+    buf: &mut Bytes,
+    base_offset: i64,
+    base_timestamp: i64,
+) -> Result<Record, DecodeError> {
+    let len = get_varint(buf)?;
+    if len < 0 || len as usize > buf.len() {
+        return Err(DecodeError::InvalidLength {
+            what: "record",
+            len: i64::from(len),
+            remaining: buf.len(),
+        });
+    }
+    let mut r = buf.split_to(len as usize);
+    let attributes = get_i8(&mut r)?;
+    let timestamp_delta = get_varlong(&mut r)?;
+    let offset_delta = get_varint(&mut r)?;
+    let key = get_opt(&mut r, "record key")?;
+    let value = get_opt(&mut r, "record value")?;
+    let count = get_varint(&mut r)?;
+    // A header takes at least two bytes (key length and value length).
+    if count < 0 || count as usize > r.len() / 2 {
+        return Err(DecodeError::InvalidLength {
+            what: "record header count",
+            len: i64::from(count),
+            remaining: r.len(),
+        });
+    }
+    let mut headers = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let key = get_opt(&mut r, "header key")?
+            .ok_or(DecodeError::UnexpectedNull { what: "header key" })?;
+        let key = HeaderKey::from_utf8(key)?;
+        let value = get_opt(&mut r, "header value")?;
+        headers.push(RecordHeader { key, value });
+    }
+    if !r.is_empty() {
+        return Err(DecodeError::CorruptRecords(
+            "record length does not match its contents",
+        ));
+    }
+    Ok(Record {
+        attributes,
+        offset: base_offset.wrapping_add(i64::from(offset_delta)),
+        timestamp: base_timestamp.wrapping_add(timestamp_delta),
+        key,
+        value,
+        headers,
+    })
+}
+
+/// Builds a record batch by appending records straight into the output buffer, without
+/// constructing [`Record`]s.
+///
+/// ```
+/// use kafkaex_protocol::records::{RecordBatchBuilder, compression::Compression};
+/// let mut b = RecordBatchBuilder::new(0, 1_700_000_000_000, Compression::None);
+/// b.append(1_700_000_000_000, Some(b"key"), Some(b"value"), &[]).unwrap();
+/// let bytes = b.finish().unwrap();
+/// assert_eq!(bytes[16], 2);
+/// ```
+#[derive(Debug)]
+pub struct RecordBatchBuilder {
+    header: RecordBatch,
+    buf: BytesMut,
+    count: i32,
+    records_start: usize,
+}
+
+impl RecordBatchBuilder {
+    /// A builder for a batch whose first record has `base_offset` and whose deltas count from
+    /// `base_timestamp`.
+    pub fn new(
+        base_offset: i64,
+        base_timestamp: i64,
+        compression: Compression,
+    ) -> RecordBatchBuilder {
+        RecordBatchBuilder::with_capacity(base_offset, base_timestamp, compression, 0)
+    }
+
+    /// Like [`RecordBatchBuilder::new`], reserving `capacity` bytes for the records up front.
+    pub fn with_capacity(
+        base_offset: i64,
+        base_timestamp: i64,
+        compression: Compression,
+        capacity: usize,
+    ) -> RecordBatchBuilder {
+        let header = RecordBatch {
+            base_offset,
+            base_timestamp,
+            max_timestamp: base_timestamp,
+            compression,
+            ..RecordBatch::default()
+        };
+        let mut buf = BytesMut::with_capacity(BATCH_HEADER_LEN + capacity);
+        // Uncompressed records go right after the header; compressed ones are collected from
+        // offset 0 and compressed behind the header in `finish`.
+        let records_start = if compression == Compression::None {
+            buf.put_bytes(0, BATCH_HEADER_LEN);
+            BATCH_HEADER_LEN
+        } else {
+            0
+        };
+        RecordBatchBuilder {
+            header,
+            buf,
+            count: 0,
+            records_start,
+        }
+    }
+
+    /// Sets the idempotent/transactional producer fields.
+    pub fn producer(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        base_sequence: i32,
+    ) -> &mut Self {
+        self.header.producer_id = producer_id;
+        self.header.producer_epoch = producer_epoch;
+        self.header.base_sequence = base_sequence;
+        self
+    }
+
+    /// Marks the batch transactional.
+    pub fn transactional(&mut self, yes: bool) -> &mut Self {
+        self.header.is_transactional = yes;
+        self
+    }
+
+    /// Sets the timestamp type.
+    pub fn timestamp_type(&mut self, t: TimestampType) -> &mut Self {
+        self.header.timestamp_type = t;
+        self
+    }
+
+    /// Sets the partition leader epoch (-1 by default).
+    pub fn partition_leader_epoch(&mut self, epoch: i32) -> &mut Self {
+        self.header.partition_leader_epoch = epoch;
+        self
+    }
+
+    /// Number of records appended so far.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Whether no record was appended.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes of records appended so far (uncompressed).
+    pub fn records_size(&self) -> usize {
+        self.buf.len() - self.records_start
+    }
+
+    /// Appends a record with the next offset (`base_offset + len()`).
+    pub fn append(
+        &mut self,
+        timestamp: i64,
+        key: Option<&[u8]>,
+        value: Option<&[u8]>,
+        headers: &[RecordHeader],
+    ) -> Result<(), EncodeError> {
+        if self.count == i32::MAX {
+            return Err(EncodeError::TooLong {
+                what: "record batch records",
+                len: self.count as usize + 1,
+            });
+        }
+        check_len("record key", key.map_or(0, <[u8]>::len))?;
+        check_len("record value", value.map_or(0, <[u8]>::len))?;
+        let td = timestamp.wrapping_sub(self.header.base_timestamp);
+        let body = record_body_len(0, td, self.count, key, value, headers);
+        check_len("record", body)?;
+        self.buf.reserve(varint_len(body as i32) + body);
+        write_record(&mut self.buf, 0, td, self.count, key, value, headers);
+        self.header.max_timestamp = self.header.max_timestamp.max(timestamp);
+        self.header.last_offset_delta = self.count;
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Finishes the batch: writes the header, compresses if asked, back-patches length and CRC.
+    pub fn finish(self) -> Result<Bytes, EncodeError> {
+        let RecordBatchBuilder {
+            mut header,
+            mut buf,
+            count,
+            ..
+        } = self;
+        header.records = Vec::new();
+        let mut head = BytesMut::with_capacity(BATCH_HEADER_LEN);
+        header.put_header(&mut head);
+        head[BATCH_HEADER_LEN - 4..].copy_from_slice(&count.to_be_bytes());
+        if header.compression == Compression::None {
+            buf[..BATCH_HEADER_LEN].copy_from_slice(&head);
+            finish_batch(&mut buf, 0)?;
+            Ok(buf.freeze())
+        } else {
+            head.reserve(buf.len() / 2 + 64);
+            compression::compress_into(header.compression, 2, &buf, &mut head)?;
+            finish_batch(&mut head, 0)?;
+            Ok(head.freeze())
+        }
+    }
+}

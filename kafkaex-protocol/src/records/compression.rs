@@ -1,0 +1,446 @@
+//! Compression codecs for record batches and legacy message sets: gzip, snappy, lz4 and zstd,
+//! with Kafka's historical framing quirks.
+//!
+//! Decompression is always bounded: output is produced in chunks and abandoned as soon as it
+//! would exceed the caller's cap ([`CompressionError::TooLarge`]), and sizes declared inside the
+//! compressed data are never trusted beyond that cap. A few hundred hostile bytes therefore
+//! cannot make us allocate gigabytes.
+//!
+//! Kafka quirks handled here:
+//!
+//! - **Snappy**: the Java client writes snappy-java's *xerial* stream framing (a
+//!   `\x82SNAPPY\0` magic, two big-endian version ints, then big-endian length-prefixed raw
+//!   snappy blocks), not the official snappy framing format. Other clients (librdkafka when
+//!   configured so, old Go clients) write a single raw snappy block. We read both and write
+//!   xerial, which every Kafka client reads.
+//! - **LZ4**: Kafka uses the LZ4 *frame* format, but its first implementation
+//!   (`KafkaLZ4BlockOutputStream` before KIP-57) computed the frame-descriptor checksum over the
+//!   4-byte frame magic as well as the descriptor. Brokers and clients keep that broken checksum
+//!   for magic 0 and the correct one for magic 1 and 2. We read both variants whatever the magic
+//!   and write the broken one only for magic 0.
+
+use std::io::{Read, Write};
+
+use bytes::{BufMut, BytesMut};
+
+use crate::error::CompressionError;
+
+/// A compression codec, as stored in bits 0-2 of record batch and message attributes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Compression {
+    /// No compression (codec id 0).
+    #[default]
+    None,
+    /// gzip (codec id 1).
+    Gzip,
+    /// Snappy with xerial framing (codec id 2).
+    Snappy,
+    /// LZ4 frame format (codec id 3).
+    Lz4,
+    /// Zstandard (codec id 4; record batches v2 only).
+    Zstd,
+}
+
+/// Mask of the codec bits in record batch and message attributes.
+pub const CODEC_MASK: u8 = 0x07;
+
+impl Compression {
+    /// The codec id Kafka stores in the attributes.
+    pub const fn id(self) -> u8 {
+        match self {
+            Compression::None => 0,
+            Compression::Gzip => 1,
+            Compression::Snappy => 2,
+            Compression::Lz4 => 3,
+            Compression::Zstd => 4,
+        }
+    }
+
+    /// The codec for a codec id; ids 5-7 are unknown.
+    pub const fn from_id(id: u8) -> Result<Compression, CompressionError> {
+        match id {
+            0 => Ok(Compression::None),
+            1 => Ok(Compression::Gzip),
+            2 => Ok(Compression::Snappy),
+            3 => Ok(Compression::Lz4),
+            4 => Ok(Compression::Zstd),
+            other => Err(CompressionError::UnknownCodec(other)),
+        }
+    }
+
+    /// The codec named by the low three bits of an attributes value.
+    pub fn from_attributes(attributes: i16) -> Result<Compression, CompressionError> {
+        Compression::from_id(attributes as u8 & CODEC_MASK)
+    }
+
+    /// The codec's name as Kafka's `compression.type` spells it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Snappy => "snappy",
+            Compression::Lz4 => "lz4",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn codec_err(codec: Compression, e: impl std::fmt::Display) -> CompressionError {
+    CompressionError::Codec {
+        codec: codec.name(),
+        message: e.to_string(),
+    }
+}
+
+/// Compresses `input` with `codec`, appending the result to `out`.
+///
+/// `magic` is the record format the output is for; it only matters for LZ4, where magic 0 gets
+/// the historical broken frame-descriptor checksum (see the module docs). `Compression::None`
+/// appends `input` unchanged.
+pub fn compress_into(
+    codec: Compression,
+    magic: i8,
+    input: &[u8],
+    out: &mut BytesMut,
+) -> Result<(), CompressionError> {
+    match codec {
+        Compression::None => out.extend_from_slice(input),
+        Compression::Gzip => {
+            let mut enc =
+                flate2::write::GzEncoder::new(out.writer(), flate2::Compression::default());
+            enc.write_all(input).map_err(|e| codec_err(codec, e))?;
+            enc.finish().map_err(|e| codec_err(codec, e))?;
+        }
+        Compression::Snappy => snappy_xerial_compress(input, out)?,
+        Compression::Lz4 => {
+            let start = out.len();
+            // Kafka's reader (KafkaLZ4BlockInputStream) only supports independent blocks and
+            // 64 KiB-4 MiB block sizes; lz4_flex's defaults (independent, 64 KiB) fit.
+            let info = lz4_flex::frame::FrameInfo::new()
+                .block_mode(lz4_flex::frame::BlockMode::Independent)
+                .block_size(lz4_flex::frame::BlockSize::Max64KB);
+            let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(info, out.writer());
+            enc.write_all(input).map_err(|e| codec_err(codec, e))?;
+            enc.finish().map_err(|e| codec_err(codec, e))?;
+            if magic == 0 {
+                lz4_break_header_checksum(&mut out[start..]);
+            }
+        }
+        Compression::Zstd => {
+            let mut enc = zstd::stream::write::Encoder::new(out.writer(), 3)
+                .map_err(|e| codec_err(codec, e))?;
+            enc.write_all(input).map_err(|e| codec_err(codec, e))?;
+            enc.finish().map_err(|e| codec_err(codec, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Compresses `input` with `codec` into a new buffer (see [`compress_into`]).
+pub fn compress(codec: Compression, magic: i8, input: &[u8]) -> Result<BytesMut, CompressionError> {
+    let mut out = BytesMut::with_capacity(input.len() / 2 + 64);
+    compress_into(codec, magic, input, &mut out)?;
+    Ok(out)
+}
+
+/// Decompresses `input`, failing with [`CompressionError::TooLarge`] as soon as the output would
+/// exceed `max_len` bytes. Reads both variants of each quirk (xerial or raw snappy, broken or
+/// correct LZ4 header checksum).
+pub fn decompress(
+    codec: Compression,
+    input: &[u8],
+    max_len: usize,
+) -> Result<Vec<u8>, CompressionError> {
+    match codec {
+        Compression::None => {
+            if input.len() > max_len {
+                return Err(CompressionError::TooLarge { limit: max_len });
+            }
+            Ok(input.to_vec())
+        }
+        Compression::Gzip => read_bounded(
+            codec,
+            flate2::read::MultiGzDecoder::new(input),
+            input.len(),
+            max_len,
+        ),
+        Compression::Snappy => snappy_decompress(input, max_len),
+        Compression::Lz4 => lz4_decompress(input, max_len),
+        Compression::Zstd => {
+            let dec =
+                zstd::stream::read::Decoder::with_buffer(input).map_err(|e| codec_err(codec, e))?;
+            read_bounded(codec, dec, input.len(), max_len)
+        }
+    }
+}
+
+/// Reads `reader` to its end in chunks, stopping with `TooLarge` once more than `max_len` bytes
+/// came out. The initial capacity is a guess from the input size, capped by `max_len`, so the
+/// allocation grows with real output only.
+fn read_bounded(
+    codec: Compression,
+    reader: impl Read,
+    input_len: usize,
+    max_len: usize,
+) -> Result<Vec<u8>, CompressionError> {
+    let mut out = Vec::with_capacity(input_len.saturating_mul(4).min(max_len).min(1 << 20) + 16);
+    // `take(max_len + 1)`: reading one byte past the cap proves the cap is exceeded without
+    // ever holding more than cap + 1 bytes.
+    let mut limited = reader.take(max_len as u64 + 1);
+    limited
+        .read_to_end(&mut out)
+        .map_err(|e| codec_err(codec, e))?;
+    if out.len() > max_len {
+        return Err(CompressionError::TooLarge { limit: max_len });
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snappy
+// ---------------------------------------------------------------------------------------------
+
+/// snappy-java's stream header: magic, then version 1 and minimum compatible version 1.
+const XERIAL_MAGIC: [u8; 8] = [0x82, b'S', b'N', b'A', b'P', b'P', b'Y', 0];
+const XERIAL_HEADER_LEN: usize = 16;
+/// snappy-java's default block size (32 KiB of uncompressed input per block).
+const XERIAL_BLOCK: usize = 32 * 1024;
+
+fn snappy_xerial_compress(input: &[u8], out: &mut BytesMut) -> Result<(), CompressionError> {
+    out.extend_from_slice(&XERIAL_MAGIC);
+    out.put_i32(1);
+    out.put_i32(1);
+    let mut enc = snap::raw::Encoder::new();
+    let mut block = vec![0u8; snap::raw::max_compress_len(XERIAL_BLOCK.min(input.len()))];
+    for chunk in input.chunks(XERIAL_BLOCK) {
+        let n = enc
+            .compress(chunk, &mut block)
+            .map_err(|e| codec_err(Compression::Snappy, e))?;
+        out.put_i32(n as i32);
+        out.extend_from_slice(&block[..n]);
+    }
+    Ok(())
+}
+
+fn snappy_decompress(input: &[u8], max_len: usize) -> Result<Vec<u8>, CompressionError> {
+    let codec = Compression::Snappy;
+    let mut dec = snap::raw::Decoder::new();
+    if input.len() >= XERIAL_HEADER_LEN && input[..8] == XERIAL_MAGIC {
+        let mut out = Vec::new();
+        let mut rest = &input[XERIAL_HEADER_LEN..];
+        while !rest.is_empty() {
+            if rest.len() < 4 {
+                return Err(codec_err(codec, "truncated xerial block length"));
+            }
+            let len = i32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+            rest = &rest[4..];
+            if len < 0 || len as usize > rest.len() {
+                return Err(codec_err(
+                    codec,
+                    format!("invalid xerial block length {len}"),
+                ));
+            }
+            let (block, tail) = rest.split_at(len as usize);
+            rest = tail;
+            append_raw_snappy(&mut dec, block, &mut out, max_len)?;
+        }
+        Ok(out)
+    } else {
+        let mut out = Vec::new();
+        append_raw_snappy(&mut dec, input, &mut out, max_len)?;
+        Ok(out)
+    }
+}
+
+/// Decompresses one raw snappy block onto `out`. The block declares its uncompressed length up
+/// front; it is checked against what the cap still allows *before* allocating.
+fn append_raw_snappy(
+    dec: &mut snap::raw::Decoder,
+    block: &[u8],
+    out: &mut Vec<u8>,
+    max_len: usize,
+) -> Result<(), CompressionError> {
+    let declared =
+        snap::raw::decompress_len(block).map_err(|e| codec_err(Compression::Snappy, e))?;
+    if declared > max_len - out.len() {
+        return Err(CompressionError::TooLarge { limit: max_len });
+    }
+    let start = out.len();
+    out.resize(start + declared, 0);
+    let n = dec
+        .decompress(block, &mut out[start..])
+        .map_err(|e| codec_err(Compression::Snappy, e))?;
+    out.truncate(start + n);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// LZ4
+// ---------------------------------------------------------------------------------------------
+
+const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
+
+/// Length of the LZ4 frame descriptor (FLG, BD, optional content size and dictionary id),
+/// not counting the magic and the checksum byte; `None` if `frame` is too short.
+fn lz4_descriptor_len(frame: &[u8]) -> Option<usize> {
+    let flg = *frame.get(4)?;
+    let mut len = 2;
+    if flg & 0x08 != 0 {
+        len += 8;
+    }
+    if flg & 0x01 != 0 {
+        len += 4;
+    }
+    (frame.len() > 4 + len).then_some(len)
+}
+
+/// Rewrites the header checksum of a correctly written frame the way Kafka's pre-KIP-57 code
+/// computed it: over the magic and the descriptor instead of the descriptor alone.
+fn lz4_break_header_checksum(frame: &mut [u8]) {
+    if let Some(len) = lz4_descriptor_len(frame) {
+        frame[4 + len] = (xxh32(&frame[..4 + len], 0) >> 8) as u8;
+    }
+}
+
+fn lz4_decompress(input: &[u8], max_len: usize) -> Result<Vec<u8>, CompressionError> {
+    let codec = Compression::Lz4;
+    if input.len() < 4 || input[..4] != LZ4_MAGIC {
+        return Err(codec_err(codec, "missing LZ4 frame magic"));
+    }
+    let len =
+        lz4_descriptor_len(input).ok_or_else(|| codec_err(codec, "truncated LZ4 frame header"))?;
+    let hc_at = 4 + len;
+    let correct = (xxh32(&input[4..hc_at], 0) >> 8) as u8;
+    let stored = input[hc_at];
+    if stored == correct {
+        return read_bounded(
+            codec,
+            lz4_flex::frame::FrameDecoder::new(input),
+            input.len(),
+            max_len,
+        );
+    }
+    let broken = (xxh32(&input[..hc_at], 0) >> 8) as u8;
+    if stored != broken {
+        return Err(codec_err(codec, "LZ4 frame header checksum mismatch"));
+    }
+    // A legacy frame: hand the decoder a header with the checksum it expects, chained to the
+    // untouched rest of the input (no copy of the payload).
+    let mut header = [0u8; 4 + 14 + 1];
+    header[..=hc_at].copy_from_slice(&input[..=hc_at]);
+    header[hc_at] = correct;
+    let reader = (&header[..=hc_at]).chain(&input[hc_at + 1..]);
+    read_bounded(
+        codec,
+        lz4_flex::frame::FrameDecoder::new(reader),
+        input.len(),
+        max_len,
+    )
+}
+
+/// xxHash32, which the LZ4 frame format uses for its checksums. Only the header checksum is
+/// computed here (lz4_flex does the rest), so this favours brevity over speed.
+fn xxh32(data: &[u8], seed: u32) -> u32 {
+    const P1: u32 = 2_654_435_761;
+    const P2: u32 = 2_246_822_519;
+    const P3: u32 = 3_266_489_917;
+    const P4: u32 = 668_265_263;
+    const P5: u32 = 374_761_393;
+    let read = |b: &[u8]| u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+    let round = |acc: u32, lane: u32| {
+        acc.wrapping_add(lane.wrapping_mul(P2))
+            .rotate_left(13)
+            .wrapping_mul(P1)
+    };
+    let mut rest = data;
+    let mut h = if data.len() >= 16 {
+        let mut v = [
+            seed.wrapping_add(P1).wrapping_add(P2),
+            seed.wrapping_add(P2),
+            seed,
+            seed.wrapping_sub(P1),
+        ];
+        while rest.len() >= 16 {
+            for (i, lane) in v.iter_mut().enumerate() {
+                *lane = round(*lane, read(&rest[i * 4..]));
+            }
+            rest = &rest[16..];
+        }
+        v[0].rotate_left(1)
+            .wrapping_add(v[1].rotate_left(7))
+            .wrapping_add(v[2].rotate_left(12))
+            .wrapping_add(v[3].rotate_left(18))
+    } else {
+        seed.wrapping_add(P5)
+    };
+    h = h.wrapping_add(data.len() as u32);
+    while rest.len() >= 4 {
+        h = h
+            .wrapping_add(read(rest).wrapping_mul(P3))
+            .rotate_left(17)
+            .wrapping_mul(P4);
+        rest = &rest[4..];
+    }
+    for &b in rest {
+        h = h
+            .wrapping_add(u32::from(b).wrapping_mul(P5))
+            .rotate_left(11)
+            .wrapping_mul(P1);
+    }
+    h ^= h >> 15;
+    h = h.wrapping_mul(P2);
+    h ^= h >> 13;
+    h = h.wrapping_mul(P3);
+    h ^ (h >> 16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xxh32_known_answers() {
+        assert_eq!(xxh32(b"", 0), 0x02cc_5d05);
+        assert_eq!(xxh32(b"a", 0), 0x550d_7456);
+        assert_eq!(xxh32(b"abc", 0), 0x32d1_53ff);
+        assert_eq!(
+            xxh32(b"Nobody inspects the spammish repetition", 0),
+            0xe229_3b2f
+        );
+    }
+
+    #[test]
+    fn lz4_both_checksums_read() {
+        let data = b"hello hello hello hello kafka".repeat(10);
+        for magic in [0, 1, 2] {
+            let c = compress(Compression::Lz4, magic, &data).unwrap();
+            assert_eq!(decompress(Compression::Lz4, &c, 1 << 20).unwrap(), data);
+        }
+        let good = compress(Compression::Lz4, 1, &data).unwrap();
+        let broken = compress(Compression::Lz4, 0, &data).unwrap();
+        assert_ne!(
+            good[6], broken[6],
+            "magic 0 writes a different header checksum"
+        );
+    }
+
+    #[test]
+    fn raw_snappy_read() {
+        let data = b"snappy snappy snappy".repeat(100);
+        let raw = snap::raw::Encoder::new().compress_vec(&data).unwrap();
+        assert_eq!(
+            decompress(Compression::Snappy, &raw, 1 << 20).unwrap(),
+            data
+        );
+        assert_eq!(
+            decompress(Compression::Snappy, &raw, 100),
+            Err(CompressionError::TooLarge { limit: 100 })
+        );
+    }
+}
