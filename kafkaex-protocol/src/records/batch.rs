@@ -18,12 +18,10 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::compression::{self, Compression};
+use super::wire::{Cursor, SliceWriter};
 use super::{DecodeOptions, TimestampType};
 use crate::error::{DecodeError, EncodeError};
-use crate::primitives::{
-    get_i16, get_i32, get_i64, get_i8, get_u32, get_varint, get_varlong, put_varint, put_varlong,
-    varint_len, varlong_len,
-};
+use crate::primitives::{get_i16, get_i32, get_i64, get_i8, get_u32, varint_len, varlong_len};
 
 /// Size of the batch header, up to and including the records count.
 pub const BATCH_HEADER_LEN: usize = 61;
@@ -226,22 +224,11 @@ impl Default for RecordBatch {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn opt_len(v: Option<&[u8]>) -> usize {
     match v {
         Some(b) => varint_len(b.len() as i32) + b.len(),
         None => 1,
-    }
-}
-
-#[inline]
-fn put_opt(buf: &mut BytesMut, v: Option<&[u8]>) {
-    match v {
-        Some(b) => {
-            put_varint(buf, b.len() as i32);
-            buf.extend_from_slice(b);
-        }
-        None => put_varint(buf, -1),
     }
 }
 
@@ -253,22 +240,21 @@ fn check_len(what: &'static str, len: usize) -> Result<(), EncodeError> {
     }
 }
 
-/// Size of a record's body (everything after its length varint).
-#[inline]
+/// Size of a record's body (everything after its length varint; attributes is the leading 1).
+#[inline(always)]
 fn record_body_len(
-    attributes: i8,
     timestamp_delta: i64,
     offset_delta: i32,
     key: Option<&[u8]>,
     value: Option<&[u8]>,
     headers: &[RecordHeader],
 ) -> usize {
-    let _ = attributes;
     let mut n =
         1 + varlong_len(timestamp_delta) + varint_len(offset_delta) + opt_len(key) + opt_len(value);
     n += varint_len(headers.len() as i32);
     for h in headers {
-        n += varint_len(h.key.len() as i32) + h.key.len() + opt_len(h.value.as_deref());
+        // `as_bytes`, not `len()` through `Deref<str>`, which would re-check the UTF-8.
+        n += opt_len(Some(h.key.as_bytes())) + opt_len(h.value.as_deref());
     }
     n
 }
@@ -292,7 +278,6 @@ impl Record {
             check_len("record value", v.len())?;
         }
         let body = record_body_len(
-            self.attributes,
             td,
             od,
             self.key.as_deref(),
@@ -303,25 +288,21 @@ impl Record {
         Ok(varint_len(body as i32) + body)
     }
 
-    fn encode(&self, buf: &mut BytesMut, base_offset: i64, base_timestamp: i64) {
+    fn write(&self, w: &mut SliceWriter<'_>, base_offset: i64, base_timestamp: i64) {
         // Lengths were checked by `encoded_len`, which every caller runs first.
         let od = self.offset.wrapping_sub(base_offset) as i32;
         let td = self.timestamp.wrapping_sub(base_timestamp);
-        write_record(
-            buf,
-            self.attributes,
-            td,
-            od,
-            self.key.as_deref(),
-            self.value.as_deref(),
-            &self.headers,
-        );
+        let (key, value) = (self.key.as_deref(), self.value.as_deref());
+        let body = record_body_len(td, od, key, value, &self.headers);
+        write_record(w, body, self.attributes, td, od, key, value, &self.headers);
     }
 }
 
-#[inline]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn write_record(
-    buf: &mut BytesMut,
+    w: &mut SliceWriter<'_>,
+    body: usize,
     attributes: i8,
     timestamp_delta: i64,
     offset_delta: i32,
@@ -329,25 +310,16 @@ fn write_record(
     value: Option<&[u8]>,
     headers: &[RecordHeader],
 ) {
-    let body = record_body_len(
-        attributes,
-        timestamp_delta,
-        offset_delta,
-        key,
-        value,
-        headers,
-    );
-    put_varint(buf, body as i32);
-    buf.put_i8(attributes);
-    put_varlong(buf, timestamp_delta);
-    put_varint(buf, offset_delta);
-    put_opt(buf, key);
-    put_opt(buf, value);
-    put_varint(buf, headers.len() as i32);
+    w.varint(body as i32);
+    w.u8(attributes as u8);
+    w.varlong(timestamp_delta);
+    w.varint(offset_delta);
+    w.nullable(key);
+    w.nullable(value);
+    w.varint(headers.len() as i32);
     for h in headers {
-        put_varint(buf, h.key.len() as i32);
-        buf.extend_from_slice(h.key.as_bytes());
-        put_opt(buf, h.value.as_deref());
+        w.nullable(Some(h.key.as_bytes()));
+        w.nullable(h.value.as_deref());
     }
 }
 
@@ -445,22 +417,31 @@ impl RecordBatch {
         let total = self.encoded_len_uncompressed()?;
         check_len("record batch", total)?;
         let start = buf.len();
+        let records_len = total - BATCH_HEADER_LEN;
         if self.compression == Compression::None {
             buf.reserve(total);
             self.put_header(buf);
-            for r in &self.records {
-                r.encode(buf, self.base_offset, self.base_timestamp);
-            }
+            // Zero-fill then write by position: cheaper than `BufMut`'s per-call capacity checks
+            // for the many few-byte writes of a record.
+            buf.resize(start + total, 0);
+            self.write_records(&mut buf[start + BATCH_HEADER_LEN..]);
         } else {
-            let mut scratch = BytesMut::with_capacity(total - BATCH_HEADER_LEN);
-            for r in &self.records {
-                r.encode(&mut scratch, self.base_offset, self.base_timestamp);
-            }
-            buf.reserve(BATCH_HEADER_LEN + scratch.len() / 2 + 64);
+            let mut scratch = vec![0u8; records_len];
+            self.write_records(&mut scratch);
+            buf.reserve(BATCH_HEADER_LEN + records_len / 2 + 64);
             self.put_header(buf);
             compression::compress_into(self.compression, 2, &scratch, buf)?;
         }
         finish_batch(buf, start)
+    }
+
+    /// Writes the records into `out`, which is exactly their encoded size.
+    fn write_records(&self, out: &mut [u8]) {
+        let mut w = SliceWriter::new(out);
+        for r in &self.records {
+            r.write(&mut w, self.base_offset, self.base_timestamp);
+        }
+        debug_assert_eq!(w.position(), w.capacity());
     }
 
     /// Encodes the batch into a new buffer.
@@ -559,7 +540,7 @@ fn decode_batch(mut b: Bytes, opts: &DecodeOptions) -> Result<RecordBatch, Decod
     let base_sequence = get_i32(&mut b)?;
     let count = get_i32(&mut b)?;
     let compression = Compression::from_attributes(attributes)?;
-    let mut data = if compression == Compression::None {
+    let data = if compression == Compression::None {
         b
     } else {
         Bytes::from(compression::decompress(
@@ -577,15 +558,7 @@ fn decode_batch(mut b: Bytes, opts: &DecodeOptions) -> Result<RecordBatch, Decod
             remaining: data.len(),
         });
     }
-    let mut records = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        records.push(decode_record(&mut data, base_offset, base_timestamp)?);
-    }
-    if !data.is_empty() {
-        return Err(DecodeError::CorruptRecords(
-            "bytes left after the last record of a batch",
-        ));
-    }
+    let records = decode_record_list(&data, count as usize, base_offset, base_timestamp)?;
     Ok(RecordBatch {
         base_offset,
         partition_leader_epoch,
@@ -608,71 +581,76 @@ fn decode_batch(mut b: Bytes, opts: &DecodeOptions) -> Result<RecordBatch, Decod
     })
 }
 
-#[inline]
-fn get_opt(buf: &mut Bytes, what: &'static str) -> Result<Option<Bytes>, DecodeError> {
-    let len = get_varint(buf)?;
-    if len == -1 {
-        return Ok(None);
-    }
-    if len < 0 || len as usize > buf.len() {
-        return Err(DecodeError::InvalidLength {
-            what,
-            len: i64::from(len),
-            remaining: buf.len(),
-        });
-    }
-    Ok(Some(buf.split_to(len as usize)))
-}
-
-fn decode_record(
-    buf: &mut Bytes,
+/// Decodes `count` records filling all of `data`. Keys, values and headers are slices of `data`
+/// (one reference-count increment each, no copy); the only allocations are the record vector
+/// and, for records that have headers, their header vectors.
+fn decode_record_list(
+    data: &Bytes,
+    count: usize,
     base_offset: i64,
     base_timestamp: i64,
-) -> Result<Record, DecodeError> {
-    let len = get_varint(buf)?;
-    if len < 0 || len as usize > buf.len() {
-        return Err(DecodeError::InvalidLength {
-            what: "record",
-            len: i64::from(len),
-            remaining: buf.len(),
-        });
-    }
-    let mut r = buf.split_to(len as usize);
-    let attributes = get_i8(&mut r)?;
-    let timestamp_delta = get_varlong(&mut r)?;
-    let offset_delta = get_varint(&mut r)?;
-    let key = get_opt(&mut r, "record key")?;
-    let value = get_opt(&mut r, "record value")?;
-    let count = get_varint(&mut r)?;
-    // A header takes at least two bytes (key length and value length).
-    if count < 0 || count as usize > r.len() / 2 {
-        return Err(DecodeError::InvalidLength {
-            what: "record header count",
-            len: i64::from(count),
-            remaining: r.len(),
-        });
-    }
-    let mut headers = Vec::with_capacity(count as usize);
+) -> Result<Vec<Record>, DecodeError> {
+    let all: &[u8] = data;
+    let mut records = Vec::with_capacity(count);
+    let mut outer = Cursor::new(all);
+    let slice = |r: std::ops::Range<usize>| data.slice(r);
     for _ in 0..count {
-        let key = get_opt(&mut r, "header key")?
-            .ok_or(DecodeError::UnexpectedNull { what: "header key" })?;
-        let key = HeaderKey::from_utf8(key)?;
-        let value = get_opt(&mut r, "header value")?;
-        headers.push(RecordHeader { key, value });
+        let len = outer.varint()?;
+        if len < 0 {
+            return Err(DecodeError::InvalidLength {
+                what: "record",
+                len: i64::from(len),
+                remaining: outer.remaining(),
+            });
+        }
+        let range = outer.take(len as usize, "record")?;
+        // A cursor that cannot read past this record.
+        let mut c = Cursor::at(&all[..range.end], range.start);
+        let attributes = c.i8()?;
+        let timestamp_delta = c.varlong()?;
+        let offset_delta = c.varint()?;
+        let key = c.nullable("record key")?.map(slice);
+        let value = c.nullable("record value")?.map(slice);
+        let header_count = c.varint()?;
+        // A header takes at least two bytes (key length and value length), so this bounds the
+        // allocation by the bytes actually present.
+        if header_count < 0 || header_count as usize > c.remaining() / 2 {
+            return Err(DecodeError::InvalidLength {
+                what: "record header count",
+                len: i64::from(header_count),
+                remaining: c.remaining(),
+            });
+        }
+        let mut headers = Vec::with_capacity(header_count as usize);
+        for _ in 0..header_count {
+            let key = c
+                .nullable("header key")?
+                .ok_or(DecodeError::UnexpectedNull { what: "header key" })?;
+            std::str::from_utf8(&all[key.clone()]).map_err(|_| DecodeError::InvalidUtf8)?;
+            let key = HeaderKey(data.slice(key));
+            let value = c.nullable("header value")?.map(slice);
+            headers.push(RecordHeader { key, value });
+        }
+        if c.position() != range.end {
+            return Err(DecodeError::CorruptRecords(
+                "record length does not match its contents",
+            ));
+        }
+        records.push(Record {
+            attributes,
+            offset: base_offset.wrapping_add(i64::from(offset_delta)),
+            timestamp: base_timestamp.wrapping_add(timestamp_delta),
+            key,
+            value,
+            headers,
+        });
     }
-    if !r.is_empty() {
+    if outer.remaining() != 0 {
         return Err(DecodeError::CorruptRecords(
-            "record length does not match its contents",
+            "bytes left after the last record of a batch",
         ));
     }
-    Ok(Record {
-        attributes,
-        offset: base_offset.wrapping_add(i64::from(offset_delta)),
-        timestamp: base_timestamp.wrapping_add(timestamp_delta),
-        key,
-        value,
-        headers,
-    })
+    Ok(records)
 }
 
 /// Builds a record batch by appending records straight into the output buffer, without
@@ -798,10 +776,12 @@ impl RecordBatchBuilder {
         check_len("record key", key.map_or(0, <[u8]>::len))?;
         check_len("record value", value.map_or(0, <[u8]>::len))?;
         let td = timestamp.wrapping_sub(self.header.base_timestamp);
-        let body = record_body_len(0, td, self.count, key, value, headers);
+        let body = record_body_len(td, self.count, key, value, headers);
         check_len("record", body)?;
-        self.buf.reserve(varint_len(body as i32) + body);
-        write_record(&mut self.buf, 0, td, self.count, key, value, headers);
+        let at = self.buf.len();
+        self.buf.resize(at + varint_len(body as i32) + body, 0);
+        let mut w = SliceWriter::new(&mut self.buf[at..]);
+        write_record(&mut w, body, 0, td, self.count, key, value, headers);
         self.header.max_timestamp = self.header.max_timestamp.max(timestamp);
         self.header.last_offset_delta = self.count;
         self.count += 1;

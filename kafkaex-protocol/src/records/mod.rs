@@ -13,6 +13,7 @@
 pub mod batch;
 pub mod compression;
 pub mod message_set;
+mod wire;
 
 use bytes::Bytes;
 
