@@ -192,7 +192,7 @@ fn read_bounded(
     let mut out = Vec::with_capacity(input_len.saturating_mul(4).min(max_len).min(1 << 20) + 16);
     // `take(max_len + 1)`: reading one byte past the cap proves the cap is exceeded without
     // ever holding more than cap + 1 bytes.
-    let mut limited = reader.take(max_len as u64 + 1);
+    let mut limited = reader.take((max_len as u64).saturating_add(1));
     limited
         .read_to_end(&mut out)
         .map_err(|e| codec_err(codec, e))?;
@@ -428,6 +428,21 @@ mod tests {
             good[6], broken[6],
             "magic 0 writes a different header checksum"
         );
+    }
+
+    #[test]
+    fn unlimited_cap_works() {
+        let data = b"no limit".repeat(100);
+        for codec in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let c = compress(codec, 2, &data).unwrap();
+            assert_eq!(decompress(codec, &c, usize::MAX).unwrap(), data, "{codec}");
+        }
     }
 
     #[test]
