@@ -4,5 +4,11 @@
 //! and pipelined requests, ApiVersions negotiation, cluster metadata, routing to partition
 //! leaders, group/transaction coordinators and the controller, TLS and SASL.
 
+pub mod connection;
+pub mod error;
+pub mod frame;
 pub mod sasl;
 pub mod tls;
+
+pub use connection::{Connection, ConnectionConfig, RawRequest};
+pub use error::NetError;

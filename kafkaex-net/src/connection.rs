@@ -1,0 +1,761 @@
+//! One multiplexed connection to a broker, at the frame level.
+//!
+//! A [`Connection`] owns a byte stream (TCP, TLS, or [`tokio::io::duplex`] in tests) and lets
+//! many requests be in flight on it at once. It writes the request header itself, assigning a
+//! fresh correlation id to each request, and hands back the response body that follows the
+//! response header; encoding bodies and decoding responses is the caller's business.
+//!
+//! Two tasks run per connection:
+//!
+//! - the **writer** owns the write half and writes whole frames taken from a queue, so a frame
+//!   is never cut short by a caller giving up on its request (dropping a [`Connection::call`]
+//!   future at any point leaves the stream in step);
+//! - the **reader** owns the read half, reads frames, and hands each body to the request with
+//!   the frame's correlation id.
+//!
+//! A request whose caller stopped waiting (timed out, or its future was dropped) stays in flight
+//! until its response arrives, which is then read and discarded. A response whose correlation id
+//! matches no request in flight means the stream is out of step, so the connection *poisons*
+//! itself, as it does on an I/O error, an oversized frame or the peer hanging up: every request
+//! in flight fails with the cause, and every later call fails at once with
+//! [`NetError::Closed`] carrying it. The owner sees [`Connection::is_closed`] and connects
+//! again.
+//!
+//! ```
+//! # async fn example() -> Result<(), kafkaex_net::NetError> {
+//! use std::time::Duration;
+//! use kafkaex_net::connection::{Connection, ConnectionConfig, RawRequest};
+//! use kafkaex_net::connection::{RequestHeaderVersion, ResponseHeaderVersion};
+//!
+//! let (stream, _broker) = tokio::io::duplex(64 * 1024);
+//! let connection = Connection::new(stream, ConnectionConfig::new("broker-1:9092"));
+//! // ApiVersions v3: request header v2, response header v0 (ApiVersions' historical exception).
+//! let request = RawRequest::new(18, 3, bytes::Bytes::from_static(&[0, 0, 0]))
+//!     .with_header_versions(RequestHeaderVersion::V2, ResponseHeaderVersion::V0)
+//!     .with_client_id("kafkaex");
+//! # drop(_broker);
+//! let body = connection.call(request, Duration::from_secs(30)).await;
+//! # assert!(body.is_err());
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(example()).unwrap();
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use kafkaex_protocol::primitives;
+
+use crate::error::NetError;
+use crate::frame::{self, DEFAULT_MAX_FRAME_SIZE, SIZE_PREFIX_LEN};
+
+/// The request header versions Kafka defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RequestHeaderVersion {
+    /// `api_key: int16, api_version: int16, correlation_id: int32`.
+    V0,
+    /// v0 plus `client_id: nullable int16 string`.
+    V1,
+    /// v1 plus a tagged-field section (always empty here: one `0` byte).
+    V2,
+}
+
+impl RequestHeaderVersion {
+    /// The version with this number, if Kafka defines it.
+    pub fn from_i16(version: i16) -> Option<Self> {
+        match version {
+            0 => Some(Self::V0),
+            1 => Some(Self::V1),
+            2 => Some(Self::V2),
+            _ => None,
+        }
+    }
+
+    /// The version number.
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Self::V0 => 0,
+            Self::V1 => 1,
+            Self::V2 => 2,
+        }
+    }
+}
+
+/// The response header versions Kafka defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResponseHeaderVersion {
+    /// `correlation_id: int32`.
+    V0,
+    /// v0 plus a tagged-field section, which is skipped.
+    V1,
+}
+
+impl ResponseHeaderVersion {
+    /// The version with this number, if Kafka defines it.
+    pub fn from_i16(version: i16) -> Option<Self> {
+        match version {
+            0 => Some(Self::V0),
+            1 => Some(Self::V1),
+            _ => None,
+        }
+    }
+
+    /// The version number.
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Self::V0 => 0,
+            Self::V1 => 1,
+        }
+    }
+}
+
+/// A request whose body is already encoded: what [`Connection::call`] needs to frame it, put
+/// a header in front of it and find the body of its response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawRequest {
+    /// The API key.
+    pub api_key: i16,
+    /// The API version the body is encoded at.
+    pub api_version: i16,
+    /// The request header version this API version uses.
+    pub request_header_version: RequestHeaderVersion,
+    /// The response header version this API version uses.
+    pub response_header_version: ResponseHeaderVersion,
+    /// The client id sent in request headers v1 and v2 (`None` is sent as a null string).
+    pub client_id: Option<Arc<str>>,
+    /// The encoded request body.
+    pub body: Bytes,
+}
+
+impl RawRequest {
+    /// A request with header versions v1/v0 (those of every non-flexible API version) and no
+    /// client id.
+    pub fn new(api_key: i16, api_version: i16, body: Bytes) -> Self {
+        Self {
+            api_key,
+            api_version,
+            request_header_version: RequestHeaderVersion::V1,
+            response_header_version: ResponseHeaderVersion::V0,
+            client_id: None,
+            body,
+        }
+    }
+
+    /// Sets the request and response header versions.
+    pub fn with_header_versions(
+        mut self,
+        request: RequestHeaderVersion,
+        response: ResponseHeaderVersion,
+    ) -> Self {
+        self.request_header_version = request;
+        self.response_header_version = response;
+        self
+    }
+
+    /// Sets the client id.
+    pub fn with_client_id(mut self, client_id: impl Into<Arc<str>>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The request header with the size prefix in front, `correlation_id` in it. The size
+    /// counts the body too, which is written after it without being copied.
+    fn encode_head(&self, correlation_id: i32) -> Result<BytesMut, NetError> {
+        let client_id = self.client_id.as_deref();
+        let mut header_len = 2 + 2 + 4;
+        if self.request_header_version >= RequestHeaderVersion::V1 {
+            header_len += primitives::nullable_string_len(client_id, false);
+        }
+        if self.request_header_version >= RequestHeaderVersion::V2 {
+            header_len += 1;
+        }
+        let mut head = BytesMut::with_capacity(SIZE_PREFIX_LEN + header_len);
+        head.put_slice(&frame::size_prefix(header_len + self.body.len())?);
+        head.put_i16(self.api_key);
+        head.put_i16(self.api_version);
+        head.put_i32(correlation_id);
+        if self.request_header_version >= RequestHeaderVersion::V1 {
+            primitives::put_nullable_string(&mut head, client_id, false)?;
+        }
+        if self.request_header_version >= RequestHeaderVersion::V2 {
+            // No tagged fields: a count of zero.
+            primitives::put_uvarint(&mut head, 0);
+        }
+        debug_assert_eq!(head.len(), SIZE_PREFIX_LEN + header_len);
+        Ok(head)
+    }
+}
+
+/// How a [`Connection`] behaves.
+#[derive(Clone, Debug)]
+pub struct ConnectionConfig {
+    peer: Arc<str>,
+    max_response_size: usize,
+    write_queue_capacity: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        Self {
+            peer: Arc::from("unknown peer"),
+            max_response_size: DEFAULT_MAX_FRAME_SIZE,
+            write_queue_capacity: 64,
+        }
+    }
+}
+
+impl ConnectionConfig {
+    /// The defaults, with `peer` as the label in logs (typically `host:port` or a broker id).
+    pub fn new(peer: impl Into<Arc<str>>) -> Self {
+        Self {
+            peer: peer.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the largest response frame accepted ([`DEFAULT_MAX_FRAME_SIZE`] by default); a
+    /// larger one fails the connection with [`NetError::FrameTooLarge`].
+    pub fn with_max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// Sets how many frames may wait to be written (64 by default, at least 1); callers beyond
+    /// that wait their turn.
+    pub fn with_write_queue_capacity(mut self, frames: usize) -> Self {
+        self.write_queue_capacity = frames.max(1);
+        self
+    }
+
+    /// The peer label.
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    /// The largest response frame accepted.
+    pub fn max_response_size(&self) -> usize {
+        self.max_response_size
+    }
+
+    /// How many frames may wait to be written.
+    pub fn write_queue_capacity(&self) -> usize {
+        self.write_queue_capacity
+    }
+}
+
+type Waiter = oneshot::Sender<Result<Bytes, NetError>>;
+
+/// A request sent and not yet answered.
+#[derive(Debug)]
+struct InFlight {
+    /// `None` once the caller gave up (timeout); a dropped caller leaves a closed sender. Either
+    /// way the entry stays until the response arrives, so that response is recognised and
+    /// discarded rather than taken for a stray id.
+    waiter: Option<Waiter>,
+    response_header_version: ResponseHeaderVersion,
+}
+
+#[derive(Debug)]
+struct State {
+    next_correlation_id: i32,
+    in_flight: HashMap<i32, InFlight>,
+    closed: Option<Arc<NetError>>,
+}
+
+impl State {
+    /// The next correlation id, wrapping past `i32::MAX`, skipping ids still in flight.
+    fn allocate_correlation_id(&mut self) -> i32 {
+        loop {
+            let id = self.next_correlation_id;
+            self.next_correlation_id = id.wrapping_add(1);
+            if !self.in_flight.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    peer: Arc<str>,
+    state: Mutex<State>,
+    /// Set to `true` once the connection is closed, to stop the reader and writer tasks.
+    shutdown: watch::Sender<bool>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // The lock is never held across a panic-prone call, but a poisoned lock must not turn
+        // one failure into a panic in every caller.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn closed_error(cause: &Arc<NetError>) -> NetError {
+        NetError::Closed {
+            cause: Arc::clone(cause),
+        }
+    }
+
+    /// The error for a caller arriving after the connection closed.
+    fn current_closed_error(&self) -> NetError {
+        match &self.state().closed {
+            Some(cause) => Self::closed_error(cause),
+            // Only reachable if a task ended without closing the connection, which they do not.
+            None => NetError::Closed {
+                cause: Arc::new(NetError::ClosedByClient),
+            },
+        }
+    }
+
+    /// Allocates a correlation id and, when `waiter` is given, registers it as in flight.
+    fn register(&self, waiter: Option<(Waiter, ResponseHeaderVersion)>) -> Result<i32, NetError> {
+        let mut state = self.state();
+        if let Some(cause) = &state.closed {
+            return Err(Self::closed_error(cause));
+        }
+        let id = state.allocate_correlation_id();
+        if let Some((waiter, response_header_version)) = waiter {
+            state.in_flight.insert(
+                id,
+                InFlight {
+                    waiter: Some(waiter),
+                    response_header_version,
+                },
+            );
+        }
+        Ok(id)
+    }
+
+    /// The caller of request `id` stopped waiting: keep the id in flight so its response is
+    /// still recognised, with no one to hand it to.
+    fn abandon(&self, id: i32) {
+        if let Some(entry) = self.state().in_flight.get_mut(&id) {
+            entry.waiter = None;
+        }
+    }
+
+    /// Closes the connection for `cause` (the first cause wins): fails every request in
+    /// flight with it and stops both tasks.
+    fn fail(&self, cause: NetError) {
+        let (cause, in_flight) = {
+            let mut state = self.state();
+            if state.closed.is_some() {
+                return;
+            }
+            let cause = Arc::new(cause);
+            state.closed = Some(Arc::clone(&cause));
+            (cause, std::mem::take(&mut state.in_flight))
+        };
+        tracing::debug!(peer = %self.peer, error = %cause, in_flight = in_flight.len(), "connection closed");
+        for entry in in_flight.into_values() {
+            if let Some(waiter) = entry.waiter {
+                let _ = waiter.send(Err(NetError::clone(&cause)));
+            }
+        }
+        self.shutdown.send_replace(true);
+    }
+
+    /// Hands a response frame to the request it answers. An error means the stream can no
+    /// longer be trusted.
+    fn dispatch(&self, frame: BytesMut) -> Result<(), NetError> {
+        let mut frame = frame.freeze();
+        let correlation_id = primitives::get_i32(&mut frame)?;
+        let Some(entry) = self.state().in_flight.remove(&correlation_id) else {
+            return Err(NetError::CorrelationMismatch {
+                got: correlation_id,
+            });
+        };
+        let header = match entry.response_header_version {
+            ResponseHeaderVersion::V0 => Ok(()),
+            ResponseHeaderVersion::V1 => skip_tagged_fields(&mut frame),
+        };
+        match (header, entry.waiter) {
+            (Ok(()), Some(waiter)) => {
+                if waiter.send(Ok(frame)).is_err() {
+                    tracing::trace!(peer = %self.peer, correlation_id, "discarded the response to a dropped request");
+                }
+                Ok(())
+            }
+            (Ok(()), None) => {
+                tracing::debug!(peer = %self.peer, correlation_id, "discarded the late response to a timed-out request");
+                Ok(())
+            }
+            (Err(err), waiter) => {
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(Err(err.clone()));
+                }
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Skips a tagged-field section: an unsigned varint count, then per field an unsigned varint
+/// tag, an unsigned varint size and that many bytes. No response header field is tagged today;
+/// skipping keeps the body where a newer broker's additions would otherwise move it.
+fn skip_tagged_fields(buf: &mut Bytes) -> Result<(), NetError> {
+    let count = primitives::get_uvarint(buf)?;
+    for _ in 0..count {
+        let _tag = primitives::get_uvarint(buf)?;
+        let size = primitives::get_uvarint(buf)? as usize;
+        if size > buf.len() {
+            return Err(kafkaex_protocol::DecodeError::InvalidLength {
+                what: "response header tagged field",
+                len: size as i64,
+                remaining: buf.len(),
+            }
+            .into());
+        }
+        let _ = buf.split_to(size);
+    }
+    Ok(())
+}
+
+/// A frame queued for the writer task: the size prefix and header, then the body (kept apart so
+/// a large body is written without being copied).
+#[derive(Debug)]
+struct OutgoingFrame {
+    head: Bytes,
+    body: Bytes,
+    /// Told once the frame is flushed (or failed), for requests with no response.
+    written: Option<oneshot::Sender<Result<(), NetError>>>,
+}
+
+/// A multiplexed connection to one broker: see the [module docs](self).
+///
+/// Share it behind an [`Arc`]; every method takes `&self`. Dropping the last handle closes the
+/// stream once the frames already queued are written.
+pub struct Connection {
+    shared: Arc<Shared>,
+    frames: mpsc::Sender<OutgoingFrame>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.state();
+        f.debug_struct("Connection")
+            .field("peer", &self.shared.peer)
+            .field("in_flight", &state.in_flight.len())
+            .field("closed", &state.closed)
+            .finish()
+    }
+}
+
+impl Connection {
+    /// Starts a connection over `stream`, spawning its reader and writer tasks.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a tokio runtime.
+    pub fn new<IO>(stream: IO, config: ConnectionConfig) -> Self
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let (read, write) = tokio::io::split(stream);
+        let (frames, queue) = mpsc::channel(config.write_queue_capacity);
+        let (shutdown, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            peer: Arc::clone(&config.peer),
+            state: Mutex::new(State {
+                next_correlation_id: 0,
+                in_flight: HashMap::new(),
+                closed: None,
+            }),
+            shutdown,
+        });
+        tokio::spawn(read_loop(
+            Arc::clone(&shared),
+            BufReader::new(read),
+            config.max_response_size,
+        ));
+        tokio::spawn(write_loop(
+            Arc::clone(&shared),
+            BufWriter::new(write),
+            queue,
+        ));
+        Self { shared, frames }
+    }
+
+    /// Sends `request` and waits up to `timeout` for its response; returns the response body
+    /// after the response header, a zero-copy slice of the frame.
+    ///
+    /// Cancellation-safe: dropping the future at any point leaves the connection usable (the
+    /// request is either never sent or sent whole, and its response is discarded).
+    pub async fn call(&self, request: RawRequest, timeout: Duration) -> Result<Bytes, NetError> {
+        let span = tracing::debug_span!(
+            "kafka_request",
+            peer = %self.shared.peer,
+            api_key = request.api_key,
+            api_version = request.api_version,
+            correlation_id = tracing::field::Empty,
+        );
+        async {
+            let started = Instant::now();
+            let (waiter, response) = oneshot::channel();
+            let correlation_id = self
+                .enqueue(
+                    &request,
+                    Some((waiter, request.response_header_version)),
+                    None,
+                )
+                .await?;
+            tracing::Span::current().record("correlation_id", correlation_id);
+            let result = self.wait(response, &request, correlation_id, timeout).await;
+            let latency_us = started.elapsed().as_micros() as u64;
+            match &result {
+                Ok(body) => tracing::debug!(latency_us, response_len = body.len(), "response"),
+                Err(err) => tracing::debug!(latency_us, error = %err, "request failed"),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Sends a request that gets no response (Produce with `acks=0`), and waits until it is
+    /// written and flushed. No correlation id is kept for it: a response to it would poison the
+    /// connection.
+    ///
+    /// Dropping the future after the first poll still writes the whole frame.
+    pub async fn send_no_response(&self, request: RawRequest) -> Result<(), NetError> {
+        let span = tracing::debug_span!(
+            "kafka_request",
+            peer = %self.shared.peer,
+            api_key = request.api_key,
+            api_version = request.api_version,
+            correlation_id = tracing::field::Empty,
+        );
+        async {
+            let started = Instant::now();
+            let (written, done) = oneshot::channel();
+            let correlation_id = self.enqueue(&request, None, Some(written)).await?;
+            tracing::Span::current().record("correlation_id", correlation_id);
+            let result = match done.await {
+                Ok(result) => result,
+                Err(_) => Err(self.shared.current_closed_error()),
+            };
+            let latency_us = started.elapsed().as_micros() as u64;
+            match &result {
+                Ok(()) => tracing::debug!(latency_us, "sent with no response expected"),
+                Err(err) => tracing::debug!(latency_us, error = %err, "send failed"),
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Whether the connection is closed (failed, closed by the peer, or [closed](Self::close));
+    /// every call on it fails with [`NetError::Closed`].
+    pub fn is_closed(&self) -> bool {
+        self.shared.state().closed.is_some()
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_cause(&self) -> Option<Arc<NetError>> {
+        self.shared.state().closed.clone()
+    }
+
+    /// How many requests await a response (including abandoned ones whose response has not
+    /// arrived yet).
+    pub fn in_flight(&self) -> usize {
+        self.shared.state().in_flight.len()
+    }
+
+    /// The peer label given in the [`ConnectionConfig`].
+    pub fn peer(&self) -> &str {
+        &self.shared.peer
+    }
+
+    /// Closes the connection: requests in flight fail with [`NetError::ClosedByClient`], frames
+    /// not yet written are dropped, and the stream is closed.
+    pub fn close(&self) {
+        self.shared.fail(NetError::ClosedByClient);
+    }
+
+    /// Queues the frame for `request` and returns its correlation id.
+    ///
+    /// Everything after the queue slot is reserved is synchronous, so a caller dropped here
+    /// either registered and queued the request, or did neither.
+    async fn enqueue(
+        &self,
+        request: &RawRequest,
+        waiter: Option<(Waiter, ResponseHeaderVersion)>,
+        written: Option<oneshot::Sender<Result<(), NetError>>>,
+    ) -> Result<i32, NetError> {
+        // Fail fast when closed, rather than after waiting for a queue slot.
+        if let Some(cause) = &self.shared.state().closed {
+            return Err(Shared::closed_error(cause));
+        }
+        // Encode before registering, so an unencodable request is never in flight; the id is
+        // patched in below.
+        let mut head = request.encode_head(0)?;
+        let permit = match self.frames.reserve().await {
+            Ok(permit) => permit,
+            Err(_) => return Err(self.shared.current_closed_error()),
+        };
+        let correlation_id = self.shared.register(waiter)?;
+        // The correlation id follows the size prefix, api key and api version in every header
+        // version.
+        head[SIZE_PREFIX_LEN + 4..SIZE_PREFIX_LEN + 8]
+            .copy_from_slice(&correlation_id.to_be_bytes());
+        permit.send(OutgoingFrame {
+            head: head.freeze(),
+            body: request.body.clone(),
+            written,
+        });
+        Ok(correlation_id)
+    }
+
+    async fn wait(
+        &self,
+        mut response: oneshot::Receiver<Result<Bytes, NetError>>,
+        request: &RawRequest,
+        correlation_id: i32,
+        timeout: Duration,
+    ) -> Result<Bytes, NetError> {
+        match tokio::time::timeout(timeout, &mut response).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(self.shared.current_closed_error()),
+            Err(_elapsed) => {
+                self.shared.abandon(correlation_id);
+                // The response may have been handed over between the timer firing and
+                // `abandon` taking the lock; then it is not late after all.
+                if let Ok(result) = response.try_recv() {
+                    return result;
+                }
+                Err(NetError::Timeout {
+                    api_key: request.api_key,
+                    api_version: request.api_version,
+                    correlation_id,
+                    timeout,
+                })
+            }
+        }
+    }
+}
+
+async fn read_loop<R>(shared: Arc<Shared>, mut reader: R, max_response_size: usize)
+where
+    R: AsyncRead + Unpin,
+{
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        let frame = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|closed| *closed) => return,
+            frame = frame::read_frame(&mut reader, max_response_size) => frame,
+        };
+        let result = match frame {
+            Ok(Some(frame)) => shared.dispatch(frame),
+            Ok(None) => Err(NetError::PeerClosed),
+            Err(err) => Err(err),
+        };
+        if let Err(err) = result {
+            shared.fail(err);
+            return;
+        }
+    }
+}
+
+async fn write_loop<W>(shared: Arc<Shared>, mut writer: W, mut queue: mpsc::Receiver<OutgoingFrame>)
+where
+    W: AsyncWrite + Unpin,
+{
+    let mut shutdown = shared.shutdown.subscribe();
+    loop {
+        let frame = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|closed| *closed) => return,
+            frame = queue.recv() => frame,
+        };
+        let Some(frame) = frame else {
+            // Every `Connection` handle is gone and the queue is drained: close the stream
+            // (unless something else closes the connection first), then stop the reader.
+            tokio::select! {
+                biased;
+                _ = shutdown.wait_for(|closed| *closed) => {}
+                _ = writer.shutdown() => {}
+            }
+            shared.fail(NetError::ClosedByClient);
+            return;
+        };
+        // Flush when nothing else is queued (later frames would share the flush) or when a
+        // caller waits to hear the frame is out.
+        let flush = queue.is_empty() || frame.written.is_some();
+        let result = tokio::select! {
+            biased;
+            // Abandoning a half-written frame is fine here: the connection is closed.
+            _ = shutdown.wait_for(|closed| *closed) => return,
+            result = write_one(&mut writer, &frame, flush) => result,
+        };
+        if let Some(written) = frame.written {
+            let _ = written.send(result.clone());
+        }
+        if let Err(err) = result {
+            shared.fail(err);
+            return;
+        }
+    }
+}
+
+async fn write_one<W>(writer: &mut W, frame: &OutgoingFrame, flush: bool) -> Result<(), NetError>
+where
+    W: AsyncWrite + Unpin,
+{
+    writer.write_all(&frame.head).await?;
+    writer.write_all(&frame.body).await?;
+    if flush {
+        writer.flush().await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn correlation_ids_wrap_and_skip_ids_in_flight() {
+        let mut state = State {
+            next_correlation_id: i32::MAX,
+            in_flight: HashMap::new(),
+            closed: None,
+        };
+        state.in_flight.insert(
+            i32::MIN,
+            InFlight {
+                waiter: None,
+                response_header_version: ResponseHeaderVersion::V0,
+            },
+        );
+        assert_eq!(state.allocate_correlation_id(), i32::MAX);
+        assert_eq!(state.allocate_correlation_id(), i32::MIN + 1);
+    }
+
+    #[test]
+    fn header_version_numbers() {
+        for v in 0..3 {
+            assert_eq!(RequestHeaderVersion::from_i16(v).unwrap().as_i16(), v);
+        }
+        assert_eq!(RequestHeaderVersion::from_i16(3), None);
+        for v in 0..2 {
+            assert_eq!(ResponseHeaderVersion::from_i16(v).unwrap().as_i16(), v);
+        }
+        assert_eq!(ResponseHeaderVersion::from_i16(2), None);
+    }
+
+    #[test]
+    fn client_id_too_long_is_an_encode_error() {
+        let request = RawRequest::new(3, 1, Bytes::new()).with_client_id("x".repeat(40_000));
+        let err = request.encode_head(0).unwrap_err();
+        assert!(matches!(err, NetError::Encode(_)), "{err:?}");
+    }
+}

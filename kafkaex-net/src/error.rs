@@ -1,0 +1,109 @@
+//! Errors of the connection layer: framing, correlation, timeouts and I/O on one broker
+//! connection.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kafkaex_protocol::{DecodeError, EncodeError};
+
+/// An error on a broker connection.
+///
+/// `Clone`, because one failure of a connection is fanned out to every request waiting on it;
+/// the I/O error is shared behind an [`Arc`] for that reason.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum NetError {
+    /// Reading from or writing to the connection failed.
+    #[error("I/O error on the broker connection")]
+    Io(#[source] Arc<io::Error>),
+    /// The peer closed the connection between two response frames.
+    #[error("the broker closed the connection")]
+    PeerClosed,
+    /// The peer closed the connection in the middle of a response frame.
+    #[error("the broker closed the connection in the middle of a {size}-byte response frame")]
+    TruncatedFrame {
+        /// The size the frame announced.
+        size: usize,
+    },
+    /// A response frame announced a size above the configured maximum; it was rejected before
+    /// any buffer for it was allocated.
+    #[error("response frame of {size} bytes exceeds the maximum of {max} bytes")]
+    FrameTooLarge {
+        /// The size the frame announced.
+        size: usize,
+        /// The configured maximum.
+        max: usize,
+    },
+    /// A response frame announced a negative size.
+    #[error("response frame announces a negative size ({size})")]
+    NegativeFrameSize {
+        /// The size read.
+        size: i32,
+    },
+    /// A response carried a correlation id that matches no request in flight: the stream is out
+    /// of step with the requests, so nothing read from it afterwards can be trusted.
+    #[error("response with correlation id {got} matches no request in flight")]
+    CorrelationMismatch {
+        /// The correlation id in the response.
+        got: i32,
+    },
+    /// No response arrived within the request's timeout. A response that arrives later is
+    /// read and discarded; the connection stays usable.
+    #[error(
+        "request (api key {api_key}, v{api_version}, correlation id {correlation_id}) \
+         timed out after {timeout:?}"
+    )]
+    Timeout {
+        /// The request's API key.
+        api_key: i16,
+        /// The request's API version.
+        api_version: i16,
+        /// The correlation id the request was sent with.
+        correlation_id: i32,
+        /// The timeout that elapsed.
+        timeout: Duration,
+    },
+    /// The connection failed or was closed earlier; `cause` says why. The owner should replace
+    /// the connection.
+    #[error("the broker connection is closed")]
+    Closed {
+        /// What closed the connection.
+        #[source]
+        cause: Arc<NetError>,
+    },
+    /// The connection was closed by its owner ([`Connection::close`](crate::connection::Connection::close)
+    /// or dropping it).
+    #[error("the connection was closed by the client")]
+    ClosedByClient,
+    /// A request header or frame could not be encoded (for example a client id longer than an
+    /// int16 string allows).
+    #[error("could not encode a request frame")]
+    Encode(#[from] EncodeError),
+    /// A response header could not be decoded.
+    #[error("could not decode a response header")]
+    Decode(#[from] DecodeError),
+}
+
+impl From<io::Error> for NetError {
+    fn from(err: io::Error) -> Self {
+        Self::Io(Arc::new(err))
+    }
+}
+
+impl NetError {
+    /// The error that closed the connection, looking through [`NetError::Closed`]; any other
+    /// error is returned as is.
+    pub fn root_cause(&self) -> &NetError {
+        match self {
+            Self::Closed { cause } => cause.root_cause(),
+            other => other,
+        }
+    }
+
+    /// Whether this error means the connection can no longer be used (as opposed to one
+    /// request failing: [`NetError::Timeout`], or an encoding error caught before sending).
+    pub fn is_connection_failure(&self) -> bool {
+        !matches!(self, Self::Timeout { .. } | Self::Encode(_))
+    }
+}
