@@ -737,3 +737,22 @@ fn java_reads_our_unusual_batches() {
         assert_eq!(dump, expected, "{codec}");
     }
 }
+
+/// Readers of magic 0 from before KIP-57 (Kafka 0.8/0.9 clients) check the LZ4 frame-descriptor
+/// checksum the historical, wrong way (over the frame magic too, KAFKA-3160); newer ones accept
+/// either only for magic 0. Our wrapper's LZ4 frame header must be Kafka's, byte for byte: the
+/// broken checksum for magic 0, the correct one for magic 1.
+#[test]
+fn encodes_kafkas_lz4_frame_header_per_magic() {
+    // offset, size, crc, magic, attributes, [timestamp], key length (-1), value length.
+    for (magic, frame_at) in [(0i8, 26usize), (1, 34)] {
+        let golden = fixture(&format!("{magic}-lz4"));
+        let ours = encode_java_record_set(magic, Compression::Lz4);
+        assert_eq!(&golden[frame_at..frame_at + 4], &[0x04, 0x22, 0x4d, 0x18]);
+        assert_eq!(
+            &ours[frame_at..frame_at + 7],
+            &golden[frame_at..frame_at + 7],
+            "magic {magic}: LZ4 frame magic, FLG, BD and header checksum"
+        );
+    }
+}
