@@ -208,6 +208,18 @@ fn capture(args: &[String]) -> Result<()> {
             other => bail!("unknown or incomplete capture argument {other:?}"),
         }
     }
+    for (broker, hint) in [
+        (&kraft, "cargo xtask kafka up kraft"),
+        (&zk, "cargo xtask interop legacy-broker up"),
+    ] {
+        if let Some(b) = broker {
+            ensure!(
+                std::net::TcpStream::connect(&b.bootstrap).is_ok(),
+                "no broker at {} (start it with `{hint}`, or pick another with --kraft/--zk)",
+                b.bootstrap
+            );
+        }
+    }
     build()?;
     std::fs::create_dir_all(&out)?;
     // Fresh topic names per run: the segment must hold exactly the one batch produced now.
