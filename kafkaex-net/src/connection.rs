@@ -486,6 +486,8 @@ impl Connection {
     /// Sends `request` and waits up to `timeout` for its response; returns the response body
     /// after the response header, a zero-copy slice of the frame.
     ///
+    /// The timeout covers the whole call, including any wait for room in the write queue.
+    ///
     /// Cancellation-safe: dropping the future at any point leaves the connection usable (the
     /// request is either never sent or sent whole, and its response is discarded).
     pub async fn call(&self, request: RawRequest, timeout: Duration) -> Result<Bytes, NetError> {
@@ -498,16 +500,36 @@ impl Connection {
         );
         async {
             let started = Instant::now();
+            // `None` for a timeout too far away to express: no timeout at all.
+            let deadline = started.checked_add(timeout);
             let (waiter, response) = oneshot::channel();
-            let correlation_id = self
-                .enqueue(
-                    &request,
-                    Some((waiter, request.response_header_version)),
-                    None,
-                )
-                .await?;
+            let enqueued = self.enqueue(
+                &request,
+                Some((waiter, request.response_header_version)),
+                None,
+            );
+            let correlation_id = match deadline {
+                None => enqueued.await,
+                Some(deadline) => tokio::time::timeout_at(deadline, enqueued)
+                    .await
+                    .unwrap_or(Err(NetError::Timeout {
+                        api_key: request.api_key,
+                        api_version: request.api_version,
+                        correlation_id: None,
+                        timeout,
+                    })),
+            };
+            let correlation_id = match correlation_id {
+                Ok(id) => id,
+                Err(err) => {
+                    tracing::debug!(error = %err, "request not sent");
+                    return Err(err);
+                }
+            };
             tracing::Span::current().record("correlation_id", correlation_id);
-            let result = self.wait(response, &request, correlation_id, timeout).await;
+            let result = self
+                .wait(response, &request, correlation_id, deadline, timeout)
+                .await;
             let latency_us = started.elapsed().as_micros() as u64;
             match &result {
                 Ok(body) => tracing::debug!(latency_us, response_len = body.len(), "response"),
@@ -619,9 +641,15 @@ impl Connection {
         mut response: oneshot::Receiver<Result<Bytes, NetError>>,
         request: &RawRequest,
         correlation_id: i32,
+        deadline: Option<Instant>,
         timeout: Duration,
     ) -> Result<Bytes, NetError> {
-        match tokio::time::timeout(timeout, &mut response).await {
+        let Some(deadline) = deadline else {
+            return response
+                .await
+                .unwrap_or_else(|_| Err(self.shared.current_closed_error()));
+        };
+        match tokio::time::timeout_at(deadline, &mut response).await {
             Ok(Ok(result)) => result,
             Ok(Err(_)) => Err(self.shared.current_closed_error()),
             Err(_elapsed) => {
@@ -634,7 +662,7 @@ impl Connection {
                 Err(NetError::Timeout {
                     api_key: request.api_key,
                     api_version: request.api_version,
-                    correlation_id,
+                    correlation_id: Some(correlation_id),
                     timeout,
                 })
             }

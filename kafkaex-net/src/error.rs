@@ -51,16 +51,17 @@ pub enum NetError {
     /// No response arrived within the request's timeout. A response that arrives later is
     /// read and discarded; the connection stays usable.
     #[error(
-        "request (api key {api_key}, v{api_version}, correlation id {correlation_id}) \
-         timed out after {timeout:?}"
+        "request (api key {api_key}, v{api_version}, {}) timed out after {timeout:?}",
+        describe_correlation_id(*.correlation_id)
     )]
     Timeout {
         /// The request's API key.
         api_key: i16,
         /// The request's API version.
         api_version: i16,
-        /// The correlation id the request was sent with.
-        correlation_id: i32,
+        /// The correlation id the request was sent with; `None` when the timeout elapsed while
+        /// the request still waited for room in the write queue, so it was never sent.
+        correlation_id: Option<i32>,
         /// The timeout that elapsed.
         timeout: Duration,
     },
@@ -83,6 +84,13 @@ pub enum NetError {
     /// A response header could not be decoded.
     #[error("could not decode a response header")]
     Decode(#[from] DecodeError),
+}
+
+fn describe_correlation_id(id: Option<i32>) -> String {
+    match id {
+        Some(id) => format!("correlation id {id}"),
+        None => "never sent".to_owned(),
+    }
 }
 
 impl From<io::Error> for NetError {

@@ -581,6 +581,7 @@ async fn timeout_is_typed_and_the_late_response_is_discarded() {
         .call(request(19, b"slow"), Duration::from_millis(250))
         .await
         .unwrap_err();
+    let err_text = err.to_string();
     let NetError::Timeout {
         api_key,
         api_version,
@@ -597,12 +598,16 @@ async fn timeout_is_typed_and_the_late_response_is_discarded() {
     );
     assert!(!conn.is_closed());
     assert_eq!(conn.in_flight(), 1);
+    assert!(
+        err_text.contains("api key 19, v1, correlation id"),
+        "{err_text}"
+    );
 
     answer_late.send(()).unwrap();
     let body = conn.call(request(1, b"next"), LONG).await.unwrap();
     assert_eq!(&body[..], b"on time");
     let (_peer, slow) = peer_task.await.unwrap();
-    assert_eq!(slow.correlation_id, correlation_id);
+    assert_eq!(Some(slow.correlation_id), correlation_id);
     assert!(!conn.is_closed());
     assert_eq!(conn.in_flight(), 0);
 }
@@ -645,4 +650,40 @@ async fn an_unencodable_request_fails_alone() {
     assert_eq!(&seen.frame[8..], b"fine");
     peer.respond(seen.correlation_id, b"ok").await;
     assert_eq!(&call.await.unwrap().unwrap()[..], b"ok");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_timeout_covers_waiting_for_room_in_the_write_queue() {
+    // A one-frame queue in front of a pipe the peer does not read: the first frame blocks the
+    // writer, the second fills the queue, the third cannot even be queued.
+    let (client, broker) = tokio::io::duplex(16);
+    let conn = Arc::new(Connection::new(
+        client,
+        ConnectionConfig::new("stalled").with_write_queue_capacity(1),
+    ));
+    let big = vec![1u8; 1000];
+    let mut first = pin!(conn.call(request(1, &big), LONG));
+    assert!(poll_once(first.as_mut()).await.is_pending());
+    tokio::task::yield_now().await;
+    let mut second = pin!(conn.call(request(1, &big), LONG));
+    assert!(poll_once(second.as_mut()).await.is_pending());
+
+    let err = conn
+        .call(request(1, b"third"), Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            NetError::Timeout {
+                correlation_id: None,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("never sent"), "{err}");
+    assert!(!conn.is_closed());
+    assert_eq!(conn.in_flight(), 2);
+    drop(broker);
 }
