@@ -21,23 +21,23 @@
 //! [`NetError::Closed`] carrying it. The owner sees [`Connection::is_closed`] and connects
 //! again.
 //!
-//! ```
-//! # async fn example() -> Result<(), kafkaex_net::NetError> {
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
+//! use bytes::Bytes;
 //! use kafkaex_net::connection::{Connection, ConnectionConfig, RawRequest};
 //! use kafkaex_net::connection::{RequestHeaderVersion, ResponseHeaderVersion};
 //!
-//! let (stream, _broker) = tokio::io::duplex(64 * 1024);
-//! let connection = Connection::new(stream, ConnectionConfig::new("broker-1:9092"));
-//! // ApiVersions v3: request header v2, response header v0 (ApiVersions' historical exception).
-//! let request = RawRequest::new(18, 3, bytes::Bytes::from_static(&[0, 0, 0]))
+//! let stream = tokio::net::TcpStream::connect("localhost:9092").await?;
+//! let connection = Connection::new(stream, ConnectionConfig::new("localhost:9092"));
+//! // ApiVersions v3, its body two empty compact strings and no tagged fields. Request header
+//! // v2, response header v0: ApiVersions responses keep header v0 so that any client can read
+//! // them, whatever version it asked for.
+//! let request = RawRequest::new(18, 3, Bytes::from_static(&[1, 1, 0]))
 //!     .with_header_versions(RequestHeaderVersion::V2, ResponseHeaderVersion::V0)
 //!     .with_client_id("kafkaex");
-//! # drop(_broker);
-//! let body = connection.call(request, Duration::from_secs(30)).await;
-//! # assert!(body.is_err());
+//! let body: Bytes = connection.call(request, Duration::from_secs(30)).await?;
 //! # Ok(()) }
-//! # tokio::runtime::Runtime::new().unwrap().block_on(example()).unwrap();
 //! ```
 
 use std::collections::HashMap;

@@ -81,7 +81,9 @@ pub enum NetError {
     /// int16 string allows).
     #[error("could not encode a request frame")]
     Encode(#[from] EncodeError),
-    /// A response header could not be decoded.
+    /// A response header could not be decoded (a frame too short for a correlation id, or a
+    /// malformed tagged-field section). The connection closes: the peer is not speaking the
+    /// protocol the requests assumed.
     #[error("could not decode a response header")]
     Decode(#[from] DecodeError),
 }
