@@ -584,3 +584,51 @@ fn control_batches_are_flagged() {
     assert_eq!(batch.control_type(), Some(ControlRecordType::Commit));
     assert_eq!(batch.producer_id, 42);
 }
+
+proptest! {
+    #[test]
+    fn view_reads_what_decode_reads(b in batch()) {
+        use kafkaex_protocol::records::RecordBatchView;
+        let bytes = b.to_bytes().unwrap();
+        let mut rest = bytes.clone();
+        let view = RecordBatchView::decode(&mut rest, &DecodeOptions::default()).unwrap();
+        prop_assert!(rest.is_empty());
+        prop_assert_eq!(view.len(), b.records.len());
+        prop_assert_eq!(&view.header().records, &Vec::<Record>::new());
+        for (r, expected) in view.records().zip(&b.records) {
+            let r = r.unwrap();
+            prop_assert_eq!(r.offset, expected.offset);
+            prop_assert_eq!(r.timestamp, expected.timestamp);
+            prop_assert_eq!(r.attributes, expected.attributes);
+            prop_assert_eq!(r.key, expected.key.as_deref());
+            prop_assert_eq!(r.value, expected.value.as_deref());
+            let headers: Vec<_> = r.headers.map(Result::unwrap).collect();
+            let want: Vec<_> = expected.headers.iter().map(|h| (h.key.as_str(), h.value.as_deref())).collect();
+            prop_assert_eq!(headers, want);
+        }
+        prop_assert_eq!(view.records().count(), b.records.len());
+        prop_assert_eq!(view.into_batch().unwrap(), b);
+    }
+}
+
+#[test]
+fn view_reports_corrupt_records_as_items() {
+    use kafkaex_protocol::records::RecordBatchView;
+    // second record's length runs past the section
+    let record = [
+        0x0e, 0x00, 0x00, 0x00, 0x01, 0x02, b'a', 0x00, 0x7e, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    let view = RecordBatchView::decode(
+        &mut hand_batch(2, &record).freeze(),
+        &DecodeOptions::default(),
+    )
+    .unwrap();
+    let items: Vec<_> = view.records().collect();
+    assert_eq!(items.len(), 2);
+    assert!(items[0].is_ok());
+    assert!(matches!(
+        items[1],
+        Err(DecodeError::InvalidLength { what: "record", .. })
+    ));
+    assert!(view.into_batch().is_err());
+}

@@ -472,30 +472,35 @@ impl RecordBatch {
     /// Keys, values and header values are zero-copy slices of `buf` (of the decompressed buffer
     /// for compressed batches). A batch cut short is [`DecodeError::UnexpectedEof`].
     pub fn decode(buf: &mut Bytes, opts: &DecodeOptions) -> Result<RecordBatch, DecodeError> {
-        if buf.len() < LOG_OVERHEAD {
-            return Err(DecodeError::UnexpectedEof {
-                needed: LOG_OVERHEAD,
-                remaining: buf.len(),
-            });
-        }
-        let len = i32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
-        if len < (BATCH_HEADER_LEN - LOG_OVERHEAD) as i32 {
-            return Err(DecodeError::InvalidLength {
-                what: "record batch",
-                len: i64::from(len),
-                remaining: buf.len() - LOG_OVERHEAD,
-            });
-        }
-        let total = LOG_OVERHEAD + len as usize;
-        if buf.len() < total {
-            return Err(DecodeError::UnexpectedEof {
-                needed: total,
-                remaining: buf.len(),
-            });
-        }
-        let batch = buf.split_to(total);
-        decode_batch(batch, opts)
+        decode_batch(split_batch(buf)?, opts)
     }
+}
+
+/// Splits one whole batch off the front of `buf` (checking its length field), leaving `buf`
+/// untouched on error.
+fn split_batch(buf: &mut Bytes) -> Result<Bytes, DecodeError> {
+    if buf.len() < LOG_OVERHEAD {
+        return Err(DecodeError::UnexpectedEof {
+            needed: LOG_OVERHEAD,
+            remaining: buf.len(),
+        });
+    }
+    let len = i32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    if len < (BATCH_HEADER_LEN - LOG_OVERHEAD) as i32 {
+        return Err(DecodeError::InvalidLength {
+            what: "record batch",
+            len: i64::from(len),
+            remaining: buf.len() - LOG_OVERHEAD,
+        });
+    }
+    let total = LOG_OVERHEAD + len as usize;
+    if buf.len() < total {
+        return Err(DecodeError::UnexpectedEof {
+            needed: total,
+            remaining: buf.len(),
+        });
+    }
+    Ok(buf.split_to(total))
 }
 
 /// Back-patches the length and CRC of the batch that starts at `start` and ends at `buf`'s end.
@@ -510,7 +515,19 @@ fn finish_batch(buf: &mut BytesMut, start: usize) -> Result<(), EncodeError> {
 }
 
 /// Decodes a batch given exactly its bytes.
-fn decode_batch(mut b: Bytes, opts: &DecodeOptions) -> Result<RecordBatch, DecodeError> {
+fn decode_batch(b: Bytes, opts: &DecodeOptions) -> Result<RecordBatch, DecodeError> {
+    let (mut batch, data, count) = decode_header(b, opts)?;
+    batch.records = decode_record_list(&data, count, batch.base_offset, batch.base_timestamp)?;
+    Ok(batch)
+}
+
+/// Checks and decodes a batch's header (given exactly the batch's bytes), returning it with no
+/// records, the records section (decompressed if need be) and the record count, checked
+/// against the section's size.
+fn decode_header(
+    mut b: Bytes,
+    opts: &DecodeOptions,
+) -> Result<(RecordBatch, Bytes, usize), DecodeError> {
     let magic = b[MAGIC_OFFSET] as i8;
     if magic != 2 {
         return Err(DecodeError::UnknownMagic(magic));
@@ -558,8 +575,7 @@ fn decode_batch(mut b: Bytes, opts: &DecodeOptions) -> Result<RecordBatch, Decod
             remaining: data.len(),
         });
     }
-    let records = decode_record_list(&data, count as usize, base_offset, base_timestamp)?;
-    Ok(RecordBatch {
+    let batch = RecordBatch {
         base_offset,
         partition_leader_epoch,
         compression,
@@ -577,8 +593,9 @@ fn decode_batch(mut b: Bytes, opts: &DecodeOptions) -> Result<RecordBatch, Decod
         producer_id,
         producer_epoch,
         base_sequence,
-        records,
-    })
+        records: Vec::new(),
+    };
+    Ok((batch, data, count as usize))
 }
 
 /// Decodes `count` records filling all of `data`. Keys, values and headers are slices of `data`
@@ -651,6 +668,197 @@ fn decode_record_list(
         ));
     }
     Ok(records)
+}
+
+/// A record batch whose records stay encoded until iterated: the fastest way to read a batch.
+///
+/// [`RecordBatch::decode`] materializes every record (a `Bytes` handle, i.e. a reference-count
+/// increment, per key, value and header, and a vector per record with headers). A view checks
+/// the batch the same way (CRC, codec, bounded decompression, record count) but then hands out
+/// [`RecordRef`]s that borrow from it, allocating nothing per record.
+#[derive(Clone, Debug)]
+pub struct RecordBatchView {
+    header: RecordBatch,
+    data: Bytes,
+    count: usize,
+}
+
+impl RecordBatchView {
+    /// Decodes one batch's header from the front of `buf`, advancing it past the batch; the
+    /// records are parsed by [`RecordBatchView::records`]. Errors as [`RecordBatch::decode`].
+    pub fn decode(buf: &mut Bytes, opts: &DecodeOptions) -> Result<RecordBatchView, DecodeError> {
+        let batch = split_batch(buf)?;
+        let (header, data, count) = decode_header(batch, opts)?;
+        Ok(RecordBatchView {
+            header,
+            data,
+            count,
+        })
+    }
+
+    /// The batch's header fields (its `records` is empty).
+    pub fn header(&self) -> &RecordBatch {
+        &self.header
+    }
+
+    /// The number of records the batch declares.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the batch declares no records.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Iterates the records. Each item is a record or the error that ends the iteration.
+    pub fn records(&self) -> RecordRefs<'_> {
+        RecordRefs {
+            data: &self.data,
+            pos: 0,
+            remaining: self.count,
+            base_offset: self.header.base_offset,
+            base_timestamp: self.header.base_timestamp,
+        }
+    }
+
+    /// Materializes the records into a [`RecordBatch`] (as [`RecordBatch::decode`] does).
+    pub fn into_batch(self) -> Result<RecordBatch, DecodeError> {
+        let mut batch = self.header;
+        batch.records = decode_record_list(
+            &self.data,
+            self.count,
+            batch.base_offset,
+            batch.base_timestamp,
+        )?;
+        Ok(batch)
+    }
+}
+
+/// A record borrowed from a [`RecordBatchView`].
+#[derive(Clone, Debug)]
+pub struct RecordRef<'a> {
+    /// Record attributes.
+    pub attributes: i8,
+    /// Absolute offset.
+    pub offset: i64,
+    /// Absolute timestamp in milliseconds.
+    pub timestamp: i64,
+    /// The key; `None` is null.
+    pub key: Option<&'a [u8]>,
+    /// The value; `None` is null.
+    pub value: Option<&'a [u8]>,
+    /// The headers, parsed as iterated.
+    pub headers: HeaderRefs<'a>,
+}
+
+/// Iterator over the records of a [`RecordBatchView`].
+#[derive(Clone, Debug)]
+pub struct RecordRefs<'a> {
+    data: &'a [u8],
+    pos: usize,
+    remaining: usize,
+    base_offset: i64,
+    base_timestamp: i64,
+}
+
+impl<'a> RecordRefs<'a> {
+    fn parse(&mut self) -> Result<RecordRef<'a>, DecodeError> {
+        let all = self.data;
+        let mut outer = Cursor::at(all, self.pos);
+        let len = outer.varint()?;
+        if len < 0 {
+            return Err(DecodeError::InvalidLength {
+                what: "record",
+                len: i64::from(len),
+                remaining: outer.remaining(),
+            });
+        }
+        let range = outer.take(len as usize, "record")?;
+        self.pos = range.end;
+        let mut c = Cursor::at(&all[..range.end], range.start);
+        let attributes = c.i8()?;
+        let timestamp_delta = c.varlong()?;
+        let offset_delta = c.varint()?;
+        let key = c.nullable("record key")?.map(|r| &all[r]);
+        let value = c.nullable("record value")?.map(|r| &all[r]);
+        let count = c.varint()?;
+        if count < 0 || count as usize > c.remaining() / 2 {
+            return Err(DecodeError::InvalidLength {
+                what: "record header count",
+                len: i64::from(count),
+                remaining: c.remaining(),
+            });
+        }
+        Ok(RecordRef {
+            attributes,
+            offset: self.base_offset.wrapping_add(i64::from(offset_delta)),
+            timestamp: self.base_timestamp.wrapping_add(timestamp_delta),
+            key,
+            value,
+            headers: HeaderRefs {
+                data: &all[c.position()..range.end],
+                remaining: count as usize,
+            },
+        })
+    }
+}
+
+impl<'a> Iterator for RecordRefs<'a> {
+    type Item = Result<RecordRef<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let r = self.parse();
+        // After an error the position is meaningless: end the iteration.
+        self.remaining = if r.is_ok() { self.remaining - 1 } else { 0 };
+        Some(r)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.remaining))
+    }
+}
+
+/// Iterator over the headers of a [`RecordRef`]: `(key, value)` pairs, or the error that ends
+/// the iteration (a bad length, a key that is not UTF-8).
+#[derive(Clone, Debug)]
+pub struct HeaderRefs<'a> {
+    data: &'a [u8],
+    remaining: usize,
+}
+
+impl<'a> HeaderRefs<'a> {
+    fn parse(&mut self) -> Result<(&'a str, Option<&'a [u8]>), DecodeError> {
+        let all = self.data;
+        let mut c = Cursor::new(all);
+        let key = c
+            .nullable("header key")?
+            .ok_or(DecodeError::UnexpectedNull { what: "header key" })?;
+        let key = std::str::from_utf8(&all[key]).map_err(|_| DecodeError::InvalidUtf8)?;
+        let value = c.nullable("header value")?.map(|r| &all[r]);
+        self.data = &all[c.position()..];
+        Ok((key, value))
+    }
+}
+
+impl<'a> Iterator for HeaderRefs<'a> {
+    type Item = Result<(&'a str, Option<&'a [u8]>), DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let r = self.parse();
+        self.remaining = if r.is_ok() { self.remaining - 1 } else { 0 };
+        Some(r)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.remaining))
+    }
 }
 
 /// Builds a record batch by appending records straight into the output buffer, without

@@ -7,6 +7,9 @@
 //!
 //! Decoding is zero-copy: keys, values and header values (and header keys, see [`HeaderKey`]) are
 //! [`Bytes`] slices of the input, or of the decompressed buffer for compressed batches.
+//! [`RecordBatchView`] goes further and allocates nothing per record: it checks the batch, then
+//! lends out [`RecordRef`]s borrowing from it.
+//!
 //! Encoding writes into one pre-sized buffer and back-patches lengths and CRCs; use
 //! [`RecordBatchBuilder`] to encode without building [`Record`]s at all.
 
@@ -18,7 +21,8 @@ mod wire;
 use bytes::Bytes;
 
 pub use batch::{
-    ControlRecordType, HeaderKey, Record, RecordBatch, RecordBatchBuilder, RecordHeader,
+    ControlRecordType, HeaderKey, HeaderRefs, Record, RecordBatch, RecordBatchBuilder,
+    RecordBatchView, RecordHeader, RecordRef, RecordRefs,
 };
 pub use compression::Compression;
 pub use message_set::{Message as LegacyMessage, MessageSet};
