@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 mod ci;
 mod codegen;
 mod interop;
+mod kafka;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -18,6 +19,7 @@ fn main() -> Result<()> {
         "test" => ci::run_test(rest),
         "ci" => ci::run_ci(rest),
         "interop" => interop::run(rest),
+        "kafka" => kafka::run(rest),
         "help" | "--help" | "-h" => {
             print_usage();
             Ok(())
@@ -37,7 +39,8 @@ fn print_usage() {
          \x20 codegen [--check] [--specs DIR|JAR]   generate kafkaex-protocol/src/generated from Kafka's JSON specs\n\
          \x20 test [--no-brokers]                   start the test brokers, run the whole test suite, stop them\n\
          \x20 ci                                     fmt, clippy, codegen --check, fuzz/bench builds, then test\n\
-         \x20 interop build|verify FILE|produce|fetch|write|capture   the Java client as a peer (interop/java)\n"
+         \x20 interop build|verify FILE|produce|fetch|write|capture   the Java client as a peer (interop/java)\n\
+         \x20 kafka up|down|status|env [PROFILE|all]   local brokers: kraft, cluster, zk, secure (`kafka help`)\n"
     );
 }
 
