@@ -18,7 +18,7 @@
 //!
 //! Layout of a profile directory: `node-<id>/` (or `zookeeper/`) holding the process's
 //! `server.properties`, `data/`, `pid` and `<name>.log`; the logging config; for `secure`, the
-//! `certs/` and the `env` file. `down` stops the processes and deletes `data/`, keeping the logs.
+//! certificates (`ca.pem`, `truststore.p12`, `broker.p12`) and the `env` file. `down` stops the processes and deletes `data/`, keeping the logs.
 //! A later `up` starts from empty storage.
 //!
 //! Broker settings the tests rely on: topics auto-created with 3 partitions, replication factor
@@ -544,7 +544,7 @@ fn start_fresh(
     let mut tls = None;
     if profile == Profile::Secure {
         let t = Instant::now();
-        let certs = certs::generate(&dir.join("certs"))?;
+        let certs = certs::generate(&dir)?;
         eprintln!(
             "xtask kafka:   certificates made in {:.1?}: CA {} (truststore {})",
             t.elapsed(),
@@ -739,8 +739,7 @@ fn zookeeper_properties(s: &Service) -> String {
 
 /// The variables of `target/kafka/secure/env`.
 fn secure_env(root: &Path) -> Vec<(String, String)> {
-    let dir = Profile::Secure.dir(root);
-    let certs = dir.join("certs");
+    let certs = Profile::Secure.dir(root);
     let addr = |i: usize| format!("127.0.0.1:{}", Profile::SECURE_LISTENERS[i].1);
     [
         ("KAFKAEX_SECURE_SSL", addr(0)),

@@ -23,11 +23,9 @@ pub(super) struct TestCerts {
     pub(super) keystore: PathBuf,
 }
 
-/// Generates fresh material in `dir` (replacing any old one).
+/// Generates fresh material in `dir` (`ca.pem`, `truststore.p12`, `broker.p12` and the
+/// intermediate files), replacing any old one.
 pub(super) fn generate(dir: &Path) -> Result<TestCerts> {
-    if dir.exists() {
-        std::fs::remove_dir_all(dir)?;
-    }
     std::fs::create_dir_all(dir)?;
     let ca_store = dir.join("ca.p12");
     let ca_pem = dir.join("ca.pem");
@@ -35,6 +33,12 @@ pub(super) fn generate(dir: &Path) -> Result<TestCerts> {
     let truststore = dir.join("truststore.p12");
     let csr = dir.join("broker.csr");
     let broker_pem = dir.join("broker.pem");
+    // keytool adds to an existing store: stale ones from an earlier run must go.
+    for store in [&ca_store, &keystore, &truststore] {
+        if store.exists() {
+            std::fs::remove_file(store)?;
+        }
+    }
     let store_args = |store: &Path| -> Vec<String> {
         vec![
             "-keystore".into(),
@@ -45,7 +49,15 @@ pub(super) fn generate(dir: &Path) -> Result<TestCerts> {
             STORE_PASSWORD.into(),
         ]
     };
-    let key_args = ["-keyalg", "RSA", "-keysize", "2048", "-validity", "3650"];
+    // EC P-256: generated in a fraction of RSA's time, and accepted by rustls, OpenSSL and Java.
+    let key_args = [
+        "-keyalg",
+        "EC",
+        "-groupname",
+        "secp256r1",
+        "-validity",
+        "3650",
+    ];
 
     keytool(
         &[
@@ -154,6 +166,8 @@ fn path(p: &Path) -> &str {
 
 fn keytool(args: &[&str], store: &[String]) -> Result<()> {
     let output = Command::new("keytool")
+        // Nine short JVM runs: C1 only and the serial GC roughly halve each one's start-up.
+        .args(["-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC"])
         .args(args)
         .args(store)
         .output()
