@@ -423,9 +423,9 @@ impl Service {
         probe::wait_ready(&self.name, &self.ready, deadline, || {
             pid.is_some_and(process::is_alive)
         })
-        .with_context(|| {
-            format!(
-                "last {LOG_TAIL} lines of {}:\n{}",
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{e:#}\n--- last {LOG_TAIL} lines of {} ---\n{}\n---",
                 self.log().display(),
                 process::tail(&self.log(), LOG_TAIL)
             )
