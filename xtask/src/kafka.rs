@@ -18,8 +18,12 @@
 //!
 //! Layout of a profile directory: `node-<id>/` (or `zookeeper/`) holding the process's
 //! `server.properties`, `data/`, `pid` and `<name>.log`; the logging config; for `secure`, the
-//! certificates (`ca.pem`, `truststore.p12`, `broker.p12`) and the `env` file. `down` stops the processes and deletes `data/`, keeping the logs.
-//! A later `up` starts from empty storage.
+//! certificates (`ca.pem`, `truststore.p12`, `broker.p12`) and the `env` file. `down` stops the
+//! processes and deletes `data/`, keeping the logs. A later `up` starts from empty storage.
+//!
+//! SCRAM on `secure` works with the Java client but not with kcat from Debian (librdkafka 2.0.2):
+//! librdkafka before 2.6.1 repeats the client nonce in its client-final-message, and Kafka 4.x
+//! checks that nonce strictly (RFC 5802). Our own client must send the server's nonce verbatim.
 //!
 //! Broker settings the tests rely on: topics auto-created with 3 partitions, replication factor
 //! 1 (3 on `cluster`, where internal topics also use 3 and min ISR 2), group rebalances without
