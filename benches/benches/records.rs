@@ -12,7 +12,8 @@ use bytes::BytesMut;
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use kafkaex_benches::{
     check_equivalent, decode_floor, decode_kafka_protocol, decode_kafkaex, encode_floor,
-    encode_kafka_protocol, encode_kafkaex, encode_kafkaex_builder, Payload, CODECS, RECORD_COUNTS,
+    encode_kafka_protocol, encode_kafkaex, encode_kafkaex_builder, kafkaex_headers, Payload,
+    CODECS, RECORD_COUNTS,
 };
 
 fn records(c: &mut Criterion) {
@@ -24,6 +25,7 @@ fn records(c: &mut Criterion) {
             }
             let ours_batch = payload.kafkaex_batch(codec);
             let theirs_records = payload.kafka_protocol_records();
+            let headers = kafkaex_headers(&payload);
             let bytes = payload.payload_bytes() as u64;
 
             let mut g = c.benchmark_group(format!("encode/{codec}/{n}"));
@@ -33,7 +35,7 @@ fn records(c: &mut Criterion) {
                 b.iter(|| encode_kafkaex(black_box(&ours_batch), &mut buf))
             });
             g.bench_function("kafkaex-builder", |b| {
-                b.iter(|| encode_kafkaex_builder(black_box(&payload), codec))
+                b.iter(|| encode_kafkaex_builder(black_box(&payload), &headers, codec))
             });
             let mut buf = BytesMut::new();
             g.bench_function("kafka-protocol", |b| {
