@@ -25,7 +25,9 @@ pub trait Decodable: Sized {
 }
 
 /// A top-level Kafka message (request, response, header or data message) from the JSON specs.
-pub trait Message: Encodable + Decodable + Default + Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static {
+pub trait Message:
+    Encodable + Decodable + Default + Clone + std::fmt::Debug + PartialEq + Send + Sync + 'static
+{
     /// The spec's name, e.g. `ProduceRequest`.
     const NAME: &'static str;
     /// The versions the spec defines.

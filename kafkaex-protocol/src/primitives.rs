@@ -194,7 +194,11 @@ pub fn get_varlong(buf: &mut Bytes) -> Result<i64, DecodeError> {
 /// negative length, or a length larger than the input left, is an error. `what` names the value
 /// for the error message.
 #[inline]
-fn get_len(buf: &mut Bytes, compact: bool, what: &'static str) -> Result<Option<usize>, DecodeError> {
+fn get_len(
+    buf: &mut Bytes,
+    compact: bool,
+    what: &'static str,
+) -> Result<Option<usize>, DecodeError> {
     let len: i64 = if compact {
         i64::from(get_uvarint(buf)?) - 1
     } else {
@@ -389,7 +393,12 @@ pub fn put_uuid(buf: &mut BytesMut, v: &Uuid) {
     buf.put_slice(&v.0);
 }
 
-fn put_len(buf: &mut BytesMut, len: Option<usize>, compact: bool, what: &'static str) -> Result<(), EncodeError> {
+fn put_len(
+    buf: &mut BytesMut,
+    len: Option<usize>,
+    compact: bool,
+    what: &'static str,
+) -> Result<(), EncodeError> {
     match (len, compact) {
         (None, true) => put_uvarint(buf, 0),
         (None, false) => buf.put_i32(-1),
@@ -423,7 +432,11 @@ pub fn put_string(buf: &mut BytesMut, v: &str, compact: bool) -> Result<(), Enco
 }
 
 /// Writes a nullable string (`nullable_string` / `compact_nullable_string`).
-pub fn put_nullable_string(buf: &mut BytesMut, v: Option<&str>, compact: bool) -> Result<(), EncodeError> {
+pub fn put_nullable_string(
+    buf: &mut BytesMut,
+    v: Option<&str>,
+    compact: bool,
+) -> Result<(), EncodeError> {
     if compact {
         put_len(buf, v.map(str::len), true, "string")?;
     } else {
@@ -468,7 +481,11 @@ pub fn put_bytes(buf: &mut BytesMut, v: &[u8], compact: bool) -> Result<(), Enco
 }
 
 /// Writes nullable bytes.
-pub fn put_nullable_bytes(buf: &mut BytesMut, v: Option<&[u8]>, compact: bool) -> Result<(), EncodeError> {
+pub fn put_nullable_bytes(
+    buf: &mut BytesMut,
+    v: Option<&[u8]>,
+    compact: bool,
+) -> Result<(), EncodeError> {
     put_len(buf, v.map(<[u8]>::len), compact, "bytes")?;
     if let Some(b) = v {
         buf.put_slice(b);
@@ -487,7 +504,11 @@ pub fn nullable_bytes_len(v: Option<&[u8]>, compact: bool) -> usize {
 }
 
 /// Writes an array length (`None` for a null array).
-pub fn put_array_len(buf: &mut BytesMut, len: Option<usize>, compact: bool) -> Result<(), EncodeError> {
+pub fn put_array_len(
+    buf: &mut BytesMut,
+    len: Option<usize>,
+    compact: bool,
+) -> Result<(), EncodeError> {
     put_len(buf, len, compact, "array")
 }
 
@@ -519,7 +540,20 @@ mod tests {
 
     #[test]
     fn varints_round_trip_and_sizes_match() {
-        for v in [0i64, 1, -1, 63, -64, 64, 300, -300, i32::MAX as i64, i32::MIN as i64, i64::MAX, i64::MIN] {
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            300,
+            -300,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
+        ] {
             let mut b = BytesMut::new();
             put_varlong(&mut b, v);
             assert_eq!(b.len(), varlong_len(v), "{v}");
@@ -546,13 +580,25 @@ mod tests {
     #[test]
     fn hostile_lengths_are_rejected_before_allocating() {
         let mut b = Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0]);
-        assert!(matches!(get_array_len(&mut b, false), Err(DecodeError::InvalidLength { .. })));
+        assert!(matches!(
+            get_array_len(&mut b, false),
+            Err(DecodeError::InvalidLength { .. })
+        ));
         let mut b = Bytes::from_static(&[0x7f, 0xff, 0x41]);
-        assert!(matches!(get_string(&mut b, false), Err(DecodeError::InvalidLength { .. })));
+        assert!(matches!(
+            get_string(&mut b, false),
+            Err(DecodeError::InvalidLength { .. })
+        ));
         let mut b = Bytes::from_static(&[0xff, 0xff, 0xff, 0x0f]);
-        assert!(matches!(get_bytes(&mut b, true), Err(DecodeError::InvalidLength { .. })));
+        assert!(matches!(
+            get_bytes(&mut b, true),
+            Err(DecodeError::InvalidLength { .. })
+        ));
         let mut b = Bytes::from_static(&[0xff, 0xfe, 0x41]);
-        assert!(matches!(get_nullable_string(&mut b, false), Err(DecodeError::InvalidLength { .. })));
+        assert!(matches!(
+            get_nullable_string(&mut b, false),
+            Err(DecodeError::InvalidLength { .. })
+        ));
     }
 
     #[test]
@@ -565,9 +611,15 @@ mod tests {
         assert_eq!(&b[..], &[0, 3, b'a', b'b', 0xff, 0xff, 0xff, 0xff, 4]);
         let mut r = b.freeze();
         assert_eq!(get_nullable_string(&mut r, true).unwrap(), None);
-        assert_eq!(get_nullable_string(&mut r, true).unwrap().as_deref(), Some("ab"));
+        assert_eq!(
+            get_nullable_string(&mut r, true).unwrap().as_deref(),
+            Some("ab")
+        );
         assert_eq!(get_nullable_bytes(&mut r, false).unwrap(), None);
-        assert!(matches!(get_array_len(&mut r, true), Err(DecodeError::InvalidLength { .. })));
+        assert!(matches!(
+            get_array_len(&mut r, true),
+            Err(DecodeError::InvalidLength { .. })
+        ));
     }
 
     #[test]
