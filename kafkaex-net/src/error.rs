@@ -5,7 +5,10 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafkaex_protocol::{DecodeError, EncodeError};
+use kafkaex_protocol::{ApiKey, DecodeError, EncodeError, ErrorCode, VersionRange};
+
+use crate::sasl::SaslError;
+use crate::tls::TlsError;
 
 /// An error on a broker connection.
 ///
@@ -86,6 +89,114 @@ pub enum NetError {
     /// protocol the requests assumed.
     #[error("could not decode a response header")]
     Decode(#[from] DecodeError),
+    /// A TCP connection to a broker could not be opened (name resolution or connect failed).
+    #[error("could not connect to broker {address}")]
+    Connect {
+        /// The `host:port` dialled.
+        address: String,
+        /// The I/O error.
+        #[source]
+        source: Arc<io::Error>,
+    },
+    /// Opening a connection (TCP, TLS, ApiVersions and SASL) took longer than the connect timeout.
+    #[error("connecting to broker {address} timed out after {timeout:?}")]
+    ConnectTimeout {
+        /// The `host:port` dialled.
+        address: String,
+        /// The timeout that elapsed.
+        timeout: Duration,
+    },
+    /// The TLS handshake or TLS configuration failed.
+    #[error("TLS with broker {address} failed")]
+    Tls {
+        /// The `host:port` of the broker.
+        address: String,
+        /// The TLS error.
+        #[source]
+        source: Arc<TlsError>,
+    },
+    /// SASL authentication failed (a wrong password is reported here, with the broker's message).
+    #[error("SASL authentication with broker {address} failed")]
+    Sasl {
+        /// The `host:port` of the broker.
+        address: String,
+        /// The SASL error.
+        #[source]
+        source: Arc<SaslError>,
+    },
+    /// The broker does not support the API version asked for (or no version of the API at all,
+    /// when `broker` is `None`).
+    #[error(
+        "{api} v{asked} is not supported by broker {address} (broker supports {}; this client supports v{}-v{})",
+        describe_range(.broker), ours.min, ours.max
+    )]
+    UnsupportedVersion {
+        /// The API.
+        api: ApiKey,
+        /// The version asked for (for "newest both support", the newest this client supports).
+        asked: i16,
+        /// The broker's range for the API, `None` when the broker does not list the API.
+        broker: Option<VersionRange>,
+        /// The range this client implements.
+        ours: VersionRange,
+        /// The `host:port` of the broker.
+        address: String,
+    },
+    /// A response carried a Kafka error code for the request as a whole (or the one partition
+    /// or group it was about).
+    #[error("{api} failed on broker {address}: {code}{}", describe_message(.message))]
+    Kafka {
+        /// The API whose response carried the error.
+        api: ApiKey,
+        /// The error code.
+        code: ErrorCode,
+        /// The error message the broker sent with it, if any.
+        message: Option<String>,
+        /// The `host:port` of the broker.
+        address: String,
+    },
+    /// No broker could be reached: every candidate was tried and failed. `tried` holds each
+    /// address with its error, in the order tried.
+    #[error("no broker could be reached (tried {})", describe_tried(.tried))]
+    NoBrokerAvailable {
+        /// Each address tried, with its error.
+        tried: Vec<(String, Arc<NetError>)>,
+    },
+    /// A node id that the cluster metadata does not know.
+    #[error("broker {node_id} is not in the cluster metadata")]
+    UnknownBroker {
+        /// The node id.
+        node_id: i32,
+    },
+    /// The caller passed an argument that cannot work (an unparsable bootstrap address, an
+    /// empty bootstrap list, ...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+fn describe_range(range: &Option<VersionRange>) -> String {
+    match range {
+        Some(r) => format!("v{}-v{}", r.min, r.max),
+        None => "no version of it".to_owned(),
+    }
+}
+
+fn describe_message(message: &Option<String>) -> String {
+    match message {
+        Some(m) if !m.is_empty() => format!(" ({m})"),
+        _ => String::new(),
+    }
+}
+
+fn describe_tried(tried: &[(String, Arc<NetError>)]) -> String {
+    if tried.is_empty() {
+        return "none".to_owned();
+    }
+    tried
+        .iter()
+        .map(|(address, err)| format!("{address}: {err}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 fn describe_correlation_id(id: Option<i32>) -> String {
@@ -114,6 +225,14 @@ impl NetError {
     /// Whether this error means the connection can no longer be used (as opposed to one
     /// request failing: [`NetError::Timeout`], or an encoding error caught before sending).
     pub fn is_connection_failure(&self) -> bool {
-        !matches!(self, Self::Timeout { .. } | Self::Encode(_))
+        !matches!(
+            self,
+            Self::Timeout { .. }
+                | Self::Encode(_)
+                | Self::UnsupportedVersion { .. }
+                | Self::Kafka { .. }
+                | Self::UnknownBroker { .. }
+                | Self::InvalidArgument(_)
+        )
     }
 }

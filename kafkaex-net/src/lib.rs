@@ -4,11 +4,18 @@
 //! and pipelined requests, ApiVersions negotiation, cluster metadata, routing to partition
 //! leaders, group/transaction coordinators and the controller, TLS and SASL.
 
+pub mod broker;
+pub mod config;
 pub mod connection;
 pub mod error;
 pub mod frame;
+pub mod metadata;
+pub mod provider;
+pub mod retry;
+pub mod router;
 pub mod sasl;
 pub mod tls;
+pub mod versions;
 
 pub use connection::{Connection, ConnectionConfig, RawRequest};
 pub use error::NetError;

@@ -1,0 +1,1 @@
+//! One negotiated broker connection: TCP (or TLS), ApiVersions, SASL, typed requests.

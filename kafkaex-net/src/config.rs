@@ -1,0 +1,1 @@
+//! Settings of the connection layer: client id, timeouts, TLS, SASL, retries.

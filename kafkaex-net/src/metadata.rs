@@ -1,0 +1,1 @@
+//! The cluster metadata cache: brokers, controller, topics and partitions, generation-counted.

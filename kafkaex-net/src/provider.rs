@@ -1,0 +1,1 @@
+//! Where tests and tools find Kafka brokers: environment variables, or testcontainers.

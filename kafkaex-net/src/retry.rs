@@ -1,0 +1,1 @@
+//! Retries of retriable errors with exponential backoff and jitter, within a deadline.
