@@ -89,6 +89,21 @@ pub enum NetError {
     /// protocol the requests assumed.
     #[error("could not decode a response header")]
     Decode(#[from] DecodeError),
+    /// A response body could not be decoded at the version its request was sent at. The frame
+    /// itself was whole, so the connection stays usable; the broker answered something this
+    /// client cannot read.
+    #[error("could not decode the {api} v{version} response from broker {address}")]
+    DecodeResponse {
+        /// The API of the request.
+        api: ApiKey,
+        /// The version the request was sent at.
+        version: i16,
+        /// The `host:port` of the broker.
+        address: String,
+        /// What is wrong with the body.
+        #[source]
+        source: DecodeError,
+    },
     /// A TCP connection to a broker could not be opened (name resolution or connect failed).
     #[error("could not connect to broker {address}")]
     Connect {
@@ -222,6 +237,53 @@ impl NetError {
         }
     }
 
+    /// Whether trying again (after a backoff, on a fresh connection or with refreshed metadata)
+    /// may succeed, which is what [`crate::retry::retry`] retries on:
+    ///
+    /// - connection failures: [`NetError::Io`], [`NetError::PeerClosed`],
+    ///   [`NetError::TruncatedFrame`], [`NetError::Closed`], [`NetError::Connect`],
+    ///   [`NetError::Timeout`], [`NetError::ConnectTimeout`];
+    /// - [`NetError::Kafka`] with a code Kafka marks retriable (`NOT_LEADER_OR_FOLLOWER`,
+    ///   `NOT_COORDINATOR`, `LEADER_NOT_AVAILABLE`, ...);
+    /// - [`NetError::NoBrokerAvailable`] (brokers may come back).
+    ///
+    /// Not retriable: SASL and TLS failures, unsupported versions, encoding and decoding errors,
+    /// a frame too large or out of step, invalid arguments, an unknown node id, a connection
+    /// closed by the client, and non-retriable Kafka codes.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Io(_)
+            | Self::PeerClosed
+            | Self::TruncatedFrame { .. }
+            | Self::Closed { .. }
+            | Self::Connect { .. }
+            | Self::Timeout { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::NoBrokerAvailable { .. } => true,
+            Self::Kafka { code, .. } => code.is_retriable(),
+            Self::FrameTooLarge { .. }
+            | Self::NegativeFrameSize { .. }
+            | Self::CorrelationMismatch { .. }
+            | Self::ClosedByClient
+            | Self::Encode(_)
+            | Self::Decode(_)
+            | Self::DecodeResponse { .. }
+            | Self::Tls { .. }
+            | Self::Sasl { .. }
+            | Self::UnsupportedVersion { .. }
+            | Self::UnknownBroker { .. }
+            | Self::InvalidArgument(_) => false,
+        }
+    }
+
+    /// The Kafka error code, for [`NetError::Kafka`].
+    pub fn kafka_code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Kafka { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
     /// Whether this error means the connection can no longer be used (as opposed to one
     /// request failing: [`NetError::Timeout`], or an encoding error caught before sending).
     pub fn is_connection_failure(&self) -> bool {
@@ -229,6 +291,7 @@ impl NetError {
             self,
             Self::Timeout { .. }
                 | Self::Encode(_)
+                | Self::DecodeResponse { .. }
                 | Self::UnsupportedVersion { .. }
                 | Self::Kafka { .. }
                 | Self::UnknownBroker { .. }
