@@ -1,1 +1,609 @@
 //! One negotiated broker connection: TCP (or TLS), ApiVersions, SASL, typed requests.
+//!
+//! [`BrokerConnection::connect`] opens a [`Connection`] and gets it ready for requests, in the
+//! order the Java client does:
+//!
+//! 1. TCP (with `TCP_NODELAY`: requests are whole frames already, and Nagle's algorithm would
+//!    hold back small ones such as heartbeats);
+//! 2. the TLS handshake, when [`NetConfig::tls`] is set;
+//! 3. `ApiVersions`, to learn which versions of each API the broker serves (brokers answer it
+//!    before authentication, so the SASL versions can be negotiated too);
+//! 4. `SaslHandshake` and `SaslAuthenticate`, when [`NetConfig::sasl`] is set.
+//!
+//! The whole sequence is bounded by [`NetConfig::connect_timeout`].
+//!
+//! [`BrokerConnection::send`] then sends typed requests at a version chosen against the
+//! broker's ranges ([`VersionChoice`]).
+//!
+//! A `BrokerConnection` is one connection and never reconnects by itself: once it fails, every
+//! request on it fails with the cause and [`BrokerConnection::is_closed`] turns true. That is
+//! the signal for its owner (the connection pool in [`router`](crate::router)) to drop it and
+//! connect again.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), kafkaex_net::NetError> {
+//! use kafkaex_net::broker::BrokerConnection;
+//! use kafkaex_net::config::NetConfig;
+//! use kafkaex_net::versions::VersionChoice;
+//! use kafkaex_protocol::messages::MetadataRequest;
+//!
+//! let broker = BrokerConnection::connect("localhost:9092", &NetConfig::default()).await?;
+//! let (version, metadata) = broker
+//!     .send(&MetadataRequest::default(), VersionChoice::Newest)
+//!     .await?;
+//! println!("Metadata v{version}: {} brokers", metadata.brokers.len());
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use kafkaex_protocol::messages::ApiVersionsRequest;
+use kafkaex_protocol::messages::ApiVersionsResponse;
+use kafkaex_protocol::{ApiKey, DecodeError, ErrorCode, Message, Request};
+
+use crate::config::NetConfig;
+use crate::connection::{
+    Connection, ConnectionConfig, RawRequest, RequestHeaderVersion, ResponseHeaderVersion,
+};
+use crate::error::NetError;
+use crate::sasl::{self, Authenticated, SaslConfig, SaslRequest, SaslVersions};
+use crate::versions::{ApiVersionRanges, VersionChoice};
+
+/// The `client_software_name` sent in `ApiVersions` v3+ (KIP-511); brokers show it in metrics.
+pub const CLIENT_SOFTWARE_NAME: &str = "kafkaex-rs";
+
+/// The `client_software_version` sent in `ApiVersions` v3+: this crate's version.
+pub const CLIENT_SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Kafka's `UNSUPPORTED_VERSION` error code.
+const UNSUPPORTED_VERSION: i16 = 35;
+
+/// A connection to one broker, negotiated and (when configured) authenticated: see the
+/// [module docs](self).
+///
+/// Cheap to clone: clones share the connection, and requests from all of them are pipelined on
+/// it.
+#[derive(Clone)]
+pub struct BrokerConnection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    address: String,
+    connection: Connection,
+    versions: ApiVersionRanges,
+    api_versions_version: i16,
+    authenticated: Option<Authenticated>,
+    client_id: Arc<str>,
+    request_timeout: Duration,
+}
+
+impl fmt::Debug for BrokerConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BrokerConnection")
+            .field("address", &self.inner.address)
+            .field("connection", &self.inner.connection)
+            .field("apis", &self.inner.versions.len())
+            .field("authenticated", &self.inner.authenticated)
+            .finish()
+    }
+}
+
+impl BrokerConnection {
+    /// Connects to the broker at `address` (`host:port`, or `[ipv6]:port`): TCP, TLS if
+    /// configured, ApiVersions, SASL if configured, all within
+    /// [`NetConfig::connect_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// - [`NetError::InvalidArgument`]: `address` is not `host:port`;
+    /// - [`NetError::Connect`]: name resolution or the TCP connect failed;
+    /// - [`NetError::ConnectTimeout`]: the whole sequence took too long;
+    /// - [`NetError::Tls`]: the TLS configuration or handshake failed (for example a server
+    ///   certificate that does not chain to the configured CA);
+    /// - [`NetError::Sasl`]: authentication failed; a wrong password gives
+    ///   [`SaslError::Rejected`](crate::sasl::SaslError::Rejected) with error code 58
+    ///   (`SASL_AUTHENTICATION_FAILED`) and the broker's message;
+    /// - [`NetError::Kafka`], [`NetError::DecodeResponse`]: `ApiVersions` failed or its answer
+    ///   is unreadable;
+    /// - the connection's own errors when the broker hangs up or sends garbage meanwhile.
+    pub async fn connect(address: &str, config: &NetConfig) -> Result<Self, NetError> {
+        let (host, port) = split_host_port(address)?;
+        let span = tracing::debug_span!("broker_connect", broker = %address);
+        let started = Instant::now();
+        let result =
+            with_connect_timeout(address, config, connect_inner(address, host, port, config))
+                .instrument(span.clone())
+                .await;
+        let latency_us = started.elapsed().as_micros() as u64;
+        span.in_scope(|| match &result {
+            Ok(broker) => tracing::debug!(
+                latency_us,
+                apis = broker.inner.versions.len(),
+                api_versions_version = broker.inner.api_versions_version,
+                "connected"
+            ),
+            Err(err) => tracing::debug!(latency_us, error = %err, "connect failed"),
+        });
+        result
+    }
+
+    /// Negotiates a connection over a stream the caller opened (a transport of its own, or
+    /// [`tokio::io::duplex`] in tests): `ApiVersions`, then SASL if `config.sasl` is set,
+    /// within `config.connect_timeout`. `config.tls` is not looked at: wrap the stream in TLS
+    /// before. `address` names the broker in errors and logs.
+    pub async fn from_stream<IO>(
+        stream: IO,
+        address: &str,
+        config: &NetConfig,
+    ) -> Result<Self, NetError>
+    where
+        IO: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let connection = Connection::new(stream, connection_config(address, config));
+        with_connect_timeout(address, config, handshake(connection, address, config)).await
+    }
+
+    /// Sends `request` at the version `choice` selects against this broker's ranges, and
+    /// returns that version with the decoded response.
+    ///
+    /// A version the broker does not support fails with [`NetError::UnsupportedVersion`]
+    /// before anything is sent. Errors of the request itself ([`NetError::Encode`],
+    /// [`NetError::Timeout`], [`NetError::DecodeResponse`]) leave the connection usable; a
+    /// connection failure closes it ([`BrokerConnection::is_closed`]).
+    ///
+    /// Error codes inside the response are the caller's to read: this layer does not know which
+    /// of a response's many error codes matter.
+    ///
+    /// Each call runs in a debug-level `broker_request` span with the fields `api`, `version`,
+    /// `broker` and (on completion) `latency_us`; the connection's `kafka_request` span inside
+    /// it carries the `correlation_id`.
+    pub async fn send<R: Request>(
+        &self,
+        request: &R,
+        choice: VersionChoice,
+    ) -> Result<(i16, R::Response), NetError> {
+        let version = self
+            .inner
+            .versions
+            .choose_for::<R>(choice, &self.inner.address)?;
+        let span = self.request_span(R::API_KEY, version);
+        async {
+            let started = Instant::now();
+            let result = self.call_typed::<R>(request, version).await;
+            record_completion(&span, started, &result);
+            result.map(|response| (version, response))
+        }
+        .instrument(span.clone())
+        .await
+    }
+
+    /// Sends a request the broker does not answer (Produce with `acks=0`) and waits until it is
+    /// written; returns the version used.
+    ///
+    /// Only for such requests: a response to a request sent this way matches no request in
+    /// flight and poisons the connection.
+    pub async fn send_no_response<R: Request>(
+        &self,
+        request: &R,
+        choice: VersionChoice,
+    ) -> Result<i16, NetError> {
+        let version = self
+            .inner
+            .versions
+            .choose_for::<R>(choice, &self.inner.address)?;
+        let span = self.request_span(R::API_KEY, version);
+        async {
+            let started = Instant::now();
+            let result = async {
+                let raw =
+                    self.raw_request(R::API_KEY, version, request.to_bytes(version)?.freeze());
+                self.inner.connection.send_no_response(raw).await
+            }
+            .await;
+            record_completion(&span, started, &result);
+            result.map(|()| version)
+        }
+        .instrument(span.clone())
+        .await
+    }
+
+    /// The API version ranges the broker announced.
+    pub fn versions(&self) -> &ApiVersionRanges {
+        &self.inner.versions
+    }
+
+    /// The `ApiVersions` version the ranges were obtained with (lower than the newest this
+    /// client speaks when the broker rejected that one with `UNSUPPORTED_VERSION`).
+    pub fn api_versions_version(&self) -> i16 {
+        self.inner.api_versions_version
+    }
+
+    /// The SASL authentication done on this connection, if any (with the session lifetime the
+    /// broker granted).
+    pub fn authenticated(&self) -> Option<&Authenticated> {
+        self.inner.authenticated.as_ref()
+    }
+
+    /// The `host:port` this connection was made to.
+    pub fn address(&self) -> &str {
+        &self.inner.address
+    }
+
+    /// Whether the connection has failed or was closed: every request on it fails, and its
+    /// owner should replace it with a new [`BrokerConnection::connect`].
+    pub fn is_closed(&self) -> bool {
+        self.inner.connection.is_closed()
+    }
+
+    /// Why the connection closed, once it has.
+    pub fn close_cause(&self) -> Option<Arc<NetError>> {
+        self.inner.connection.close_cause()
+    }
+
+    /// Closes the connection (for every clone): requests in flight fail with
+    /// [`NetError::ClosedByClient`].
+    pub fn close(&self) {
+        self.inner.connection.close();
+    }
+
+    fn request_span(&self, api: ApiKey, version: i16) -> tracing::Span {
+        tracing::debug_span!(
+            "broker_request",
+            api = api.name(),
+            version,
+            broker = %self.inner.address,
+            latency_us = tracing::field::Empty,
+        )
+    }
+
+    async fn call_typed<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+    ) -> Result<R::Response, NetError> {
+        let body = request.to_bytes(version)?.freeze();
+        let raw = self.raw_request(R::API_KEY, version, body);
+        let response = self
+            .inner
+            .connection
+            .call(raw, self.inner.request_timeout)
+            .await?;
+        R::Response::from_bytes(response, version).map_err(|source| NetError::DecodeResponse {
+            api: R::API_KEY,
+            version,
+            address: self.inner.address.clone(),
+            source,
+        })
+    }
+
+    fn raw_request(&self, api: ApiKey, version: i16, body: Bytes) -> RawRequest {
+        raw_request(api, version, body, &self.inner.client_id)
+    }
+}
+
+fn connection_config(address: &str, config: &NetConfig) -> ConnectionConfig {
+    ConnectionConfig::new(address).with_max_response_size(config.max_response_size)
+}
+
+/// Runs the connect sequence `connect` within the connect timeout.
+async fn with_connect_timeout(
+    address: &str,
+    config: &NetConfig,
+    connect: impl std::future::Future<Output = Result<BrokerConnection, NetError>>,
+) -> Result<BrokerConnection, NetError> {
+    tokio::time::timeout(config.connect_timeout, connect)
+        .await
+        .unwrap_or_else(|_elapsed| {
+            Err(NetError::ConnectTimeout {
+                address: address.to_owned(),
+                timeout: config.connect_timeout,
+            })
+        })
+}
+
+fn record_completion<T>(span: &tracing::Span, started: Instant, result: &Result<T, NetError>) {
+    let latency_us = started.elapsed().as_micros() as u64;
+    span.record("latency_us", latency_us);
+    match result {
+        Ok(_) => tracing::debug!(latency_us, "request done"),
+        Err(err) => tracing::debug!(latency_us, error = %err, "request failed"),
+    }
+}
+
+/// A raw request for `api` at `version` with the header versions that version uses.
+fn raw_request(api: ApiKey, version: i16, body: Bytes, client_id: &Arc<str>) -> RawRequest {
+    let request_header = match api.request_header_version(version) {
+        0 => RequestHeaderVersion::V0,
+        1 => RequestHeaderVersion::V1,
+        _ => RequestHeaderVersion::V2,
+    };
+    let response_header = match api.response_header_version(version) {
+        0 => ResponseHeaderVersion::V0,
+        _ => ResponseHeaderVersion::V1,
+    };
+    RawRequest::new(api.as_i16(), version, body)
+        .with_header_versions(request_header, response_header)
+        .with_client_id(Arc::clone(client_id))
+}
+
+/// Splits `host:port` (or `[ipv6]:port`), rejecting anything else.
+fn split_host_port(address: &str) -> Result<(&str, u16), NetError> {
+    let invalid = |why: &str| {
+        NetError::InvalidArgument(format!(
+            "broker address {address:?} is not host:port ({why})"
+        ))
+    };
+    let (host, port) = if let Some(rest) = address.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| invalid("no closing bracket"))?;
+        let port = after.strip_prefix(':').ok_or_else(|| invalid("no port"))?;
+        (host, port)
+    } else {
+        let (host, port) = address.rsplit_once(':').ok_or_else(|| invalid("no port"))?;
+        if host.contains(':') {
+            return Err(invalid("an IPv6 address must be in brackets"));
+        }
+        (host, port)
+    };
+    if host.is_empty() {
+        return Err(invalid("empty host"));
+    }
+    let port = port.parse::<u16>().map_err(|_| invalid("bad port"))?;
+    Ok((host, port))
+}
+
+async fn connect_inner(
+    address: &str,
+    host: &str,
+    port: u16,
+    config: &NetConfig,
+) -> Result<BrokerConnection, NetError> {
+    let connect_error = |source| NetError::Connect {
+        address: address.to_owned(),
+        source: Arc::new(source),
+    };
+    let tcp = TcpStream::connect((host, port))
+        .await
+        .map_err(connect_error)?;
+    tcp.set_nodelay(true).map_err(connect_error)?;
+    let connection_config = connection_config(address, config);
+    let connection = match &config.tls {
+        None => Connection::new(tcp, connection_config),
+        Some(tls) => {
+            let tls_error = |source| NetError::Tls {
+                address: address.to_owned(),
+                source: Arc::new(source),
+            };
+            // Built per connection: it reads the PEM inputs, which are small, and a connection
+            // is made rarely next to the requests sent on it.
+            let connector = tls.build_connector().map_err(tls_error)?;
+            let stream = connector.connect(tcp, host).await.map_err(tls_error)?;
+            Connection::new(stream, connection_config)
+        }
+    };
+    handshake(connection, address, config).await
+}
+
+/// ApiVersions, then SASL if configured, on a fresh connection.
+async fn handshake(
+    connection: Connection,
+    address: &str,
+    config: &NetConfig,
+) -> Result<BrokerConnection, NetError> {
+    let client_id: Arc<str> = Arc::from(config.client_id.as_str());
+    let (api_versions_version, versions) =
+        negotiate_versions(&connection, &client_id, address).await?;
+    let authenticated = match &config.sasl {
+        None => None,
+        Some(sasl) => Some(authenticate(&connection, sasl, &versions, &client_id, address).await?),
+    };
+    Ok(BrokerConnection {
+        inner: Arc::new(Inner {
+            address: address.to_owned(),
+            connection,
+            versions,
+            api_versions_version,
+            authenticated,
+            client_id,
+            request_timeout: config.request_timeout,
+        }),
+    })
+}
+
+/// The calls made while connecting have no timeout of their own: the connect timeout around the
+/// whole sequence bounds them (and cancelling a call is safe).
+const NO_CALL_TIMEOUT: Duration = Duration::MAX;
+
+/// Asks for the broker's version ranges with the newest `ApiVersions` this client speaks. A
+/// broker that does not know that version answers `UNSUPPORTED_VERSION` in a v0 body, listing
+/// its own `ApiVersions` range since Kafka 2.4; like the Java client, ask once more at the
+/// newest version both support, or at v0 when the broker listed none.
+async fn negotiate_versions(
+    connection: &Connection,
+    client_id: &Arc<str>,
+    address: &str,
+) -> Result<(i16, ApiVersionRanges), NetError> {
+    let ours = ApiVersionsRequest::VERSIONS;
+    let mut version = ours.max;
+    loop {
+        let response = api_versions_round_trip(connection, client_id, address, version).await?;
+        match response.error_code {
+            0 => return Ok((version, ApiVersionRanges::from_response(&response))),
+            UNSUPPORTED_VERSION if version > ours.min => {
+                let broker_max = response
+                    .api_keys
+                    .iter()
+                    .find(|api| api.api_key == ApiKey::ApiVersions.as_i16())
+                    .map(|api| api.max_version);
+                let next = match broker_max {
+                    // Lower than what was sent, or the exchange could go round forever.
+                    Some(max) if max < version && max >= ours.min => max,
+                    _ => ours.min,
+                };
+                tracing::debug!(
+                    rejected = version,
+                    broker_max,
+                    retry_with = next,
+                    "broker does not support this ApiVersions version"
+                );
+                version = next;
+            }
+            code => {
+                return Err(NetError::Kafka {
+                    api: ApiKey::ApiVersions,
+                    code: ErrorCode::from_code(code),
+                    message: None,
+                    address: address.to_owned(),
+                })
+            }
+        }
+    }
+}
+
+async fn api_versions_round_trip(
+    connection: &Connection,
+    client_id: &Arc<str>,
+    address: &str,
+    version: i16,
+) -> Result<ApiVersionsResponse, NetError> {
+    // Ignorable fields: dropped silently below v3.
+    let request = ApiVersionsRequest {
+        client_software_name: CLIENT_SOFTWARE_NAME.to_owned(),
+        client_software_version: CLIENT_SOFTWARE_VERSION.to_owned(),
+        ..Default::default()
+    };
+    let raw = raw_request(
+        ApiKey::ApiVersions,
+        version,
+        request.to_bytes(version)?.freeze(),
+        client_id,
+    );
+    let body = connection.call(raw, NO_CALL_TIMEOUT).await?;
+    decode_api_versions(body, version).map_err(|source| NetError::DecodeResponse {
+        api: ApiKey::ApiVersions,
+        version,
+        address: address.to_owned(),
+        source,
+    })
+}
+
+/// Decodes an `ApiVersions` response to a request sent at `version`. `UNSUPPORTED_VERSION`
+/// comes in a v0 body whatever version was asked (the broker cannot encode a version it does
+/// not know), so the error code, the first field in every version, is read first.
+fn decode_api_versions(body: Bytes, version: i16) -> Result<ApiVersionsResponse, DecodeError> {
+    let error_code = body
+        .get(..2)
+        .map(|code| i16::from_be_bytes([code[0], code[1]]));
+    let version = match error_code {
+        Some(UNSUPPORTED_VERSION) => 0,
+        _ => version,
+    };
+    ApiVersionsResponse::from_bytes(body, version)
+}
+
+async fn authenticate(
+    connection: &Connection,
+    config: &SaslConfig,
+    versions: &ApiVersionRanges,
+    client_id: &Arc<str>,
+    address: &str,
+) -> Result<Authenticated, NetError> {
+    let sasl_error = |source| NetError::Sasl {
+        address: address.to_owned(),
+        source: Arc::new(source),
+    };
+    let sasl_versions = SaslVersions::negotiate(
+        versions.get(ApiKey::SaslHandshake),
+        versions.get(ApiKey::SaslAuthenticate),
+    )
+    .map_err(sasl_error)?;
+    let send = move |request: SaslRequest| {
+        let raw = raw_request(request.api_key, request.version, request.body, client_id);
+        connection.call(raw, NO_CALL_TIMEOUT)
+    };
+    let done = sasl::authenticate(config, sasl_versions, send)
+        .await
+        .map_err(sasl_error)?;
+    tracing::debug!(
+        mechanism = done.mechanism,
+        session_lifetime = ?done.session_lifetime,
+        "authenticated"
+    );
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(
+            split_host_port("localhost:9092").unwrap(),
+            ("localhost", 9092)
+        );
+        assert_eq!(split_host_port("10.0.0.1:1").unwrap(), ("10.0.0.1", 1));
+        assert_eq!(split_host_port("[::1]:9092").unwrap(), ("::1", 9092));
+        for bad in [
+            "localhost",
+            "localhost:",
+            ":9092",
+            "host:99999",
+            "host:-1",
+            "::1:9092",
+            "[::1]9092",
+            "[::1",
+            "[]:9092",
+            "",
+        ] {
+            let err = split_host_port(bad).unwrap_err();
+            assert!(
+                matches!(err, NetError::InvalidArgument(_)),
+                "{bad}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_versions_follow_the_api() {
+        let id: Arc<str> = Arc::from("c");
+        let raw = raw_request(ApiKey::ApiVersions, 4, Bytes::new(), &id);
+        assert_eq!(raw.request_header_version, RequestHeaderVersion::V2);
+        // ApiVersions answers with header v0 at every version.
+        assert_eq!(raw.response_header_version, ResponseHeaderVersion::V0);
+        let raw = raw_request(ApiKey::Metadata, 9, Bytes::new(), &id);
+        assert_eq!(raw.request_header_version, RequestHeaderVersion::V2);
+        assert_eq!(raw.response_header_version, ResponseHeaderVersion::V1);
+        let raw = raw_request(ApiKey::Metadata, 8, Bytes::new(), &id);
+        assert_eq!(raw.request_header_version, RequestHeaderVersion::V1);
+        assert_eq!(raw.response_header_version, ResponseHeaderVersion::V0);
+        let raw = raw_request(ApiKey::ControlledShutdown, 0, Bytes::new(), &id);
+        assert_eq!(raw.request_header_version, RequestHeaderVersion::V0);
+        assert_eq!(raw.client_id.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn unsupported_version_bodies_are_read_as_v0() {
+        let v0 = ApiVersionsResponse {
+            error_code: UNSUPPORTED_VERSION,
+            ..Default::default()
+        }
+        .to_bytes(0)
+        .unwrap()
+        .freeze();
+        let decoded = decode_api_versions(v0, 4).unwrap();
+        assert_eq!(decoded.error_code, UNSUPPORTED_VERSION);
+        assert!(decode_api_versions(Bytes::from_static(&[0]), 4).is_err());
+        assert!(decode_api_versions(Bytes::new(), 0).is_err());
+    }
+}
