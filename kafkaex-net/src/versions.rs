@@ -70,8 +70,15 @@ impl ApiVersionRanges {
 
     /// The ranges in a successful `ApiVersions` response (its error code is not looked at). For
     /// an API listed twice, the last entry wins.
+    ///
+    /// One range is corrected: Kafka 4 lists Produce from v0 although it closes the connection
+    /// on a Produce v0-v2 request (those versions were removed by KIP-896, but librdkafka stops
+    /// compressing unless the broker lists v0, so the listing was kept: KAFKA-18659). A broker
+    /// that lists Fetch from v4 up is a Kafka 4 broker (KIP-896 removed Fetch v0-v3 in the same
+    /// release), and its Produce range is taken to start at v3, so that asking for an older
+    /// version fails with [`NetError::UnsupportedVersion`] instead of a dropped connection.
     pub fn from_response(response: &ApiVersionsResponse) -> Self {
-        response
+        let mut ranges: Self = response
             .api_keys
             .iter()
             .map(|api| {
@@ -83,7 +90,27 @@ impl ApiVersionRanges {
                     },
                 )
             })
-            .collect()
+            .collect();
+        ranges.correct_kafka_4_produce();
+        ranges
+    }
+
+    /// See [`ApiVersionRanges::from_response`].
+    fn correct_kafka_4_produce(&mut self) {
+        /// The oldest Produce version Kafka 4 accepts.
+        const KAFKA_4_PRODUCE_MIN: i16 = 3;
+        let kafka_4 = matches!(self.get(ApiKey::Fetch), Some(fetch) if fetch.min >= 4);
+        if !kafka_4 {
+            return;
+        }
+        if let Some(produce) = self.ranges.get_mut(&ApiKey::Produce.as_i16()) {
+            if produce.min < KAFKA_4_PRODUCE_MIN {
+                produce.min = KAFKA_4_PRODUCE_MIN;
+                if produce.max < produce.min {
+                    self.ranges.remove(&ApiKey::Produce.as_i16());
+                }
+            }
+        }
     }
 
     /// The broker's range for `api`, `None` when it does not list the API.
@@ -414,6 +441,58 @@ mod tests {
             ranges.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             vec![3, 9999]
         );
+    }
+
+    fn response(apis: &[(ApiKey, i16, i16)]) -> ApiVersionsResponse {
+        ApiVersionsResponse {
+            api_keys: apis
+                .iter()
+                .map(|&(api, min, max)| ApiVersion {
+                    api_key: api.as_i16(),
+                    min_version: min,
+                    max_version: max,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn kafka_4_produce_starts_at_v3_whatever_it_lists() {
+        // Kafka 4.x: Fetch from v4, Produce listed from v0 (KAFKA-18659).
+        let kafka_4 = ApiVersionRanges::from_response(&response(&[
+            (ApiKey::Fetch, 4, 18),
+            (ApiKey::Produce, 0, 13),
+        ]));
+        assert_eq!(kafka_4.get(ApiKey::Produce), Some(range(3, 13)));
+        let err = kafka_4
+            .choose(
+                ApiKey::Produce,
+                range(0, 11),
+                VersionChoice::Exact(2),
+                ADDRESS,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(err, NetError::UnsupportedVersion { asked: 2, broker: Some(r), .. } if r == range(3, 13)),
+            "{err:?}"
+        );
+        // Kafka 3.x: every version from 0 is real.
+        let kafka_3 = ApiVersionRanges::from_response(&response(&[
+            (ApiKey::Fetch, 0, 17),
+            (ApiKey::Produce, 0, 11),
+        ]));
+        assert_eq!(kafka_3.get(ApiKey::Produce), Some(range(0, 11)));
+        // No Fetch listed: nothing to go by, nothing changed.
+        let unknown = ApiVersionRanges::from_response(&response(&[(ApiKey::Produce, 0, 2)]));
+        assert_eq!(unknown.get(ApiKey::Produce), Some(range(0, 2)));
+        // A (hypothetical) Kafka 4 listing only Produce v0-v2 serves no Produce at all.
+        let none = ApiVersionRanges::from_response(&response(&[
+            (ApiKey::Fetch, 4, 18),
+            (ApiKey::Produce, 0, 2),
+        ]));
+        assert!(!none.supports(ApiKey::Produce));
     }
 
     #[test]
