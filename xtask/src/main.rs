@@ -4,6 +4,7 @@ use anyhow::{bail, Result};
 
 mod ci;
 mod codegen;
+mod fuzz;
 mod interop;
 mod kafka;
 
@@ -20,6 +21,7 @@ fn main() -> Result<()> {
         "ci" => ci::run_ci(rest),
         "interop" => interop::run(rest),
         "kafka" => kafka::run(rest),
+        "fuzz" => fuzz::run(rest),
         "help" | "--help" | "-h" => {
             print_usage();
             Ok(())
@@ -40,7 +42,8 @@ fn print_usage() {
          \x20 test [--no-brokers]                   start the test brokers, run the whole test suite, stop them\n\
          \x20 ci                                     fmt, clippy, codegen --check, fuzz/bench builds, then test\n\
          \x20 interop build|verify FILE|produce|fetch|write|capture   the Java client as a peer (interop/java)\n\
-         \x20 kafka up|down|status|env [PROFILE|all]   local brokers: kraft, cluster, zk, secure (`kafka help`)\n"
+         \x20 kafka up|down|status|env [PROFILE|all]   local brokers: kraft, cluster, zk, secure (`kafka help`)\n\
+         \x20 fuzz [--seconds N] [TARGET..] | --build | seed | list   run the protocol fuzz targets (nightly)\n"
     );
 }
 
