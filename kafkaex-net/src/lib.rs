@@ -17,5 +17,8 @@ pub mod sasl;
 pub mod tls;
 pub mod versions;
 
+pub use broker::BrokerConnection;
+pub use config::NetConfig;
 pub use connection::{Connection, ConnectionConfig, RawRequest};
 pub use error::NetError;
+pub use versions::{ApiVersionRanges, VersionChoice};
