@@ -259,6 +259,42 @@ fn record_body_len(
     n
 }
 
+/// Size of a record's body (as [`record_body_len`]), checking every length fits an i32.
+#[inline(always)]
+fn checked_body_len(
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[RecordHeader],
+) -> Result<usize, EncodeError> {
+    if let Some(k) = key {
+        check_len("record key", k.len())?;
+    }
+    if let Some(v) = value {
+        check_len("record value", v.len())?;
+    }
+    let body = record_body_len(timestamp_delta, offset_delta, key, value, headers);
+    check_len("record", body)?;
+    Ok(body)
+}
+
+/// The most `grow` zero-fills beyond the current record on a guess, unless more has been
+/// written already (then it at most doubles the output).
+const GROW_AHEAD_MAX: usize = 1 << 20;
+
+/// Zero-fills `buf` past `pos` for a record of `n` bytes and, guessing that the `rest` records
+/// still to come are about as large, for them too (with 1/8 slack), bounded by
+/// [`GROW_AHEAD_MAX`] or the `written` bytes so far.
+#[cold]
+fn grow(buf: &mut BytesMut, pos: usize, n: usize, rest: usize, written: usize) {
+    let guess = n.saturating_mul(rest);
+    let ahead = guess
+        .saturating_add(guess / 8)
+        .min(GROW_AHEAD_MAX.max(written));
+    buf.resize(pos + n + ahead, 0);
+}
+
 impl Record {
     fn deltas(&self, base_offset: i64, base_timestamp: i64) -> Result<(i32, i64), EncodeError> {
         let od = self.offset.wrapping_sub(base_offset);
@@ -266,35 +302,6 @@ impl Record {
             EncodeError::InvalidRecords("record offset is more than i32::MAX from the base offset")
         })?;
         Ok((od, self.timestamp.wrapping_sub(base_timestamp)))
-    }
-
-    /// Encoded size of this record (including its length varint) in a batch with these bases.
-    fn encoded_len(&self, base_offset: i64, base_timestamp: i64) -> Result<usize, EncodeError> {
-        let (od, td) = self.deltas(base_offset, base_timestamp)?;
-        if let Some(k) = &self.key {
-            check_len("record key", k.len())?;
-        }
-        if let Some(v) = &self.value {
-            check_len("record value", v.len())?;
-        }
-        let body = record_body_len(
-            td,
-            od,
-            self.key.as_deref(),
-            self.value.as_deref(),
-            &self.headers,
-        );
-        check_len("record", body)?;
-        Ok(varint_len(body as i32) + body)
-    }
-
-    fn write(&self, w: &mut SliceWriter<'_>, base_offset: i64, base_timestamp: i64) {
-        // Lengths were checked by `encoded_len`, which every caller runs first.
-        let od = self.offset.wrapping_sub(base_offset) as i32;
-        let td = self.timestamp.wrapping_sub(base_timestamp);
-        let (key, value) = (self.key.as_deref(), self.value.as_deref());
-        let body = record_body_len(td, od, key, value, &self.headers);
-        write_record(w, body, self.attributes, td, od, key, value, &self.headers);
     }
 }
 
@@ -402,46 +409,67 @@ impl RecordBatch {
     pub fn encoded_len_uncompressed(&self) -> Result<usize, EncodeError> {
         let mut n = BATCH_HEADER_LEN;
         for r in &self.records {
-            n += r.encoded_len(self.base_offset, self.base_timestamp)?;
+            let (od, td) = r.deltas(self.base_offset, self.base_timestamp)?;
+            let body = checked_body_len(td, od, r.key.as_deref(), r.value.as_deref(), &r.headers)?;
+            n += varint_len(body as i32) + body;
         }
         Ok(n)
     }
 
     /// Encodes the batch, appending it to `buf`.
     ///
-    /// Uncompressed batches are written in one pass into `buf` after reserving their exact size;
-    /// compressed batches encode the records into a scratch buffer and compress that straight
-    /// into `buf`. The batch length and CRC are back-patched.
+    /// Uncompressed batches are written in one pass straight into `buf`: each record's size is
+    /// computed as it is written, and the batch length and CRC are back-patched. Compressed
+    /// batches encode the records into a scratch buffer and compress that straight into `buf`.
+    /// On error `buf` is left as it was.
     pub fn encode(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
         check_len("record batch records", self.records.len())?;
-        let total = self.encoded_len_uncompressed()?;
-        check_len("record batch", total)?;
         let start = buf.len();
-        let records_len = total - BATCH_HEADER_LEN;
-        if self.compression == Compression::None {
-            buf.reserve(total);
+        let r = if self.compression == Compression::None {
             self.put_header(buf);
-            // Zero-fill then write by position: cheaper than `BufMut`'s per-call capacity checks
-            // for the many few-byte writes of a record.
-            buf.resize(start + total, 0);
-            self.write_records(&mut buf[start + BATCH_HEADER_LEN..]);
+            self.write_records(buf)
         } else {
-            let mut scratch = vec![0u8; records_len];
-            self.write_records(&mut scratch);
-            buf.reserve(BATCH_HEADER_LEN + records_len / 2 + 64);
-            self.put_header(buf);
-            compression::compress_into(self.compression, 2, &scratch, buf)?;
+            let mut scratch = BytesMut::new();
+            self.write_records(&mut scratch).and_then(|()| {
+                buf.reserve(BATCH_HEADER_LEN + scratch.len() / 2 + 64);
+                self.put_header(buf);
+                compression::compress_into(self.compression, 2, &scratch, buf)
+                    .map_err(EncodeError::from)
+            })
+        };
+        match r.and_then(|()| finish_batch(buf, start)) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                buf.truncate(start);
+                Err(e)
+            }
         }
-        finish_batch(buf, start)
     }
 
-    /// Writes the records into `out`, which is exactly their encoded size.
-    fn write_records(&self, out: &mut [u8]) {
-        let mut w = SliceWriter::new(out);
+    /// Appends the records to `buf`, computing each one's size as it goes (one pass).
+    ///
+    /// The records are written by position into a zero-filled stretch of `buf`, grown ahead of
+    /// the writes and cut back at the end. On error, `buf` may hold a partial write.
+    fn write_records(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        let base = buf.len();
+        let mut pos = base;
+        let mut left = self.records.len();
         for r in &self.records {
-            r.write(&mut w, self.base_offset, self.base_timestamp);
+            let (od, td) = r.deltas(self.base_offset, self.base_timestamp)?;
+            let (key, value) = (r.key.as_deref(), r.value.as_deref());
+            let body = checked_body_len(td, od, key, value, &r.headers)?;
+            let n = varint_len(body as i32) + body;
+            if buf.len() - pos < n {
+                grow(buf, pos, n, left - 1, pos - base);
+            }
+            let mut w = SliceWriter::new(&mut buf[pos..]);
+            write_record(&mut w, body, r.attributes, td, od, key, value, &r.headers);
+            debug_assert_eq!(w.position(), n);
+            pos += n;
+            left -= 1;
         }
-        debug_assert_eq!(w.position(), w.capacity());
+        buf.truncate(pos);
+        Ok(())
     }
 
     /// Encodes the batch into a new buffer.
@@ -1017,6 +1045,66 @@ impl RecordBatchBuilder {
             compression::compress_into(header.compression, 2, &buf, &mut head)?;
             finish_batch(&mut head, 0)?;
             Ok(head.freeze())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(offset: i64, value_len: usize, headers: usize) -> Record {
+        Record {
+            offset,
+            timestamp: 1_700_000_000_000 + offset * 3,
+            key: (offset % 3 != 0).then(|| Bytes::from(format!("k{offset}"))),
+            value: Some(Bytes::from(vec![b'v'; value_len])),
+            headers: (0..headers)
+                .map(|i| RecordHeader::new(format!("h{i}"), Some(Bytes::from(vec![1; i]))))
+                .collect(),
+            ..Record::default()
+        }
+    }
+
+    /// The one-pass encoder grows its output on a guess from the records seen so far; records
+    /// that get much larger, or smaller, must still come out exactly as sized.
+    #[test]
+    fn one_pass_encoding_matches_the_computed_size_whatever_the_record_sizes() {
+        let shapes: [&dyn Fn(i64) -> usize; 4] = [
+            &|i| 1 + i as usize * 37,
+            &|i| 5000 - i as usize * 40,
+            &|i| if i % 50 == 49 { 100_000 } else { 3 },
+            &|_| 0,
+        ];
+        for shape in shapes {
+            let records = (0..120)
+                .map(|i| record(i, shape(i), i as usize % 3))
+                .collect();
+            let batch = RecordBatch::new(records);
+            let mut buf = BytesMut::from(&b"prefix"[..]);
+            batch.encode(&mut buf).unwrap();
+            assert_eq!(&buf[..6], b"prefix");
+            assert_eq!(buf.len() - 6, batch.encoded_len_uncompressed().unwrap());
+            let mut bytes = buf.freeze().slice(6..);
+            let back = RecordBatch::decode(&mut bytes, &DecodeOptions::default()).unwrap();
+            assert_eq!(back, batch);
+        }
+    }
+
+    #[test]
+    fn an_encoding_error_leaves_the_buffer_as_it_was() {
+        for compression in [Compression::None, Compression::Gzip] {
+            let mut records: Vec<Record> = (0..10).map(|i| record(i, 100, 1)).collect();
+            // A record too far from the base offset is found only after several were written.
+            records[7].offset = i64::from(i32::MAX) + 1;
+            let batch = RecordBatch {
+                compression,
+                ..RecordBatch::new(records)
+            };
+            let mut buf = BytesMut::from(&b"earlier batches"[..]);
+            let err = batch.encode(&mut buf).unwrap_err();
+            assert!(matches!(err, EncodeError::InvalidRecords(_)), "{err}");
+            assert_eq!(&buf[..], b"earlier batches");
         }
     }
 }

@@ -148,11 +148,6 @@ impl<'a> SliceWriter<'a> {
         self.pos
     }
 
-    /// The slice's length.
-    pub(crate) fn capacity(&self) -> usize {
-        self.buf.len()
-    }
-
     #[inline]
     pub(crate) fn u8(&mut self, v: u8) {
         self.buf[self.pos] = v;
