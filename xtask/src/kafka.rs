@@ -493,10 +493,25 @@ fn up(root: &Path, profile: Profile) -> Result<()> {
         }
         State::Down => {
             eprintln!("xtask kafka: starting {} (Kafka {version})", profile.name());
-            if let Err(e) = start_fresh(root, profile, &lib, &services, deadline) {
-                // Leave nothing half-started behind; the logs stay for a look.
-                let _ = stop_services(&services, DOWN_GRACE);
-                return Err(e.context(format!("starting profile {}", profile.name())));
+            // One retry from scratch: a JVM that dies at birth (seen once for ZooKeeper, with an
+            // empty log) should not fail a whole CI run; a second failure is reported.
+            let mut deadline = deadline;
+            for attempt in 1..=2 {
+                match start_fresh(root, profile, &lib, &services, deadline) {
+                    Ok(()) => break,
+                    Err(e) => {
+                        // Leave nothing half-started behind; the logs stay for a look.
+                        let _ = stop_services(&services, DOWN_GRACE);
+                        if attempt == 2 {
+                            return Err(e.context(format!("starting profile {}", profile.name())));
+                        }
+                        eprintln!(
+                            "xtask kafka: starting {} failed, retrying once from scratch: {e:#}",
+                            profile.name()
+                        );
+                        deadline = Instant::now() + profile.start_timeout();
+                    }
+                }
             }
         }
     }
