@@ -431,13 +431,13 @@ impl Cluster {
     ///   refresh (`UNKNOWN_TOPIC_OR_PARTITION`, `LEADER_NOT_AVAILABLE`: retriable) or its topic
     ///   carries a non-retriable error; no controller is known (`NOT_CONTROLLER`);
     /// - connection errors, and [`NetError::NoBrokerAvailable`] for [`Route::Any`].
-    pub async fn broker_for(&self, route: &Route) -> Result<BrokerConnection, NetError> {
+    pub async fn broker_for(&self, route: Route) -> Result<BrokerConnection, NetError> {
         if let Route::Any = route {
             return self.try_any(|conn| async move { Ok(conn) }).await;
         }
-        let result = self.resolve(route).await;
+        let result = self.resolve(&route).await;
         if let Err(err) = &result {
-            self.after_failure(route, err);
+            self.after_failure(&route, err);
         }
         result
     }
@@ -1209,7 +1209,7 @@ mod tests {
         let after_bootstrap = broker.state.accepted.load(Ordering::SeqCst);
         let uses = (0..16).map(|_| {
             let cluster = cluster.clone();
-            tokio::spawn(async move { cluster.broker_for(&Route::Node(1)).await })
+            tokio::spawn(async move { cluster.broker_for(Route::Node(1)).await })
         });
         for handle in uses.collect::<Vec<_>>() {
             handle.await.unwrap().unwrap();
@@ -1227,16 +1227,16 @@ mod tests {
         let cluster = Cluster::connect(&[&broker.address], NetConfig::default())
             .await
             .unwrap();
-        let first = cluster.broker_for(&Route::Node(1)).await.unwrap();
+        let first = cluster.broker_for(Route::Node(1)).await.unwrap();
         let accepted = broker.state.accepted.load(Ordering::SeqCst);
         first.close();
         assert!(first.is_closed());
-        let second = cluster.broker_for(&Route::Node(1)).await.unwrap();
+        let second = cluster.broker_for(Route::Node(1)).await.unwrap();
         assert!(!second.is_closed());
         assert_eq!(broker.state.accepted.load(Ordering::SeqCst), accepted + 1);
         // And the open one is reused.
         cluster
-            .broker_for(&Route::Leader {
+            .broker_for(Route::Leader {
                 topic: "t".into(),
                 partition: 0,
             })

@@ -203,7 +203,7 @@ async fn leaders_are_spread_and_leader_routes_reach_them() {
         // own node list identifies it.
         let leader = leader_of(&cluster, &topic, p);
         leaders.insert(leader);
-        let conn = cluster.broker_for(&Route::leader(&topic, p)).await.unwrap();
+        let conn = cluster.broker_for(Route::leader(&topic, p)).await.unwrap();
         assert_eq!(nodes.get(conn.address()), Some(&leader), "{topic}-{p}");
     }
     assert_eq!(
@@ -267,7 +267,7 @@ async fn a_stopped_leader_fails_over_to_a_new_one() {
     assert_eq!(list_offsets_error(&response), None);
     let new_leader = leader_of(&cluster, &topic, 0);
     assert_ne!(new_leader, old_leader);
-    let conn = cluster.broker_for(&Route::leader(&topic, 0)).await.unwrap();
+    let conn = cluster.broker_for(Route::leader(&topic, 0)).await.unwrap();
     assert_eq!(nodes.get(conn.address()), Some(&new_leader));
     assert!(!conn.is_closed());
     // The new leader's epoch is newer than the one cached before.

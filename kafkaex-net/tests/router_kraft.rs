@@ -149,7 +149,7 @@ async fn auto_created_topic_gets_a_leader_and_leader_route_reaches_it() {
     );
     assert_ne!(cached.topic_id, kafkaex_protocol::Uuid::ZERO);
 
-    let conn = cluster.broker_for(&Route::leader(&topic, 0)).await.unwrap();
+    let conn = cluster.broker_for(Route::leader(&topic, 0)).await.unwrap();
     assert_eq!(conn.address(), metadata.broker(leader).unwrap().address());
 
     let (_, response) = cluster
@@ -222,7 +222,7 @@ async fn any_node_and_controller_routes() {
     assert_eq!(response.error_code, 0);
 
     for (node_id, broker) in metadata.brokers() {
-        let conn = cluster.broker_for(&Route::Node(*node_id)).await.unwrap();
+        let conn = cluster.broker_for(Route::Node(*node_id)).await.unwrap();
         assert_eq!(conn.address(), broker.address());
         let (_, answer) = cluster
             .send(
@@ -234,14 +234,14 @@ async fn any_node_and_controller_routes() {
             .unwrap();
         assert!(answer.brokers.iter().any(|b| b.node_id == *node_id));
     }
-    let unknown = cluster.broker_for(&Route::Node(987_654)).await.unwrap_err();
+    let unknown = cluster.broker_for(Route::Node(987_654)).await.unwrap_err();
     assert!(
         matches!(unknown, NetError::UnknownBroker { node_id: 987_654 }),
         "{unknown:?}"
     );
 
     let controller = metadata.controller().expect("a controller id");
-    let conn = cluster.broker_for(&Route::Controller).await.unwrap();
+    let conn = cluster.broker_for(Route::Controller).await.unwrap();
     assert_eq!(conn.address(), controller.address());
     let (_, answer) = cluster
         .send(
@@ -302,7 +302,7 @@ async fn group_and_transaction_coordinators_are_found_and_cached() {
         broker.expect("coordinator is a known broker").address()
     );
     let conn = cluster
-        .broker_for(&Route::GroupCoordinator(group.clone()))
+        .broker_for(Route::GroupCoordinator(group.clone()))
         .await
         .unwrap();
     assert_eq!(conn.address(), info.address);
@@ -318,7 +318,7 @@ async fn group_and_transaction_coordinators_are_found_and_cached() {
     .unwrap();
     assert!(cluster.with_metadata(|m| m.broker(found.node_id).is_some()));
     let conn = cluster
-        .broker_for(&Route::TransactionCoordinator(txn.clone()))
+        .broker_for(Route::TransactionCoordinator(txn.clone()))
         .await
         .unwrap();
     assert_eq!(conn.address(), found.address);
