@@ -21,4 +21,7 @@ pub use broker::BrokerConnection;
 pub use config::NetConfig;
 pub use connection::{Connection, ConnectionConfig, RawRequest};
 pub use error::NetError;
+pub use metadata::ClusterMetadata;
+pub use retry::RetryPolicy;
+pub use router::{Cluster, CoordinatorType, Route};
 pub use versions::{ApiVersionRanges, VersionChoice};
