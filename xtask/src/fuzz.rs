@@ -170,6 +170,7 @@ fn dir_is_empty(dir: &Path) -> bool {
 /// What one target's run came to.
 struct Outcome {
     target: &'static str,
+    /// Seconds libFuzzer ran (wall time, build included, if it died before saying).
     seconds: f64,
     /// `stat::number_of_executed_units`, or the last status line's count if the run died first.
     execs: Option<u64>,
@@ -213,7 +214,8 @@ fn run_target(crate_dir: &Path, target: &'static str, seconds: u64) -> Result<Ou
     let text = std::fs::read_to_string(&log_path).unwrap_or_default();
     let outcome = Outcome {
         target,
-        seconds: elapsed,
+        // libFuzzer's own count, which leaves out cargo's (re)build before the run.
+        seconds: fuzz_seconds(&text).unwrap_or(elapsed),
         execs: stat(&text, "stat::number_of_executed_units:").or_else(|| last_exec_count(&text)),
         corpus: last_corpus_size(&text),
         peak_rss_mb: stat(&text, "stat::peak_rss_mb:"),
@@ -239,6 +241,14 @@ fn stat(log: &str, name: &str) -> Option<u64> {
         .rev()
         .find_map(|l| l.trim().strip_prefix(name))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// The seconds of libFuzzer's `Done 123 runs in 61 second(s)` line.
+fn fuzz_seconds(log: &str) -> Option<f64> {
+    log.lines().rev().find_map(|l| {
+        let (_, rest) = l.strip_prefix("Done ")?.split_once(" runs in ")?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
 }
 
 /// The execution count of the last status line (`#1234\tpulse  cov: ...`).
@@ -317,6 +327,7 @@ stat::peak_rss_mb:              97
         assert_eq!(stat(LOG, "stat::peak_rss_mb:"), Some(97));
         assert_eq!(last_corpus_size(LOG), Some(412));
         assert_eq!(last_exec_count(LOG), Some(4096));
+        assert_eq!(fuzz_seconds(LOG), Some(61.0));
         assert_eq!(stat("no stats here", "stat::peak_rss_mb:"), None);
     }
 
