@@ -423,7 +423,10 @@ impl Service {
     }
 
     fn wait_ready(&self, deadline: Instant) -> Result<()> {
-        let pid = self.pid();
+        // Liveness by the recorded pid alone: right after spawn the child may not have exec'd
+        // `java` yet (its command line is still ours, without the config marker), so the
+        // marker check of `pid()` would call a starting JVM dead.
+        let pid = process::recorded_pid(&self.pid_file());
         probe::wait_ready(&self.name, &self.ready, deadline, || {
             pid.is_some_and(process::is_alive)
         })

@@ -49,14 +49,15 @@ pub(super) fn spawn_java(
     Ok(pid)
 }
 
+/// The pid recorded in `pid_file`, alive or not.
+pub(super) fn recorded_pid(pid_file: &Path) -> Option<u32> {
+    std::fs::read_to_string(pid_file).ok()?.trim().parse().ok()
+}
+
 /// The pid recorded in `pid_file` if that process is alive and its command line mentions
 /// `marker` (the config file path, unique per process).
 pub(super) fn running_pid(pid_file: &Path, marker: &Path) -> Option<u32> {
-    let pid: u32 = std::fs::read_to_string(pid_file)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    let pid = recorded_pid(pid_file)?;
     (is_alive(pid) && cmdline_mentions(pid, marker)).then_some(pid)
 }
 
