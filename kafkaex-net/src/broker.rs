@@ -335,8 +335,8 @@ fn raw_request(api: ApiKey, version: i16, body: Bytes, client_id: &Arc<str>) -> 
         .with_client_id(Arc::clone(client_id))
 }
 
-/// Splits `host:port` (or `[ipv6]:port`), rejecting anything else.
-fn split_host_port(address: &str) -> Result<(&str, u16), NetError> {
+/// Splits `host:port` (or `[ipv6]:port`, port 1-65535), rejecting anything else.
+pub(crate) fn split_host_port(address: &str) -> Result<(&str, u16), NetError> {
     let invalid = |why: &str| {
         NetError::InvalidArgument(format!(
             "broker address {address:?} is not host:port ({why})"
@@ -358,8 +358,10 @@ fn split_host_port(address: &str) -> Result<(&str, u16), NetError> {
     if host.is_empty() {
         return Err(invalid("empty host"));
     }
-    let port = port.parse::<u16>().map_err(|_| invalid("bad port"))?;
-    Ok((host, port))
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => Err(invalid("bad port")),
+        Ok(port) => Ok((host, port)),
+    }
 }
 
 async fn connect_inner(
@@ -560,6 +562,7 @@ mod tests {
             ":9092",
             "host:99999",
             "host:-1",
+            "host:0",
             "::1:9092",
             "[::1]9092",
             "[::1",

@@ -232,33 +232,7 @@ fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 
 /// Checks that `address` is `host:port` or `[ipv6]:port` with a port in 1-65535.
 fn check_address(address: &str) -> Result<(), NetError> {
-    let invalid = |why: &str| {
-        NetError::InvalidArgument(format!(
-            "bootstrap address {address:?} is not host:port ({why})"
-        ))
-    };
-    let (host, port) = if let Some(rest) = address.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| invalid("no closing bracket"))?;
-        (
-            host,
-            after.strip_prefix(':').ok_or_else(|| invalid("no port"))?,
-        )
-    } else {
-        let (host, port) = address.rsplit_once(':').ok_or_else(|| invalid("no port"))?;
-        if host.contains(':') {
-            return Err(invalid("an IPv6 address must be in brackets"));
-        }
-        (host, port)
-    };
-    if host.is_empty() {
-        return Err(invalid("empty host"));
-    }
-    match port.parse::<u16>() {
-        Ok(0) | Err(_) => Err(invalid("bad port")),
-        Ok(_) => Ok(()),
-    }
+    crate::broker::split_host_port(address).map(|_| ())
 }
 
 /// Whether, after `err` from one broker, another broker may do better: connection failures and

@@ -2,18 +2,19 @@
 //! topic created through the controller route, leaders spread over the nodes and reached by
 //! the leader route, and failover when a leader is stopped.
 
+mod common;
+use common::{config_with_deadline, list_latest, list_offsets_error, unique};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use kafkaex_net::config::NetConfig;
 use kafkaex_net::metadata::LeaderLookup;
 use kafkaex_net::provider::{test_brokers, BrokerProfile, Brokers};
 use kafkaex_net::router::{Cluster, Route};
 use kafkaex_net::versions::VersionChoice;
 use kafkaex_protocol::messages::create_topics_request::CreatableTopic;
-use kafkaex_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafkaex_protocol::messages::{CreateTopicsRequest, ListOffsetsRequest, ListOffsetsResponse};
+use kafkaex_protocol::messages::CreateTopicsRequest;
 use kafkaex_protocol::ErrorCode;
 
 const PARTITIONS: i32 = 6;
@@ -21,14 +22,6 @@ const PARTITIONS: i32 = 6;
 /// The failover test stops a node; the tests in this file take turns so that none sees a
 /// two-node cluster it did not expect.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos:x}", std::process::id())
-}
 
 /// `KAFKAEX_CLUSTER_NODES` ("1@127.0.0.1:29092,...") as address -> node id.
 fn nodes_by_address(brokers: &Brokers) -> BTreeMap<String, i32> {
@@ -42,31 +35,6 @@ fn nodes_by_address(brokers: &Brokers) -> BTreeMap<String, i32> {
             (address.to_owned(), id.parse().expect("numeric node id"))
         })
         .collect()
-}
-
-fn config() -> NetConfig {
-    let mut retry = NetConfig::default().retry;
-    retry.deadline = Duration::from_secs(90);
-    NetConfig::default()
-        .with_retry(retry)
-        .with_connect_timeout(Duration::from_secs(5))
-}
-
-fn list_latest(topic: &str, partition: i32) -> ListOffsetsRequest {
-    ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
-        .with_name(topic.to_owned())
-        .with_partitions(vec![ListOffsetsPartition::default()
-            .with_partition_index(partition)
-            .with_timestamp(-1)])])
-}
-
-fn list_offsets_error(response: &ListOffsetsResponse) -> Option<ErrorCode> {
-    response
-        .topics
-        .iter()
-        .flat_map(|t| &t.partitions)
-        .map(|p| ErrorCode::from_code(p.error_code))
-        .find(|code| !code.is_ok())
 }
 
 /// Runs `$KAFKAEX_XTASK kafka <verb> cluster <id>`, off the async runtime's thread.
@@ -174,9 +142,12 @@ async fn leaders_are_spread_and_leader_routes_reach_them() {
     };
     let _turn = ONE_AT_A_TIME.lock().await;
     let nodes = nodes_by_address(&brokers);
-    let cluster = Cluster::connect(&brokers.bootstrap, config())
-        .await
-        .unwrap();
+    let cluster = Cluster::connect(
+        &brokers.bootstrap,
+        config_with_deadline(Duration::from_secs(90)),
+    )
+    .await
+    .unwrap();
     assert_eq!(cluster.metadata().brokers().len(), 3);
     let topic = unique("router-spread");
     create_replicated_topic(&cluster, &topic).await;
@@ -226,9 +197,12 @@ async fn a_stopped_leader_fails_over_to_a_new_one() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let xtask = brokers.require_env("KAFKAEX_XTASK").to_owned();
     let nodes = nodes_by_address(&brokers);
-    let cluster = Cluster::connect(&brokers.bootstrap, config())
-        .await
-        .unwrap();
+    let cluster = Cluster::connect(
+        &brokers.bootstrap,
+        config_with_deadline(Duration::from_secs(90)),
+    )
+    .await
+    .unwrap();
     let topic = unique("router-failover");
     create_replicated_topic(&cluster, &topic).await;
 

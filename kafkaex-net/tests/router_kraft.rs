@@ -1,7 +1,10 @@
 //! The router against one real KRaft broker (`cargo xtask kafka up kraft`): bootstrap with bad
 //! addresses, metadata of auto-created topics, and every route.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod common;
+use common::{config_with_deadline, list_latest, list_offsets_error, unique};
+
+use std::time::Duration;
 
 use kafkaex_net::config::NetConfig;
 use kafkaex_net::metadata::LeaderLookup;
@@ -9,51 +12,13 @@ use kafkaex_net::provider::{test_brokers, BrokerProfile};
 use kafkaex_net::router::{Cluster, CoordinatorType, Route};
 use kafkaex_net::versions::VersionChoice;
 use kafkaex_net::NetError;
-use kafkaex_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafkaex_protocol::messages::{
-    ApiVersionsRequest, DescribeGroupsRequest, ListOffsetsRequest, ListOffsetsResponse,
-    MetadataRequest,
-};
+use kafkaex_protocol::messages::{ApiVersionsRequest, DescribeGroupsRequest, MetadataRequest};
 use kafkaex_protocol::ErrorCode;
-
-/// A name no other test run uses.
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos:x}", std::process::id())
-}
 
 /// An address where nothing listens (a port bound and released).
 fn closed_address() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().to_string()
-}
-
-fn short_retries() -> NetConfig {
-    let mut retry = NetConfig::default().retry;
-    retry.deadline = Duration::from_secs(60);
-    NetConfig::default()
-        .with_retry(retry)
-        .with_connect_timeout(Duration::from_secs(5))
-}
-
-fn list_latest(topic: &str, partition: i32) -> ListOffsetsRequest {
-    ListOffsetsRequest::default().with_topics(vec![ListOffsetsTopic::default()
-        .with_name(topic.to_owned())
-        .with_partitions(vec![ListOffsetsPartition::default()
-            .with_partition_index(partition)
-            .with_timestamp(-1)])])
-}
-
-fn list_offsets_error(response: &ListOffsetsResponse) -> Option<ErrorCode> {
-    response
-        .topics
-        .iter()
-        .flat_map(|t| &t.partitions)
-        .map(|p| ErrorCode::from_code(p.error_code))
-        .find(|code| !code.is_ok())
 }
 
 /// Asks for `topic` with auto-creation until partition 0 has a leader. The broker answers
@@ -93,7 +58,9 @@ async fn bootstrap_skips_a_bad_host_and_a_dead_port() {
     };
     let mut bootstrap = vec!["no-such-host.invalid:9092".to_owned(), closed_address()];
     bootstrap.extend(brokers.bootstrap.iter().cloned());
-    let cluster = Cluster::connect(&bootstrap, short_retries()).await.unwrap();
+    let cluster = Cluster::connect(&bootstrap, config_with_deadline(Duration::from_secs(60)))
+        .await
+        .unwrap();
     let metadata = cluster.metadata();
     assert!(!metadata.brokers().is_empty());
     assert!(metadata.cluster_id().is_some());
@@ -108,7 +75,9 @@ async fn all_bad_bootstrap_lists_each_address() {
         return;
     };
     let bad = ["no-such-host.invalid:9092".to_owned(), closed_address()];
-    let err = Cluster::connect(&bad, short_retries()).await.unwrap_err();
+    let err = Cluster::connect(&bad, config_with_deadline(Duration::from_secs(60)))
+        .await
+        .unwrap_err();
     let NetError::NoBrokerAvailable { tried } = &err else {
         panic!("expected NoBrokerAvailable, got {err:?}");
     };
@@ -134,9 +103,12 @@ async fn auto_created_topic_gets_a_leader_and_leader_route_reaches_it() {
     else {
         return;
     };
-    let cluster = Cluster::connect(&brokers.bootstrap, short_retries())
-        .await
-        .unwrap();
+    let cluster = Cluster::connect(
+        &brokers.bootstrap,
+        config_with_deadline(Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
     let topic = unique("router-auto");
     let leader = wait_for_leader(&cluster, &topic).await;
     let metadata = cluster.metadata();
@@ -266,9 +238,12 @@ async fn group_and_transaction_coordinators_are_found_and_cached() {
     else {
         return;
     };
-    let cluster = Cluster::connect(&brokers.bootstrap, short_retries())
-        .await
-        .unwrap();
+    let cluster = Cluster::connect(
+        &brokers.bootstrap,
+        config_with_deadline(Duration::from_secs(60)),
+    )
+    .await
+    .unwrap();
     let group = unique("router-group");
     // The first FindCoordinator on a fresh broker may answer COORDINATOR_NOT_AVAILABLE while
     // __consumer_offsets is created: send_with_retry rides that out.
