@@ -18,10 +18,11 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::compression::{self, Compression};
+use super::wire::{varint_len, varlong_len};
 use super::wire::{Cursor, SliceWriter};
 use super::{DecodeOptions, TimestampType};
 use crate::error::{DecodeError, EncodeError};
-use crate::primitives::{get_i16, get_i32, get_i64, get_i8, get_u32, varint_len, varlong_len};
+use crate::primitives::{get_i16, get_i32, get_i64, get_i8, get_u32};
 
 /// Size of the batch header, up to and including the records count.
 pub const BATCH_HEADER_LEN: usize = 61;
@@ -283,15 +284,17 @@ fn checked_body_len(
 /// written already (then it at most doubles the output).
 const GROW_AHEAD_MAX: usize = 1 << 20;
 
-/// Zero-fills `buf` past `pos` for a record of `n` bytes and, guessing that the `rest` records
-/// still to come are about as large, for them too (with 1/8 slack), bounded by
-/// [`GROW_AHEAD_MAX`] or the `written` bytes so far.
+/// Zero-fills `buf` past `pos` for a record of `n` bytes and some ahead: if the number of
+/// records still to come is known (`rest`), for that many records of that size; if not, the
+/// buffer's spare capacity or as many bytes as were `written` so far, whichever is more.
+/// Never more ahead than [`GROW_AHEAD_MAX`] or `written`, whichever is more.
 #[cold]
-fn grow(buf: &mut BytesMut, pos: usize, n: usize, rest: usize, written: usize) {
-    let guess = n.saturating_mul(rest);
-    let ahead = guess
-        .saturating_add(guess / 8)
-        .min(GROW_AHEAD_MAX.max(written));
+fn grow(buf: &mut BytesMut, pos: usize, n: usize, rest: Option<usize>, written: usize) {
+    let guess = match rest {
+        Some(rest) => n.saturating_mul(rest),
+        None => (buf.capacity().saturating_sub(pos + n)).max(written),
+    };
+    let ahead = guess.min(GROW_AHEAD_MAX.max(written));
     buf.resize(pos + n + ahead, 0);
 }
 
@@ -305,29 +308,96 @@ impl Record {
     }
 }
 
+/// Appends one record at `pos` of `buf`, whose bytes from `pos` on are scratch (zero-filled
+/// by [`grow`], which this calls when the record does not fit), and returns where it ends.
+/// `rest` (records still to come, if known) and `written` (bytes written so far) steer
+/// `grow`'s guess.
+///
+/// The record's length prefix comes before the body, and its size depends on the body's. The
+/// body lies between a lower bound (every varint one byte) and an upper bound (every varint at
+/// its longest) that cost a few additions; when both bounds need the same prefix size, which is
+/// all but always, the body is written behind a prefix of that size and its length filled in
+/// afterwards, without computing every varint's size first. Otherwise the exact size is
+/// computed.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn write_record(
-    w: &mut SliceWriter<'_>,
-    body: usize,
+fn put_record(
+    buf: &mut BytesMut,
+    pos: usize,
+    rest: Option<usize>,
+    written: usize,
     attributes: i8,
     timestamp_delta: i64,
     offset_delta: i32,
     key: Option<&[u8]>,
     value: Option<&[u8]>,
     headers: &[RecordHeader],
-) {
-    w.varint(body as i32);
+) -> Result<usize, EncodeError> {
+    let key_len = key.map_or(0, <[u8]>::len);
+    let value_len = value.map_or(0, <[u8]>::len);
+    check_len("record key", key_len)?;
+    check_len("record value", value_len)?;
+    // Lengths of slices in memory: these sums cannot overflow.
+    let mut payload = key_len + value_len;
+    for h in headers {
+        payload += h.key.as_bytes().len() + h.value.as_ref().map_or(0, Bytes::len);
+    }
+    // attributes, timestamp delta (10 bytes at most), offset delta, key and value lengths and
+    // header count; two lengths per header.
+    let low = payload + 6 + 2 * headers.len();
+    let high = payload + 31 + 10 * headers.len();
+    let fast = high <= i32::MAX as usize && length_size(low) == length_size(high);
+    let (prefix, most) = if fast {
+        (length_size(low), high)
+    } else {
+        let body = checked_body_len(timestamp_delta, offset_delta, key, value, headers)?;
+        (length_size(body), body)
+    };
+    if buf.len() - pos < prefix + most {
+        // Grow only if the exact size does not fit either (the end of a buffer sized exactly).
+        let body = if fast {
+            exact_body_len(timestamp_delta, offset_delta, key, value, headers)
+        } else {
+            most
+        };
+        if buf.len() - pos < prefix + body {
+            grow(buf, pos, prefix + body, rest, written);
+        }
+    }
+    let mut w = SliceWriter::new(&mut buf[pos + prefix..]);
     w.u8(attributes as u8);
     w.varlong(timestamp_delta);
     w.varint(offset_delta);
     w.nullable(key);
     w.nullable(value);
-    w.varint(headers.len() as i32);
+    w.len(headers.len());
     for h in headers {
         w.nullable(Some(h.key.as_bytes()));
         w.nullable(h.value.as_deref());
     }
+    let body = w.position();
+    debug_assert_eq!(length_size(body), prefix);
+    SliceWriter::new(&mut buf[pos..pos + prefix]).len(body);
+    Ok(pos + prefix + body)
+}
+
+/// [`record_body_len`], kept out of [`put_record`]'s fast path.
+#[cold]
+#[inline(never)]
+fn exact_body_len(
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: &[RecordHeader],
+) -> usize {
+    record_body_len(timestamp_delta, offset_delta, key, value, headers)
+}
+
+/// Size of the varint that holds a record length of `len` (at most `i32::MAX`).
+#[inline(always)]
+fn length_size(len: usize) -> usize {
+    varint_len(len as i32)
 }
 
 impl RecordBatch {
@@ -453,20 +523,22 @@ impl RecordBatch {
     fn write_records(&self, buf: &mut BytesMut) -> Result<(), EncodeError> {
         let base = buf.len();
         let mut pos = base;
-        let mut left = self.records.len();
+        let mut rest = self.records.len();
         for r in &self.records {
             let (od, td) = r.deltas(self.base_offset, self.base_timestamp)?;
-            let (key, value) = (r.key.as_deref(), r.value.as_deref());
-            let body = checked_body_len(td, od, key, value, &r.headers)?;
-            let n = varint_len(body as i32) + body;
-            if buf.len() - pos < n {
-                grow(buf, pos, n, left - 1, pos - base);
-            }
-            let mut w = SliceWriter::new(&mut buf[pos..]);
-            write_record(&mut w, body, r.attributes, td, od, key, value, &r.headers);
-            debug_assert_eq!(w.position(), n);
-            pos += n;
-            left -= 1;
+            rest -= 1;
+            pos = put_record(
+                buf,
+                pos,
+                Some(rest),
+                pos - base,
+                r.attributes,
+                td,
+                od,
+                r.key.as_deref(),
+                r.value.as_deref(),
+                &r.headers,
+            )?;
         }
         buf.truncate(pos);
         Ok(())
@@ -902,7 +974,10 @@ impl<'a> Iterator for HeaderRefs<'a> {
 #[derive(Debug)]
 pub struct RecordBatchBuilder {
     header: RecordBatch,
+    /// The batch so far, then zero-filled scratch up to its length.
     buf: BytesMut,
+    /// Where the records appended so far end in `buf`.
+    end: usize,
     count: i32,
     records_start: usize,
 }
@@ -944,6 +1019,7 @@ impl RecordBatchBuilder {
         RecordBatchBuilder {
             header,
             buf,
+            end: records_start,
             count: 0,
             records_start,
         }
@@ -992,7 +1068,7 @@ impl RecordBatchBuilder {
 
     /// Bytes of records appended so far (uncompressed).
     pub fn records_size(&self) -> usize {
-        self.buf.len() - self.records_start
+        self.end - self.records_start
     }
 
     /// Appends a record with the next offset (`base_offset + len()`).
@@ -1009,15 +1085,19 @@ impl RecordBatchBuilder {
                 len: self.count as usize + 1,
             });
         }
-        check_len("record key", key.map_or(0, <[u8]>::len))?;
-        check_len("record value", value.map_or(0, <[u8]>::len))?;
         let td = timestamp.wrapping_sub(self.header.base_timestamp);
-        let body = record_body_len(td, self.count, key, value, headers);
-        check_len("record", body)?;
-        let at = self.buf.len();
-        self.buf.resize(at + varint_len(body as i32) + body, 0);
-        let mut w = SliceWriter::new(&mut self.buf[at..]);
-        write_record(&mut w, body, 0, td, self.count, key, value, headers);
+        self.end = put_record(
+            &mut self.buf,
+            self.end,
+            None,
+            self.end - self.records_start,
+            0,
+            td,
+            self.count,
+            key,
+            value,
+            headers,
+        )?;
         self.header.max_timestamp = self.header.max_timestamp.max(timestamp);
         self.header.last_offset_delta = self.count;
         self.count += 1;
@@ -1029,9 +1109,11 @@ impl RecordBatchBuilder {
         let RecordBatchBuilder {
             mut header,
             mut buf,
+            end,
             count,
             ..
         } = self;
+        buf.truncate(end);
         header.records = Vec::new();
         let mut head = BytesMut::with_capacity(BATCH_HEADER_LEN);
         header.put_header(&mut head);
@@ -1089,6 +1171,39 @@ mod tests {
             let back = RecordBatch::decode(&mut bytes, &DecodeOptions::default()).unwrap();
             assert_eq!(back, batch);
         }
+    }
+
+    /// Records whose bodies straddle the sizes where the length prefix grows (64 and 8192
+    /// bytes, zig-zag) take the exact-size path; all must match the exact size computation,
+    /// in `RecordBatch::encode` and in the builder.
+    #[test]
+    fn length_prefixes_are_right_around_their_size_steps() {
+        let mut values: Vec<usize> = (0..120).collect();
+        values.extend(8100..8250);
+        let records: Vec<Record> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| record(i as i64, v, i % 3))
+            .collect();
+        let batch = RecordBatch::new(records);
+        let bytes = batch.to_bytes().unwrap();
+        assert_eq!(bytes.len(), batch.encoded_len_uncompressed().unwrap());
+        let back = RecordBatch::decode(&mut bytes.clone(), &DecodeOptions::default()).unwrap();
+        assert_eq!(back, batch);
+
+        let mut b =
+            RecordBatchBuilder::new(batch.base_offset, batch.base_timestamp, Compression::None);
+        for r in &batch.records {
+            b.append(
+                r.timestamp,
+                r.key.as_deref(),
+                r.value.as_deref(),
+                &r.headers,
+            )
+            .unwrap();
+        }
+        assert_eq!(b.records_size(), bytes.len() - BATCH_HEADER_LEN);
+        assert_eq!(b.finish().unwrap(), bytes);
     }
 
     #[test]

@@ -156,7 +156,12 @@ impl<'a> SliceWriter<'a> {
 
     #[inline]
     pub(crate) fn slice(&mut self, v: &[u8]) {
-        self.buf[self.pos..self.pos + v.len()].copy_from_slice(v);
+        let out = &mut self.buf[self.pos..self.pos + v.len()];
+        if v.len() <= 16 {
+            copy_short(out, v);
+        } else {
+            out.copy_from_slice(v);
+        }
         self.pos += v.len();
     }
 
@@ -164,6 +169,13 @@ impl<'a> SliceWriter<'a> {
     fn uvarlong(&mut self, mut v: u64) {
         if v < 0x80 {
             self.u8(v as u8);
+            return;
+        }
+        // Two bytes (lengths and deltas up to 8 KiB): one bounds check, one store.
+        if v < 0x4000 {
+            let p = self.pos;
+            self.buf[p..p + 2].copy_from_slice(&[(v as u8) | 0x80, (v >> 7) as u8]);
+            self.pos = p + 2;
             return;
         }
         while v >= 0x80 {
@@ -185,17 +197,70 @@ impl<'a> SliceWriter<'a> {
         self.uvarlong(((v << 1) ^ (v >> 63)) as u64);
     }
 
-    /// A varint length and the bytes, or -1 for `None`.
+    /// A length or count as a zig-zag varint. The caller has checked it is at most `i32::MAX`;
+    /// non-negative, its zig-zag encoding is just twice it.
+    #[inline(always)]
+    pub(crate) fn len(&mut self, len: usize) {
+        debug_assert!(len <= i32::MAX as usize);
+        self.uvarlong((len as u64) << 1);
+    }
+
+    /// A varint length and the bytes, or -1 for `None`. The length is at most `i32::MAX` (the
+    /// caller checked).
     #[inline(always)]
     pub(crate) fn nullable(&mut self, v: Option<&[u8]>) {
         match v {
             Some(b) => {
-                self.varint(b.len() as i32);
+                self.len(b.len());
                 self.slice(b);
             }
             None => self.u8(1), // zig-zag -1
         }
     }
+}
+
+/// Size of an unsigned varlong: one byte per started group of seven significant bits,
+/// computed without branches (`(bits * 9 + 64) / 64` is `ceil(bits / 7)` for 1..=64 bits).
+/// Copies up to 16 bytes (`out` and `v` have the same length) with two overlapping fixed-size
+/// copies instead of a call to `memcpy`: keys, header keys and header values are often this
+/// short, and a call costs more than the copy.
+#[inline(always)]
+fn copy_short(out: &mut [u8], v: &[u8]) {
+    let n = v.len();
+    match n {
+        0 => {}
+        1..=3 => {
+            out[0] = v[0];
+            out[n / 2] = v[n / 2];
+            out[n - 1] = v[n - 1];
+        }
+        4..=7 => {
+            out[..4].copy_from_slice(&v[..4]);
+            out[n - 4..].copy_from_slice(&v[n - 4..]);
+        }
+        _ => {
+            out[..8].copy_from_slice(&v[..8]);
+            out[n - 8..].copy_from_slice(&v[n - 8..]);
+        }
+    }
+}
+
+#[inline(always)]
+fn uvarlong_len(v: u64) -> usize {
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    (bits * 9 + 64) / 64
+}
+
+/// Size of a zig-zag varint (as [`crate::primitives::varint_len`], without branches).
+#[inline(always)]
+pub(crate) fn varint_len(v: i32) -> usize {
+    uvarlong_len(u64::from(((v << 1) ^ (v >> 31)) as u32))
+}
+
+/// Size of a zig-zag varlong (as [`crate::primitives::varlong_len`], without branches).
+#[inline(always)]
+pub(crate) fn varlong_len(v: i64) -> usize {
+    uvarlong_len(((v << 1) ^ (v >> 63)) as u64)
 }
 
 #[cfg(test)]
@@ -215,6 +280,7 @@ mod tests {
             let mut out = vec![0u8; b.len()];
             SliceWriter::new(&mut out).varlong(v);
             assert_eq!(out, &b[..]);
+            assert_eq!(varlong_len(v), b.len(), "{v}");
             if let Ok(v32) = i32::try_from(v) {
                 let mut b = BytesMut::new();
                 crate::primitives::put_varint(&mut b, v32);
@@ -222,6 +288,7 @@ mod tests {
                 let mut out = vec![0u8; b.len()];
                 SliceWriter::new(&mut out).varint(v32);
                 assert_eq!(out, &b[..]);
+                assert_eq!(varint_len(v32), b.len(), "{v32}");
             }
         }
     }
