@@ -119,10 +119,11 @@ impl Payload {
                 timestamp: BASE_TIMESTAMP + i as i64,
                 key: Some(self.keys[i].clone()),
                 value: Some(self.values[i].clone()),
-                headers: vec![RecordHeader {
+                headers: [RecordHeader {
                     key: HeaderKey::from_static(HEADER_KEY),
                     value: Some(self.header_values[i].clone()),
-                }],
+                }]
+                .into(),
                 ..Record::default()
             })
             .collect();

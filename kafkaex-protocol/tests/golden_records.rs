@@ -286,7 +286,7 @@ fn record_of(r: &Rec) -> Record {
         timestamp: r.timestamp,
         key: r.key.clone().map(Bytes::from),
         value: r.value.clone().map(Bytes::from),
-        headers: headers_of(r),
+        headers: headers_of(r).into(),
     }
 }
 

@@ -64,7 +64,7 @@ fn batch() -> impl Strategy<Value = RecordBatch> {
                         timestamp: ts + td,
                         key,
                         value,
-                        headers,
+                        headers: headers.into(),
                     })
                     .collect();
                 RecordBatch {
@@ -190,7 +190,7 @@ fn sample_batch(codec: Compression) -> RecordBatch {
             timestamp: 1_700_000_000_000 + i,
             key: Some(Bytes::from(format!("key-{i}"))),
             value: Some(Bytes::from(vec![b'x'; 100])),
-            headers: vec![RecordHeader::new("h", Some(Bytes::from_static(b"v")))],
+            headers: [RecordHeader::new("h", Some(Bytes::from_static(b"v")))].into(),
             ..Record::default()
         })
         .collect();

@@ -18,7 +18,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use super::compression::{self, Compression};
-use super::wire::{varint_len, varlong_len};
+use super::wire::{read_nullable, read_varint, read_varlong, varint_len, varlong_len};
 use super::wire::{Cursor, SliceWriter};
 use super::{DecodeOptions, TimestampType};
 use crate::error::{DecodeError, EncodeError};
@@ -139,6 +139,231 @@ impl RecordHeader {
     }
 }
 
+/// The headers of a [`Record`], in order: a slice of [`RecordHeader`]s (it dereferences to
+/// `[RecordHeader]`) that holds up to one header inline.
+///
+/// Most records carry no header or one, so decoding a batch allocates nothing per record for
+/// them; from the second header on they are kept in a `Vec`. Build one with
+/// [`RecordHeaders::push`], or from a `Vec` or array of headers with `into()`, or `collect()` one.
+///
+/// ```
+/// use bytes::Bytes;
+/// use kafkaex_protocol::records::{RecordHeader, RecordHeaders};
+/// let mut headers = RecordHeaders::new();
+/// headers.push(RecordHeader::new("trace", Some(Bytes::from_static(b"abc"))));
+/// assert_eq!(headers.len(), 1);
+/// assert_eq!(headers[0].key, "trace");
+/// let more: RecordHeaders = vec![headers[0].clone(), RecordHeader::new("b", None)].into();
+/// assert_eq!(more.iter().map(|h| h.key.as_str()).collect::<Vec<_>>(), ["trace", "b"]);
+/// ```
+#[derive(Clone, Default)]
+pub struct RecordHeaders(HeadersRepr);
+
+/// One header inline, or any number in a `Vec` (an empty `Vec` does not allocate). Two variants
+/// rather than three keep it the size of a header: the `Vec` variant fits in the header's niche.
+#[derive(Clone)]
+enum HeadersRepr {
+    One(RecordHeader),
+    Many(Vec<RecordHeader>),
+}
+
+impl Default for HeadersRepr {
+    fn default() -> HeadersRepr {
+        HeadersRepr::Many(Vec::new())
+    }
+}
+
+impl RecordHeaders {
+    /// No headers.
+    pub const fn new() -> RecordHeaders {
+        RecordHeaders(HeadersRepr::Many(Vec::new()))
+    }
+
+    /// Appends a header.
+    pub fn push(&mut self, header: RecordHeader) {
+        match &mut self.0 {
+            HeadersRepr::Many(v) if v.is_empty() => {
+                self.0 = HeadersRepr::One(header);
+            }
+            HeadersRepr::Many(v) => v.push(header),
+            HeadersRepr::One(_) => {
+                if let HeadersRepr::One(first) = std::mem::take(&mut self.0) {
+                    self.0 = HeadersRepr::Many(vec![first, header]);
+                }
+            }
+        }
+    }
+
+    /// The headers as a slice.
+    pub fn as_slice(&self) -> &[RecordHeader] {
+        match &self.0 {
+            HeadersRepr::One(h) => std::slice::from_ref(h),
+            HeadersRepr::Many(v) => v,
+        }
+    }
+
+    /// The headers as a mutable slice.
+    pub fn as_mut_slice(&mut self) -> &mut [RecordHeader] {
+        match &mut self.0 {
+            HeadersRepr::One(h) => std::slice::from_mut(h),
+            HeadersRepr::Many(v) => v,
+        }
+    }
+
+    /// The headers as a `Vec`.
+    pub fn into_vec(self) -> Vec<RecordHeader> {
+        match self.0 {
+            HeadersRepr::One(h) => vec![h],
+            HeadersRepr::Many(v) => v,
+        }
+    }
+}
+
+impl std::ops::Deref for RecordHeaders {
+    type Target = [RecordHeader];
+    fn deref(&self) -> &[RecordHeader] {
+        self.as_slice()
+    }
+}
+
+impl std::ops::DerefMut for RecordHeaders {
+    fn deref_mut(&mut self) -> &mut [RecordHeader] {
+        self.as_mut_slice()
+    }
+}
+
+impl AsRef<[RecordHeader]> for RecordHeaders {
+    fn as_ref(&self) -> &[RecordHeader] {
+        self.as_slice()
+    }
+}
+
+impl std::fmt::Debug for RecordHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.as_slice()).finish()
+    }
+}
+
+impl PartialEq for RecordHeaders {
+    fn eq(&self, other: &RecordHeaders) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for RecordHeaders {}
+
+impl PartialEq<[RecordHeader]> for RecordHeaders {
+    fn eq(&self, other: &[RecordHeader]) -> bool {
+        self.as_slice() == other
+    }
+}
+
+impl PartialEq<Vec<RecordHeader>> for RecordHeaders {
+    fn eq(&self, other: &Vec<RecordHeader>) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl From<Vec<RecordHeader>> for RecordHeaders {
+    fn from(mut v: Vec<RecordHeader>) -> RecordHeaders {
+        RecordHeaders(match v.len() {
+            1 => match v.pop() {
+                Some(h) => HeadersRepr::One(h),
+                None => HeadersRepr::Many(v),
+            },
+            _ => HeadersRepr::Many(v),
+        })
+    }
+}
+
+impl<const N: usize> From<[RecordHeader; N]> for RecordHeaders {
+    fn from(a: [RecordHeader; N]) -> RecordHeaders {
+        a.into_iter().collect()
+    }
+}
+
+impl From<RecordHeaders> for Vec<RecordHeader> {
+    fn from(h: RecordHeaders) -> Vec<RecordHeader> {
+        h.into_vec()
+    }
+}
+
+impl FromIterator<RecordHeader> for RecordHeaders {
+    fn from_iter<I: IntoIterator<Item = RecordHeader>>(iter: I) -> RecordHeaders {
+        let mut headers = RecordHeaders::new();
+        headers.extend(iter);
+        headers
+    }
+}
+
+impl Extend<RecordHeader> for RecordHeaders {
+    fn extend<I: IntoIterator<Item = RecordHeader>>(&mut self, iter: I) {
+        for h in iter {
+            self.push(h);
+        }
+    }
+}
+
+impl IntoIterator for RecordHeaders {
+    type Item = RecordHeader;
+    type IntoIter = RecordHeadersIntoIter;
+    fn into_iter(self) -> RecordHeadersIntoIter {
+        RecordHeadersIntoIter(match self.0 {
+            HeadersRepr::One(h) => IntoIterRepr::One(Some(h)),
+            HeadersRepr::Many(v) => IntoIterRepr::Many(v.into_iter()),
+        })
+    }
+}
+
+impl<'a> IntoIterator for &'a RecordHeaders {
+    type Item = &'a RecordHeader;
+    type IntoIter = std::slice::Iter<'a, RecordHeader>;
+    fn into_iter(self) -> std::slice::Iter<'a, RecordHeader> {
+        self.as_slice().iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a mut RecordHeaders {
+    type Item = &'a mut RecordHeader;
+    type IntoIter = std::slice::IterMut<'a, RecordHeader>;
+    fn into_iter(self) -> std::slice::IterMut<'a, RecordHeader> {
+        self.as_mut_slice().iter_mut()
+    }
+}
+
+/// The owning iterator of [`RecordHeaders`].
+#[derive(Debug)]
+pub struct RecordHeadersIntoIter(IntoIterRepr);
+
+#[derive(Debug)]
+enum IntoIterRepr {
+    One(Option<RecordHeader>),
+    Many(std::vec::IntoIter<RecordHeader>),
+}
+
+impl Iterator for RecordHeadersIntoIter {
+    type Item = RecordHeader;
+
+    fn next(&mut self) -> Option<RecordHeader> {
+        match &mut self.0 {
+            IntoIterRepr::One(h) => h.take(),
+            IntoIterRepr::Many(it) => it.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IntoIterRepr::One(h) => {
+                let n = usize::from(h.is_some());
+                (n, Some(n))
+            }
+            IntoIterRepr::Many(it) => it.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for RecordHeadersIntoIter {}
+
 /// One record of a [`RecordBatch`].
 ///
 /// Offsets and timestamps are absolute; the deltas the wire format stores are computed from
@@ -156,8 +381,8 @@ pub struct Record {
     pub key: Option<Bytes>,
     /// The value; `None` is a null value (a tombstone on compacted topics).
     pub value: Option<Bytes>,
-    /// Headers, in order.
-    pub headers: Vec<RecordHeader>,
+    /// Headers, in order (a slice, holding one header without allocating).
+    pub headers: RecordHeaders,
 }
 
 /// The kind of a control record (the key of a record in a control batch).
@@ -700,67 +925,127 @@ fn decode_header(
 
 /// Decodes `count` records filling all of `data`. Keys, values and headers are slices of `data`
 /// (one reference-count increment each, no copy); the only allocations are the record vector
-/// and, for records that have headers, their header vectors.
+/// and, for records with two headers or more, their header vectors.
 fn decode_record_list(
     data: &Bytes,
     count: usize,
     base_offset: i64,
     base_timestamp: i64,
 ) -> Result<Vec<Record>, DecodeError> {
+    let mut pos = 0;
+    let mut failed = false;
+    // `collect` from a counted iterator writes each record straight into the vector (a loop of
+    // `push`es builds each one aside and copies it in). After a failure the rest are defaults.
+    let records: Vec<Record> = (0..count)
+        .map(|_| {
+            if !failed {
+                match read_record(data, pos, base_offset, base_timestamp) {
+                    Some((r, end)) => {
+                        pos = end;
+                        return r;
+                    }
+                    None => failed = true,
+                }
+            }
+            Record::default()
+        })
+        .collect();
+    if failed || pos != data.len() {
+        // Something is wrong: the checked decoder says what.
+        return decode_record_list_checked(data, count, base_offset, base_timestamp);
+    }
+    Ok(records)
+}
+
+/// The fast path of [`decode_record_list`]: decodes the record at `pos` of `data`, returning it
+/// and where it ends, or `None` for anything [`decode_record_at`] would reject (which then says
+/// why). Accepts exactly what `decode_record_at` accepts, with the same result.
+#[inline(always)]
+fn read_record(
+    data: &Bytes,
+    pos: usize,
+    base_offset: i64,
+    base_timestamp: i64,
+) -> Option<(Record, usize)> {
     let all: &[u8] = data;
+    let mut p = pos;
+    let len = usize::try_from(read_varint(all, &mut p)?).ok()?;
+    if len > all.len() - p {
+        return None;
+    }
+    let end = p + len;
+    // Nothing below reads past the record.
+    let rec = &all[..end];
+    let attributes = *rec.get(p)? as i8;
+    p += 1;
+    let timestamp_delta = read_varlong(rec, &mut p)?;
+    let offset_delta = read_varint(rec, &mut p)?;
+    let key = read_nullable(rec, &mut p)?;
+    let value = read_nullable(rec, &mut p)?;
+    let header_count = usize::try_from(read_varint(rec, &mut p)?).ok()?;
+    // A header takes at least two bytes: this bounds the allocation by the bytes present.
+    if header_count > (end - p) / 2 {
+        return None;
+    }
+    let headers = match header_count {
+        0 => RecordHeaders::new(),
+        1 => RecordHeaders(HeadersRepr::One(read_header(data, rec, &mut p)?)),
+        n => {
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                v.push(read_header(data, rec, &mut p)?);
+            }
+            RecordHeaders(HeadersRepr::Many(v))
+        }
+    };
+    if p != end {
+        return None;
+    }
+    let record = Record {
+        attributes,
+        offset: base_offset.wrapping_add(i64::from(offset_delta)),
+        timestamp: base_timestamp.wrapping_add(timestamp_delta),
+        key: key.map(|r| data.slice(r)),
+        value: value.map(|r| data.slice(r)),
+        headers,
+    };
+    Some((record, end))
+}
+
+/// A record header at `*p` of `rec` (a record of `data`), as [`decode_header_at`] reads it,
+/// `None` where that fails.
+#[inline(always)]
+fn read_header(data: &Bytes, rec: &[u8], p: &mut usize) -> Option<RecordHeader> {
+    let key = read_nullable(rec, p)??;
+    let key_bytes = &rec[key.clone()];
+    if !key_bytes.is_ascii() && std::str::from_utf8(key_bytes).is_err() {
+        return None;
+    }
+    let value = read_nullable(rec, p)?;
+    Some(RecordHeader {
+        key: HeaderKey(data.slice(key)),
+        value: value.map(|r| data.slice(r)),
+    })
+}
+
+/// Decodes `count` records filling all of `data` with every check spelled out as an error:
+/// what [`decode_record_list`] falls back to when its fast path fails.
+#[cold]
+fn decode_record_list_checked(
+    data: &Bytes,
+    count: usize,
+    base_offset: i64,
+    base_timestamp: i64,
+) -> Result<Vec<Record>, DecodeError> {
+    let mut outer = Cursor::new(data);
     let mut records = Vec::with_capacity(count);
-    let mut outer = Cursor::new(all);
-    let slice = |r: std::ops::Range<usize>| data.slice(r);
     for _ in 0..count {
-        let len = outer.varint()?;
-        if len < 0 {
-            return Err(DecodeError::InvalidLength {
-                what: "record",
-                len: i64::from(len),
-                remaining: outer.remaining(),
-            });
-        }
-        let range = outer.take(len as usize, "record")?;
-        // A cursor that cannot read past this record.
-        let mut c = Cursor::at(&all[..range.end], range.start);
-        let attributes = c.i8()?;
-        let timestamp_delta = c.varlong()?;
-        let offset_delta = c.varint()?;
-        let key = c.nullable("record key")?.map(slice);
-        let value = c.nullable("record value")?.map(slice);
-        let header_count = c.varint()?;
-        // A header takes at least two bytes (key length and value length), so this bounds the
-        // allocation by the bytes actually present.
-        if header_count < 0 || header_count as usize > c.remaining() / 2 {
-            return Err(DecodeError::InvalidLength {
-                what: "record header count",
-                len: i64::from(header_count),
-                remaining: c.remaining(),
-            });
-        }
-        let mut headers = Vec::with_capacity(header_count as usize);
-        for _ in 0..header_count {
-            let key = c
-                .nullable("header key")?
-                .ok_or(DecodeError::UnexpectedNull { what: "header key" })?;
-            std::str::from_utf8(&all[key.clone()]).map_err(|_| DecodeError::InvalidUtf8)?;
-            let key = HeaderKey(data.slice(key));
-            let value = c.nullable("header value")?.map(slice);
-            headers.push(RecordHeader { key, value });
-        }
-        if c.position() != range.end {
-            return Err(DecodeError::CorruptRecords(
-                "record length does not match its contents",
-            ));
-        }
-        records.push(Record {
-            attributes,
-            offset: base_offset.wrapping_add(i64::from(offset_delta)),
-            timestamp: base_timestamp.wrapping_add(timestamp_delta),
-            key,
-            value,
-            headers,
-        });
+        records.push(decode_record_at(
+            &mut outer,
+            data,
+            base_offset,
+            base_timestamp,
+        )?);
     }
     if outer.remaining() != 0 {
         return Err(DecodeError::CorruptRecords(
@@ -770,12 +1055,84 @@ fn decode_record_list(
     Ok(records)
 }
 
+/// Decodes the record at `outer` (a cursor over `data`), advancing it past the record.
+#[inline(always)]
+fn decode_record_at(
+    outer: &mut Cursor<'_>,
+    data: &Bytes,
+    base_offset: i64,
+    base_timestamp: i64,
+) -> Result<Record, DecodeError> {
+    let len = outer.varint()?;
+    if len < 0 {
+        return Err(DecodeError::InvalidLength {
+            what: "record",
+            len: i64::from(len),
+            remaining: outer.remaining(),
+        });
+    }
+    let range = outer.take(len as usize, "record")?;
+    // A cursor that cannot read past this record.
+    let mut c = Cursor::at(&data[..range.end], range.start);
+    let attributes = c.i8()?;
+    let timestamp_delta = c.varlong()?;
+    let offset_delta = c.varint()?;
+    let key = c.nullable("record key")?;
+    let value = c.nullable("record value")?;
+    let header_count = c.varint()?;
+    // A header takes at least two bytes (key length and value length), so this bounds the
+    // allocation by the bytes actually present.
+    if header_count < 0 || header_count as usize > c.remaining() / 2 {
+        return Err(DecodeError::InvalidLength {
+            what: "record header count",
+            len: i64::from(header_count),
+            remaining: c.remaining(),
+        });
+    }
+    let headers = match header_count {
+        0 => RecordHeaders::new(),
+        1 => RecordHeaders(HeadersRepr::One(decode_header_at(&mut c, data)?)),
+        n => {
+            let mut v = Vec::with_capacity(n as usize);
+            for _ in 0..n {
+                v.push(decode_header_at(&mut c, data)?);
+            }
+            RecordHeaders(HeadersRepr::Many(v))
+        }
+    };
+    if c.position() != range.end {
+        return Err(DecodeError::CorruptRecords(
+            "record length does not match its contents",
+        ));
+    }
+    Ok(Record {
+        attributes,
+        offset: base_offset.wrapping_add(i64::from(offset_delta)),
+        timestamp: base_timestamp.wrapping_add(timestamp_delta),
+        key: key.map(|r| data.slice(r)),
+        value: value.map(|r| data.slice(r)),
+        headers,
+    })
+}
+
+/// Decodes one record header at `c` (a cursor over `data`): its key must be valid UTF-8.
+#[inline(always)]
+fn decode_header_at(c: &mut Cursor<'_>, data: &Bytes) -> Result<RecordHeader, DecodeError> {
+    let key = c
+        .nullable("header key")?
+        .ok_or(DecodeError::UnexpectedNull { what: "header key" })?;
+    std::str::from_utf8(&data[key.clone()]).map_err(|_| DecodeError::InvalidUtf8)?;
+    let key = HeaderKey(data.slice(key));
+    let value = c.nullable("header value")?.map(|r| data.slice(r));
+    Ok(RecordHeader { key, value })
+}
+
 /// A record batch whose records stay encoded until iterated: the fastest way to read a batch.
 ///
 /// [`RecordBatch::decode`] materializes every record (a `Bytes` handle, i.e. a reference-count
-/// increment, per key, value and header, and a vector per record with headers). A view checks
-/// the batch the same way (CRC, codec, bounded decompression, record count) but then hands out
-/// [`RecordRef`]s that borrow from it, allocating nothing per record.
+/// increment, per key, value and header, and a vector per record with two headers or more). A
+/// view checks the batch the same way (CRC, codec, bounded decompression, record count) but then
+/// hands out [`RecordRef`]s that borrow from it, allocating nothing per record.
 #[derive(Clone, Debug)]
 pub struct RecordBatchView {
     header: RecordBatch,
@@ -1221,5 +1578,133 @@ mod tests {
             assert!(matches!(err, EncodeError::InvalidRecords(_)), "{err}");
             assert_eq!(&buf[..], b"earlier batches");
         }
+    }
+
+    /// The records section of an uncompressed batch of `records`.
+    fn records_section(records: Vec<Record>) -> (Bytes, usize, i64, i64) {
+        let batch = RecordBatch::new(records);
+        let bytes = batch.to_bytes().unwrap();
+        (
+            bytes.slice(BATCH_HEADER_LEN..),
+            batch.records.len(),
+            batch.base_offset,
+            batch.base_timestamp,
+        )
+    }
+
+    /// The fast path must accept exactly what the checked decoder accepts, with the same
+    /// records, and fail exactly where it fails, with the same error: compare both on every
+    /// single-byte corruption of a section and on random multi-byte ones.
+    #[test]
+    fn fast_record_decoding_agrees_with_the_checked_decoder_on_corrupt_input() {
+        let mut records: Vec<Record> = (0..6)
+            .map(|i| record(i, i as usize * 3, i as usize % 4))
+            .collect();
+        records[2].key = None;
+        records[3].value = None;
+        records[4].headers.push(RecordHeader::new("é-key", None));
+        let (section, count, base_offset, base_timestamp) = records_section(records);
+        let check = |data: &Bytes| {
+            let fast = decode_record_list(data, count, base_offset, base_timestamp);
+            let checked = decode_record_list_checked(data, count, base_offset, base_timestamp);
+            assert_eq!(fast, checked, "{data:?}");
+        };
+        check(&section);
+        let fast_only = |data: &Bytes, count: usize, base_offset, base_timestamp| {
+            let mut pos = 0;
+            let mut records = Vec::new();
+            for _ in 0..count {
+                let (r, end) = read_record(data, pos, base_offset, base_timestamp)?;
+                records.push(r);
+                pos = end;
+            }
+            (pos == data.len()).then_some(records)
+        };
+        // Valid input never falls back to the checked decoder.
+        assert_eq!(
+            fast_only(&section, count, base_offset, base_timestamp),
+            decode_record_list_checked(&section, count, base_offset, base_timestamp).ok()
+        );
+        let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for i in 0..section.len() {
+            for v in [
+                0x00,
+                0x01,
+                0x7f,
+                0x80,
+                0xff,
+                section[i] ^ 0x01,
+                section[i] ^ 0x80,
+            ] {
+                let mut b = section.to_vec();
+                b[i] = v;
+                check(&Bytes::from(b));
+            }
+        }
+        for _ in 0..5000 {
+            let mut b = section.to_vec();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % b.len() as u64) as usize;
+                b[at] = next() as u8;
+            }
+            let cut = b.len() - (next() % 3) as usize;
+            b.truncate(cut);
+            check(&Bytes::from(b));
+        }
+        // Varints at their longest: a 10-byte timestamp delta and 5-byte offset delta and
+        // lengths, as the checked decoder reads them.
+        let long = Record {
+            offset: i64::from(i32::MAX),
+            timestamp: i64::MAX,
+            key: Some(Bytes::from(vec![1; 70_000])),
+            ..Record::default()
+        };
+        let (section, count, base_offset, base_timestamp) =
+            records_section(vec![Record::default(), long]);
+        let fast = fast_only(&section, count, base_offset, base_timestamp);
+        assert!(fast.is_some());
+        assert_eq!(
+            fast,
+            decode_record_list_checked(&section, count, base_offset, base_timestamp).ok()
+        );
+    }
+
+    #[test]
+    fn record_headers_hold_one_inline_and_behave_as_a_slice() {
+        let h = |k: &str| RecordHeader::new(k, Some(Bytes::copy_from_slice(k.as_bytes())));
+        let mut headers = RecordHeaders::new();
+        assert!(headers.is_empty());
+        assert_eq!(format!("{headers:?}"), "[]");
+        let mut expected = Vec::new();
+        for k in ["a", "b", "c"] {
+            headers.push(h(k));
+            expected.push(h(k));
+            assert_eq!(headers, expected);
+            assert_eq!(headers.as_slice(), expected.as_slice());
+            assert_eq!(format!("{headers:?}"), format!("{expected:?}"));
+            let collected: RecordHeaders = expected.iter().cloned().collect();
+            assert_eq!(collected, headers);
+            assert_eq!(RecordHeaders::from(expected.clone()), headers);
+            assert_eq!(headers.clone().into_iter().collect::<Vec<_>>(), expected);
+            assert_eq!(headers.clone().into_iter().len(), expected.len());
+            assert_eq!(Vec::from(headers.clone()), expected);
+        }
+        headers[1].value = None;
+        assert_eq!(headers[1].value, None);
+        assert_eq!((&headers).into_iter().count(), 3);
+        assert_eq!(RecordHeaders::from([h("x")]).len(), 1);
+        assert_eq!(RecordHeaders::from(Vec::new()), RecordHeaders::new());
+        // One header and a record without any take no header allocation, and a record is
+        // no bigger than a header plus its other fields.
+        assert_eq!(
+            std::mem::size_of::<RecordHeaders>(),
+            std::mem::size_of::<RecordHeader>()
+        );
     }
 }

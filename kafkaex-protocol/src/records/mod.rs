@@ -22,7 +22,7 @@ use bytes::Bytes;
 
 pub use batch::{
     ControlRecordType, HeaderKey, HeaderRefs, Record, RecordBatch, RecordBatchBuilder,
-    RecordBatchView, RecordHeader, RecordRef, RecordRefs,
+    RecordBatchView, RecordHeader, RecordHeaders, RecordHeadersIntoIter, RecordRef, RecordRefs,
 };
 pub use compression::Compression;
 pub use message_set::{Message as LegacyMessage, MessageSet};

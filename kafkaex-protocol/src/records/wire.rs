@@ -130,6 +130,79 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// Reads an unsigned varint of at most `max_bytes` bytes at `*pos` in `buf`, advancing `*pos`:
+/// the fast path of record decoding. Accepts exactly what [`Cursor`] accepts (the same overflow
+/// rules), but says only `None` when the varint is cut short or too long; the caller reruns
+/// [`Cursor`] to say why.
+#[inline(always)]
+fn read_uvarlong(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Option<u64> {
+    let p = *pos;
+    let b0 = *buf.get(p)?;
+    if b0 < 0x80 {
+        *pos = p + 1;
+        return Some(u64::from(b0));
+    }
+    let b1 = *buf.get(p + 1)?;
+    if b1 < 0x80 {
+        *pos = p + 2;
+        return Some(u64::from(b0 & 0x7f) | (u64::from(b1) << 7));
+    }
+    read_uvarlong_long(buf, pos, max_bytes)
+}
+
+/// [`read_uvarlong`] for three bytes or more.
+#[inline(never)]
+fn read_uvarlong_long(buf: &[u8], pos: &mut usize, max_bytes: usize) -> Option<u64> {
+    let last_max = if max_bytes == 5 { 0x0f } else { 0x01 };
+    let mut value = 0u64;
+    let mut p = *pos;
+    for i in 0..max_bytes {
+        let b = *buf.get(p)?;
+        p += 1;
+        if i == max_bytes - 1 && b > last_max {
+            return None;
+        }
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            *pos = p;
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// A zig-zag varint at `*pos` of `buf` (see [`read_uvarlong`]).
+#[inline(always)]
+pub(crate) fn read_varint(buf: &[u8], pos: &mut usize) -> Option<i32> {
+    let v = read_uvarlong(buf, pos, 5)? as u32;
+    Some(((v >> 1) as i32) ^ -((v & 1) as i32))
+}
+
+/// A zig-zag varlong at `*pos` of `buf` (see [`read_uvarlong`]).
+#[inline(always)]
+pub(crate) fn read_varlong(buf: &[u8], pos: &mut usize) -> Option<i64> {
+    let v = read_uvarlong(buf, pos, 10)?;
+    Some(((v >> 1) as i64) ^ -((v & 1) as i64))
+}
+
+/// A varint length (-1 for null) and that many bytes of `buf` at `*pos`: `Some(None)` for null,
+/// the bytes' range otherwise, `None` if the length is bad or runs past `buf` (see
+/// [`read_uvarlong`]).
+#[inline(always)]
+pub(crate) fn read_nullable(buf: &[u8], pos: &mut usize) -> Option<Option<Range<usize>>> {
+    let len = read_varint(buf, pos)?;
+    if len == -1 {
+        return Some(None);
+    }
+    let len = usize::try_from(len).ok()?;
+    let start = *pos;
+    if len > buf.len() - start {
+        return None;
+    }
+    *pos = start + len;
+    Some(Some(start..start + len))
+}
+
 /// A write position in a slice that was sized exactly beforehand. Writing past the end is a
 /// bug in the size computation, and panics like any slice index.
 #[derive(Debug)]
@@ -221,11 +294,11 @@ impl<'a> SliceWriter<'a> {
 
 /// Size of an unsigned varlong: one byte per started group of seven significant bits,
 /// computed without branches (`(bits * 9 + 64) / 64` is `ceil(bits / 7)` for 1..=64 bits).
-/// Copies up to 16 bytes (`out` and `v` have the same length) with two overlapping fixed-size
+/// Copies up to 32 bytes (`out` and `v` have the same length) with two overlapping fixed-size
 /// copies instead of a call to `memcpy`: keys, header keys and header values are often this
-/// short, and a call costs more than the copy.
+/// short, and a call costs more than the copy. Longer slices are copied the usual way.
 #[inline(always)]
-fn copy_short(out: &mut [u8], v: &[u8]) {
+pub(crate) fn copy_short(out: &mut [u8], v: &[u8]) {
     let n = v.len();
     match n {
         0 => {}
@@ -238,10 +311,15 @@ fn copy_short(out: &mut [u8], v: &[u8]) {
             out[..4].copy_from_slice(&v[..4]);
             out[n - 4..].copy_from_slice(&v[n - 4..]);
         }
-        _ => {
+        8..=16 => {
             out[..8].copy_from_slice(&v[..8]);
             out[n - 8..].copy_from_slice(&v[n - 8..]);
         }
+        17..=32 => {
+            out[..16].copy_from_slice(&v[..16]);
+            out[n - 16..].copy_from_slice(&v[n - 16..]);
+        }
+        _ => out.copy_from_slice(v),
     }
 }
 
