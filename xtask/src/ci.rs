@@ -13,6 +13,12 @@ use anyhow::{bail, Context, Result};
 
 use crate::workspace_root;
 
+/// Features the checks and tests build with: the testcontainers broker provider cannot run
+/// here (no Docker engine), but it must compile, pass clippy, and its unit tests (a typed error
+/// without Docker) run with the rest. One feature set for clippy and tests, so the workspace is
+/// built once for the tests.
+const TEST_FEATURES: &str = "kafkaex-net/testcontainers";
+
 /// Broker profiles the test suite needs, in start order.
 const TEST_PROFILES: &[&str] = &["kraft", "zk", "cluster", "secure"];
 
@@ -33,6 +39,8 @@ pub(crate) fn run_ci(args: &[String]) -> Result<()> {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--features",
+            TEST_FEATURES,
             "--",
             "-D",
             "warnings",
@@ -66,22 +74,6 @@ pub(crate) fn run_ci(args: &[String]) -> Result<()> {
             ],
         )?;
     }
-    // The testcontainers broker provider cannot run here (no Docker engine), but it must build
-    // and its typed "cannot start" path must hold.
-    step(
-        &root,
-        "testcontainers provider (feature build + unit tests)",
-        "cargo",
-        &[
-            "test",
-            "-p",
-            "kafkaex-net",
-            "--features",
-            "testcontainers",
-            "--lib",
-            "provider::",
-        ],
-    )?;
     step(
         &root,
         "benches build",
@@ -108,7 +100,13 @@ pub(crate) fn run_test(args: &[String]) -> Result<()> {
         &root,
         "build tests",
         "cargo",
-        &["test", "--workspace", "--no-run"],
+        &[
+            "test",
+            "--workspace",
+            "--no-run",
+            "--features",
+            TEST_FEATURES,
+        ],
     )?;
 
     let mut envs: Vec<(String, String)> = Vec::new();
@@ -147,8 +145,14 @@ pub(crate) fn run_test(args: &[String]) -> Result<()> {
 
     let t = Instant::now();
     let mut cmd = Command::new("cargo");
-    cmd.args(["test", "--workspace", "--no-fail-fast"])
-        .current_dir(&root);
+    cmd.args([
+        "test",
+        "--workspace",
+        "--no-fail-fast",
+        "--features",
+        TEST_FEATURES,
+    ])
+    .current_dir(&root);
     for (k, v) in &envs {
         eprintln!("xtask test: {k}={v}");
         cmd.env(k, v);
