@@ -558,12 +558,9 @@ fn put_record(
     value: Option<&[u8]>,
     headers: &[RecordHeader],
 ) -> Result<usize, EncodeError> {
-    let key_len = key.map_or(0, <[u8]>::len);
-    let value_len = value.map_or(0, <[u8]>::len);
-    check_len("record key", key_len)?;
-    check_len("record value", value_len)?;
-    // Lengths of slices in memory: these sums cannot overflow.
-    let mut payload = key_len + value_len;
+    // Lengths of slices in memory: these sums cannot overflow. If the upper bound fits an i32,
+    // so does every length; if not, `checked_body_len` says which does not.
+    let mut payload = key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
     for h in headers {
         payload += h.key.as_bytes().len() + h.value.as_ref().map_or(0, Bytes::len);
     }
@@ -777,19 +774,27 @@ impl RecordBatch {
     }
 
     fn put_header(&self, buf: &mut BytesMut) {
-        buf.put_i64(self.base_offset);
-        buf.put_i32(0); // batch length, back-patched
-        buf.put_i32(self.partition_leader_epoch);
-        buf.put_i8(2);
-        buf.put_u32(0); // CRC, back-patched
-        buf.put_i16(self.attributes());
-        buf.put_i32(self.last_offset_delta);
-        buf.put_i64(self.base_timestamp);
-        buf.put_i64(self.max_timestamp);
-        buf.put_i64(self.producer_id);
-        buf.put_i16(self.producer_epoch);
-        buf.put_i32(self.base_sequence);
-        buf.put_i32(self.records.len() as i32);
+        buf.extend_from_slice(&self.header_bytes(self.records.len() as i32));
+    }
+
+    /// The batch header for `count` records, with the batch length and CRC left zero (they are
+    /// back-patched).
+    fn header_bytes(&self, count: i32) -> [u8; BATCH_HEADER_LEN] {
+        let mut h = [0; BATCH_HEADER_LEN];
+        h[0..8].copy_from_slice(&self.base_offset.to_be_bytes());
+        // 8..12: batch length
+        h[12..16].copy_from_slice(&self.partition_leader_epoch.to_be_bytes());
+        h[MAGIC_OFFSET] = 2;
+        // 17..21: CRC
+        h[21..23].copy_from_slice(&self.attributes().to_be_bytes());
+        h[23..27].copy_from_slice(&self.last_offset_delta.to_be_bytes());
+        h[27..35].copy_from_slice(&self.base_timestamp.to_be_bytes());
+        h[35..43].copy_from_slice(&self.max_timestamp.to_be_bytes());
+        h[43..51].copy_from_slice(&self.producer_id.to_be_bytes());
+        h[51..53].copy_from_slice(&self.producer_epoch.to_be_bytes());
+        h[53..57].copy_from_slice(&self.base_sequence.to_be_bytes());
+        h[57..61].copy_from_slice(&count.to_be_bytes());
+        h
     }
 
     /// Decodes one batch from the front of `buf`, advancing it past the batch.
@@ -1472,18 +1477,17 @@ impl RecordBatchBuilder {
         } = self;
         buf.truncate(end);
         header.records = Vec::new();
-        let mut head = BytesMut::with_capacity(BATCH_HEADER_LEN);
-        header.put_header(&mut head);
-        head[BATCH_HEADER_LEN - 4..].copy_from_slice(&count.to_be_bytes());
+        let head = header.header_bytes(count);
         if header.compression == Compression::None {
             buf[..BATCH_HEADER_LEN].copy_from_slice(&head);
             finish_batch(&mut buf, 0)?;
             Ok(buf.freeze())
         } else {
-            head.reserve(buf.len() / 2 + 64);
-            compression::compress_into(header.compression, 2, &buf, &mut head)?;
-            finish_batch(&mut head, 0)?;
-            Ok(head.freeze())
+            let mut out = BytesMut::with_capacity(BATCH_HEADER_LEN + buf.len() / 2 + 64);
+            out.extend_from_slice(&head);
+            compression::compress_into(header.compression, 2, &buf, &mut out)?;
+            finish_batch(&mut out, 0)?;
+            Ok(out.freeze())
         }
     }
 }

@@ -230,11 +230,7 @@ impl<'a> SliceWriter<'a> {
     #[inline]
     pub(crate) fn slice(&mut self, v: &[u8]) {
         let out = &mut self.buf[self.pos..self.pos + v.len()];
-        if v.len() <= 16 {
-            copy_short(out, v);
-        } else {
-            out.copy_from_slice(v);
-        }
+        copy_short(out, v);
         self.pos += v.len();
     }
 
@@ -294,9 +290,9 @@ impl<'a> SliceWriter<'a> {
 
 /// Size of an unsigned varlong: one byte per started group of seven significant bits,
 /// computed without branches (`(bits * 9 + 64) / 64` is `ceil(bits / 7)` for 1..=64 bits).
-/// Copies up to 32 bytes (`out` and `v` have the same length) with two overlapping fixed-size
-/// copies instead of a call to `memcpy`: keys, header keys and header values are often this
-/// short, and a call costs more than the copy. Longer slices are copied the usual way.
+/// Copies up to 128 bytes (`out` and `v` have the same length) with two overlapping fixed-size
+/// copies instead of a call to `memcpy`: keys, header keys and values are often this short,
+/// and the call costs more than the copy. Longer slices are copied the usual way.
 #[inline(always)]
 pub(crate) fn copy_short(out: &mut [u8], v: &[u8]) {
     let n = v.len();
@@ -318,6 +314,14 @@ pub(crate) fn copy_short(out: &mut [u8], v: &[u8]) {
         17..=32 => {
             out[..16].copy_from_slice(&v[..16]);
             out[n - 16..].copy_from_slice(&v[n - 16..]);
+        }
+        33..=64 => {
+            out[..32].copy_from_slice(&v[..32]);
+            out[n - 32..].copy_from_slice(&v[n - 32..]);
+        }
+        65..=128 => {
+            out[..64].copy_from_slice(&v[..64]);
+            out[n - 64..].copy_from_slice(&v[n - 64..]);
         }
         _ => out.copy_from_slice(v),
     }
@@ -368,6 +372,16 @@ mod tests {
                 assert_eq!(out, &b[..]);
                 assert_eq!(varint_len(v32), b.len(), "{v32}");
             }
+        }
+    }
+
+    #[test]
+    fn short_copies_copy_every_byte_at_every_length() {
+        let src: Vec<u8> = (1..=200).collect();
+        for n in 0..=200 {
+            let mut out = vec![0u8; n];
+            copy_short(&mut out, &src[..n]);
+            assert_eq!(out, &src[..n], "{n}");
         }
     }
 
