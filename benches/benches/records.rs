@@ -2,18 +2,19 @@
 //!
 //! Groups are `encode/<codec>/<records>` and `decode/<codec>/<records>`; throughput is the
 //! uncompressed payload (keys, values, header keys and values) per second. Each group's
-//! functions are `kafkaex` (and `kafkaex-builder` for encode), `kafka-protocol` and `floor`;
-//! see the `kafkaex_benches` docs for what each does. Before timing anything, every case is
-//! checked to produce equivalent batches in both implementations.
+//! functions are `kafkaex` (and `kafkaex-builder` for encode, `kafkaex-view` for decode),
+//! `kafka-protocol` and `floor`; see the `kafkaex_benches` docs for what each does. Before
+//! timing anything, every case is checked to produce equivalent batches in both
+//! implementations.
 
 use std::hint::black_box;
 
 use bytes::BytesMut;
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use kafkaex_benches::{
-    check_equivalent, decode_floor, decode_kafka_protocol, decode_kafkaex, encode_floor,
-    encode_kafka_protocol, encode_kafkaex, encode_kafkaex_builder, kafkaex_headers, Payload,
-    CODECS, RECORD_COUNTS,
+    check_equivalent, decode_floor, decode_kafka_protocol, decode_kafkaex, decode_kafkaex_view,
+    encode_floor, encode_kafka_protocol, encode_kafkaex, encode_kafkaex_builder, kafkaex_headers,
+    Payload, CODECS, RECORD_COUNTS,
 };
 
 fn records(c: &mut Criterion) {
@@ -59,6 +60,10 @@ fn records(c: &mut Criterion) {
             });
             g.bench_function("kafka-protocol", |b| {
                 b.iter(|| decode_kafka_protocol(black_box(&encoded)))
+            });
+            // Not the same work as the two above (nothing is materialized): its own line.
+            g.bench_function("kafkaex-view", |b| {
+                b.iter(|| decode_kafkaex_view(black_box(&encoded)))
             });
             g.bench_with_input(BenchmarkId::from_parameter("floor"), &encoded, |b, e| {
                 b.iter(|| decode_floor(black_box(e)))

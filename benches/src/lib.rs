@@ -3,7 +3,9 @@
 //! The record batch benchmark (`benches/records.rs`) times three things on the same payload:
 //!
 //! - **kafkaex**: [`kafkaex_protocol::records`], encoding [`RecordBatch`]es into one buffer and
-//!   decoding them zero-copy (plus [`RecordBatchBuilder`], which encodes without building records);
+//!   decoding them zero-copy (plus [`RecordBatchBuilder`], which encodes without building records,
+//!   and [`RecordBatchView`], which reads records without building them: its own line, see
+//!   [`decode_kafkaex_view`]);
 //! - **kafka-protocol**: the `kafka-protocol` crate's `RecordBatchEncoder`/`RecordBatchDecoder`,
 //!   the best-known generated Rust implementation, as the baseline;
 //! - **floor**: what no encoder or decoder can avoid (see [`encode_floor`] and [`decode_floor`]).
@@ -17,7 +19,8 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::records as kp;
 use kafkaex_protocol::records::compression::{self, Compression};
 use kafkaex_protocol::records::{
-    DecodeOptions, HeaderKey, Record, RecordBatch, RecordBatchBuilder, RecordHeader,
+    DecodeOptions, HeaderKey, Record, RecordBatch, RecordBatchBuilder, RecordBatchView,
+    RecordHeader,
 };
 
 /// Bytes in each record key.
@@ -261,6 +264,29 @@ pub fn decode_kafkaex(batch: &Bytes) -> RecordBatch {
     RecordBatch::decode(&mut buf, &DecodeOptions::default()).expect("kafkaex decodes the batch")
 }
 
+/// kafkaex, lazily: checks one batch (CRC, codec, record count) as [`decode_kafkaex`] does, then
+/// walks every record with [`RecordBatchView`], reading each key, value and header (keys checked
+/// as UTF-8) as borrowed slices; nothing is materialized. Not the same work as
+/// [`decode_kafkaex`] and `kafka-protocol` (which build owned records): the benchmarks report it
+/// as its own line.
+///
+/// Returns the total key, value and header bytes seen, as [`decode_floor`] does.
+pub fn decode_kafkaex_view(batch: &Bytes) -> usize {
+    let mut buf = batch.clone();
+    let view = RecordBatchView::decode(&mut buf, &DecodeOptions::default())
+        .expect("kafkaex checks the batch");
+    let mut found = 0;
+    for r in view.records() {
+        let r = r.expect("kafkaex reads the record");
+        found += r.key.map_or(0, <[u8]>::len) + r.value.map_or(0, <[u8]>::len);
+        for h in r.headers {
+            let (k, v) = h.expect("kafkaex reads the header");
+            found += k.len() + v.map_or(0, <[u8]>::len);
+        }
+    }
+    found
+}
+
 /// kafka-protocol: decodes one batch (it always checks the CRC).
 pub fn decode_kafka_protocol(batch: &Bytes) -> kp::RecordSet {
     let mut buf = batch.clone();
@@ -410,6 +436,13 @@ pub fn check_equivalent(payload: &Payload, codec: Compression) -> Result<(), Str
     if found != payload.payload_bytes() {
         return Err(format!(
             "{codec}: the decode floor found {found} payload bytes, not {}",
+            payload.payload_bytes()
+        ));
+    }
+    let found = decode_kafkaex_view(&ours);
+    if found != payload.payload_bytes() {
+        return Err(format!(
+            "{codec}: the kafkaex view found {found} payload bytes, not {}",
             payload.payload_bytes()
         ));
     }

@@ -1225,7 +1225,46 @@ pub struct RecordRefs<'a> {
 }
 
 impl<'a> RecordRefs<'a> {
-    fn parse(&mut self) -> Result<RecordRef<'a>, DecodeError> {
+    /// The fast path of [`RecordRefs::next`]: the checks of [`RecordRefs::parse_checked`], but a
+    /// failure is just `None` (and `parse_checked` then says what is wrong). Moves past the
+    /// record.
+    #[inline(always)]
+    fn read(&mut self) -> Option<RecordRef<'a>> {
+        let all = self.data;
+        let mut p = self.pos;
+        let len = usize::try_from(read_varint(all, &mut p)?).ok()?;
+        if len > all.len() - p {
+            return None;
+        }
+        let end = p + len;
+        let rec = &all[..end];
+        let attributes = *rec.get(p)? as i8;
+        p += 1;
+        let timestamp_delta = read_varlong(rec, &mut p)?;
+        let offset_delta = read_varint(rec, &mut p)?;
+        let key = read_nullable(rec, &mut p)?;
+        let value = read_nullable(rec, &mut p)?;
+        let count = usize::try_from(read_varint(rec, &mut p)?).ok()?;
+        if count > (end - p) / 2 {
+            return None;
+        }
+        let record = RecordRef {
+            attributes,
+            offset: self.base_offset.wrapping_add(i64::from(offset_delta)),
+            timestamp: self.base_timestamp.wrapping_add(timestamp_delta),
+            key: key.map(|r| &rec[r]),
+            value: value.map(|r| &rec[r]),
+            headers: HeaderRefs {
+                data: &rec[p..],
+                remaining: count,
+            },
+        };
+        self.pos = end;
+        Some(record)
+    }
+
+    #[cold]
+    fn parse_checked(&mut self) -> Result<RecordRef<'a>, DecodeError> {
         let all = self.data;
         let mut outer = Cursor::at(all, self.pos);
         let len = outer.varint()?;
@@ -1273,7 +1312,11 @@ impl<'a> Iterator for RecordRefs<'a> {
         if self.remaining == 0 {
             return None;
         }
-        let r = self.parse();
+        if let Some(r) = self.read() {
+            self.remaining -= 1;
+            return Some(Ok(r));
+        }
+        let r = self.parse_checked();
         // After an error the position is meaningless: end the iteration.
         self.remaining = if r.is_ok() { self.remaining - 1 } else { 0 };
         Some(r)
@@ -1293,7 +1336,21 @@ pub struct HeaderRefs<'a> {
 }
 
 impl<'a> HeaderRefs<'a> {
-    fn parse(&mut self) -> Result<(&'a str, Option<&'a [u8]>), DecodeError> {
+    /// The fast path of [`HeaderRefs::next`]: the checks of [`HeaderRefs::parse_checked`], but
+    /// a failure is just `None`. Moves past the header.
+    #[inline(always)]
+    fn read(&mut self) -> Option<(&'a str, Option<&'a [u8]>)> {
+        let all = self.data;
+        let mut p = 0;
+        let key = read_nullable(all, &mut p)??;
+        let key = std::str::from_utf8(&all[key]).ok()?;
+        let value = read_nullable(all, &mut p)?;
+        self.data = &all[p..];
+        Some((key, value.map(|r| &all[r])))
+    }
+
+    #[cold]
+    fn parse_checked(&mut self) -> Result<(&'a str, Option<&'a [u8]>), DecodeError> {
         let all = self.data;
         let mut c = Cursor::new(all);
         let key = c
@@ -1313,7 +1370,11 @@ impl<'a> Iterator for HeaderRefs<'a> {
         if self.remaining == 0 {
             return None;
         }
-        let r = self.parse();
+        if let Some(h) = self.read() {
+            self.remaining -= 1;
+            return Some(Ok(h));
+        }
+        let r = self.parse_checked();
         self.remaining = if r.is_ok() { self.remaining - 1 } else { 0 };
         Some(r)
     }
@@ -1600,7 +1661,7 @@ mod tests {
     /// records, and fail exactly where it fails, with the same error: compare both on every
     /// single-byte corruption of a section and on random multi-byte ones.
     #[test]
-    fn fast_record_decoding_agrees_with_the_checked_decoder_on_corrupt_input() {
+    fn fast_record_decoding_agrees_with_the_checked_decoders_on_corrupt_input() {
         let mut records: Vec<Record> = (0..6)
             .map(|i| record(i, i as usize * 3, i as usize % 4))
             .collect();
@@ -1636,6 +1697,7 @@ mod tests {
             rng ^= rng << 17;
             rng
         };
+        check_view(&section, count);
         for i in 0..section.len() {
             for v in [
                 0x00,
@@ -1648,6 +1710,7 @@ mod tests {
             ] {
                 let mut b = section.to_vec();
                 b[i] = v;
+                check_view(&b, count);
                 check(&Bytes::from(b));
             }
         }
@@ -1659,6 +1722,7 @@ mod tests {
             }
             let cut = b.len() - (next() % 3) as usize;
             b.truncate(cut);
+            check_view(&b, count);
             check(&Bytes::from(b));
         }
         // Varints at their longest: a 10-byte timestamp delta and 5-byte offset delta and
@@ -1677,6 +1741,70 @@ mod tests {
             fast,
             decode_record_list_checked(&section, count, base_offset, base_timestamp).ok()
         );
+    }
+
+    /// A record of a view, headers read, as a comparable value.
+    type ViewItem<'a> = Result<
+        (
+            i8,
+            i64,
+            i64,
+            Option<&'a [u8]>,
+            Option<&'a [u8]>,
+            Vec<HeaderItem<'a>>,
+        ),
+        DecodeError,
+    >;
+    type HeaderItem<'a> = Result<(&'a str, Option<&'a [u8]>), DecodeError>;
+
+    /// The view's iterators (fast path, falling back to the checked parsers) must yield what
+    /// the checked parsers alone yield, item for item, errors included.
+    fn check_view(data: &[u8], count: usize) {
+        let refs = RecordRefs {
+            data,
+            pos: 0,
+            remaining: count,
+            base_offset: 10,
+            base_timestamp: 20,
+        };
+        let fast: Vec<ViewItem<'_>> = refs
+            .clone()
+            .map(|r| {
+                r.map(|r| {
+                    let headers = r.headers.collect();
+                    (r.attributes, r.offset, r.timestamp, r.key, r.value, headers)
+                })
+            })
+            .collect();
+        let mut checked: Vec<ViewItem<'_>> = Vec::new();
+        let mut slow = refs;
+        while slow.remaining > 0 {
+            match slow.parse_checked() {
+                Ok(r) => {
+                    slow.remaining -= 1;
+                    let mut headers = Vec::new();
+                    let mut h = r.headers.clone();
+                    while h.remaining > 0 {
+                        let x = h.parse_checked();
+                        h.remaining = if x.is_ok() { h.remaining - 1 } else { 0 };
+                        headers.push(x);
+                    }
+                    checked.push(Ok((
+                        r.attributes,
+                        r.offset,
+                        r.timestamp,
+                        r.key,
+                        r.value,
+                        headers,
+                    )));
+                }
+                Err(e) => {
+                    checked.push(Err(e));
+                    break;
+                }
+            }
+        }
+        assert_eq!(fast, checked, "{data:?}");
     }
 
     #[test]
