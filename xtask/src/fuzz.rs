@@ -4,9 +4,10 @@
 //! and cargo-fuzz (`cargo install cargo-fuzz`), for the coverage instrumentation and the
 //! sanitizer; CI does not fuzz, it only builds the targets on stable (`xtask ci`).
 //!
-//! - `cargo xtask fuzz [--seconds N] [TARGET...]` runs each target (default: all) for N seconds
-//!   (default 60), one after the other so they do not compete for cores, then prints a table
-//!   of executions, corpus size and peak memory per target, and fails if any target crashed.
+//! - `cargo xtask fuzz [--seconds N] [TARGET...]` builds the targets once with
+//!   `cargo +nightly fuzz build`, runs each (default: all) for N seconds (default 60) the way
+//!   `cargo fuzz run` does, one after the other so they do not compete for cores, then prints a
+//!   table of executions, corpus size and peak memory per target, and fails if any crashed.
 //!   Crashing inputs are in `kafkaex-protocol/fuzz/artifacts/<target>/`, full logs in
 //!   `kafkaex-protocol/fuzz/target/fuzz-logs/<target>.log`.
 //! - `cargo xtask fuzz --build` builds the targets exactly as a run would, without running.
@@ -14,7 +15,7 @@
 //!   an empty corpus by itself.
 //! - `cargo xtask fuzz list` lists the targets.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
@@ -192,14 +193,21 @@ fn run_target(crate_dir: &Path, target: &'static str, seconds: u64) -> Result<Ou
     let log_path = logs.join(format!("{target}.log"));
     let log = std::fs::File::create(&log_path)
         .with_context(|| format!("creating {}", log_path.display()))?;
-    let mut cmd = Command::new("cargo");
-    cmd.args(["+nightly", "fuzz", "run"])
-        .args(BUILD_FLAGS)
-        .arg(target)
-        .arg("--")
+    // What `cargo fuzz run` would execute, minus the rebuild it starts with: every target then
+    // fuzzes the one snapshot of the sources `build` compiled, even while they are being
+    // edited, and no run spends minutes recompiling.
+    let binary = fuzz_binary(crate_dir, target)?;
+    let artifacts = crate_dir.join("fuzz/artifacts").join(target);
+    let corpus = crate_dir.join("fuzz/corpus").join(target);
+    for dir in [&artifacts, &corpus] {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut cmd = Command::new(&binary);
+    cmd.arg(format!("-artifact_prefix={}/", artifacts.display()))
         .arg(format!("-max_total_time={seconds}"))
         .arg(format!("-max_len={max_len}"))
         .args(LIBFUZZER_FLAGS)
+        .arg(&corpus)
         .current_dir(crate_dir)
         .stdout(Stdio::null())
         .stderr(log);
@@ -209,12 +217,13 @@ fn run_target(crate_dir: &Path, target: &'static str, seconds: u64) -> Result<Ou
         log_path.display()
     );
     let t = Instant::now();
-    let status = cmd.status().context("running cargo +nightly fuzz run")?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {}", binary.display()))?;
     let elapsed = t.elapsed().as_secs_f64();
     let text = std::fs::read_to_string(&log_path).unwrap_or_default();
     let outcome = Outcome {
         target,
-        // libFuzzer's own count, which leaves out cargo's (re)build before the run.
         seconds: fuzz_seconds(&text).unwrap_or(elapsed),
         execs: stat(&text, "stat::number_of_executed_units:").or_else(|| last_exec_count(&text)),
         corpus: last_corpus_size(&text),
@@ -233,6 +242,18 @@ fn run_target(crate_dir: &Path, target: &'static str, seconds: u64) -> Result<Ou
         }
     }
     Ok(outcome)
+}
+
+/// The instrumented binary `cargo fuzz build` made for `target`
+/// (`fuzz/target/<host triple>/release/<target>`).
+fn fuzz_binary(crate_dir: &Path, target: &str) -> Result<PathBuf> {
+    let dir = crate_dir.join("fuzz/target");
+    let entries = std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
+    entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("release").join(target))
+        .find(|p| p.is_file())
+        .with_context(|| format!("no fuzz binary for {target} under {}", dir.display()))
 }
 
 /// The value of libFuzzer's final-stats line `name value`.
