@@ -833,13 +833,23 @@ fn split_batch(buf: &mut Bytes) -> Result<Bytes, DecodeError> {
     Ok(buf.split_to(total))
 }
 
+/// The CRC32C (Castagnoli) of `data`, as record batches carry it.
+///
+/// `crc-fast` folds with carry-less multiplication (PCLMULQDQ, or VPCLMULQDQ on AVX-512
+/// machines): about twice the speed of the `crc32c` crate's three-way `crc32` instruction on a
+/// 128 KiB batch, where the CRC was a sixth of encoding or decoding it.
+#[inline]
+pub(crate) fn crc32c(data: &[u8]) -> u32 {
+    crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, data) as u32
+}
+
 /// Back-patches the length and CRC of the batch that starts at `start` and ends at `buf`'s end.
 fn finish_batch(buf: &mut BytesMut, start: usize) -> Result<(), EncodeError> {
     let len = buf.len() - start - LOG_OVERHEAD;
     check_len("record batch", len)?;
     buf[start + LENGTH_OFFSET..start + LENGTH_OFFSET + 4]
         .copy_from_slice(&(len as i32).to_be_bytes());
-    let crc = crc32c::crc32c(&buf[start + ATTRIBUTES_OFFSET..]);
+    let crc = crc32c(&buf[start + ATTRIBUTES_OFFSET..]);
     buf[start + CRC_OFFSET..start + CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
     Ok(())
 }
@@ -864,7 +874,7 @@ fn decode_header(
     }
     if opts.verify_crc {
         let stored = u32::from_be_bytes([b[17], b[18], b[19], b[20]]);
-        let computed = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+        let computed = crc32c(&b[ATTRIBUTES_OFFSET..]);
         if stored != computed {
             return Err(DecodeError::CrcMismatch {
                 what: "record batch",
@@ -1805,6 +1815,18 @@ mod tests {
             }
         }
         assert_eq!(fast, checked, "{data:?}");
+    }
+
+    #[test]
+    fn crc32c_agrees_with_the_crc32c_crate_at_every_alignment_and_length() {
+        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+        let data: Vec<u8> = (0..140_000u32).map(|i| (i * 31 + i / 7) as u8).collect();
+        for start in 0..16 {
+            for len in (0..600).chain([4095, 4096, 4097, 65_536, 131_071, 139_000]) {
+                let d = &data[start..start + len];
+                assert_eq!(crc32c(d), ::crc32c::crc32c(d), "{start} {len}");
+            }
+        }
     }
 
     #[test]
