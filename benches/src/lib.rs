@@ -357,7 +357,14 @@ fn walk_records(data: &[u8], count: usize) -> usize {
 }
 
 /// Reads a zigzag varint (or varlong) at `pos`.
+#[inline(always)]
 fn varint(data: &[u8], pos: &mut usize) -> i64 {
+    // One byte, as most lengths and deltas are: the shortest path (decoders have it too).
+    let b = data[*pos];
+    if b < 0x80 {
+        *pos += 1;
+        return i64::from(b >> 1) ^ -i64::from(b & 1);
+    }
     let mut raw: u64 = 0;
     let mut shift = 0;
     loop {
