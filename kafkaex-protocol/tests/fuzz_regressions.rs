@@ -22,19 +22,17 @@ fn zstd_frame_shorter_than_its_declared_size_is_corrupt() {
 }
 
 /// libzstd's streaming decoder checks the declared content size only when the output buffer
-/// can hold the whole frame; otherwise a frame ending in an empty last block passes unchecked.
-/// `decompress` reads through a buffer bounded by the cap, so under a cap smaller than the
-/// declared size the same corrupt frame decodes to nothing. Harmless (no panic, nothing
-/// allocated, and an empty records section only passes for a batch declaring zero records), but
-/// the answer should not depend on the cap.
+/// can hold the whole frame; `decompress` reads through a buffer bounded by the cap, so under a
+/// cap smaller than the declared size this corrupt frame used to decode to nothing. Now a
+/// declared size above the cap is `TooLarge` before decoding, and output shorter than declared
+/// is a codec error: an error under every cap.
 #[test]
-#[ignore = "known: libzstd skips the content-size check on its buffered path (see the doc comment)"]
 fn zstd_frame_shorter_than_its_declared_size_is_corrupt_under_any_cap() {
-    for cap in [0, 1, 14] {
-        assert!(
-            decompress(Compression::Zstd, &ZSTD_SHORT_FRAME, cap).is_err(),
-            "cap {cap}"
-        );
+    for cap in [0, 1, 14, 15] {
+        match decompress(Compression::Zstd, &ZSTD_SHORT_FRAME, cap) {
+            Err(CompressionError::TooLarge { limit }) => assert_eq!(limit, cap),
+            other => panic!("cap {cap}: expected TooLarge, got {other:?}"),
+        }
     }
 }
 

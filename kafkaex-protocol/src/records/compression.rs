@@ -173,9 +173,31 @@ pub fn decompress(
         Compression::Snappy => snappy_decompress(input, max_len),
         Compression::Lz4 => lz4_decompress(input, max_len),
         Compression::Zstd => {
+            // The first frame's declared content size, when it has one: above the cap it is
+            // refused before any work; and libzstd checks it against the output only when its
+            // output buffer can hold the whole frame, which the bounded read below does not
+            // guarantee, so a frame shorter than it declares is caught here under every cap.
+            let declared = zstd::zstd_safe::get_frame_content_size(input)
+                .ok()
+                .flatten();
+            if let Some(declared) = declared {
+                if declared > max_len as u64 {
+                    return Err(CompressionError::TooLarge { limit: max_len });
+                }
+            }
             let dec =
                 zstd::stream::read::Decoder::with_buffer(input).map_err(|e| codec_err(codec, e))?;
-            read_bounded(codec, dec, input.len(), max_len)
+            let out = read_bounded(codec, dec, input.len(), max_len)?;
+            match declared {
+                Some(declared) if (out.len() as u64) < declared => Err(codec_err(
+                    codec,
+                    format!(
+                        "frame declares {declared} bytes of content but holds {}",
+                        out.len()
+                    ),
+                )),
+                _ => Ok(out),
+            }
         }
     }
 }
