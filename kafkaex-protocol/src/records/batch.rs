@@ -938,6 +938,14 @@ fn decode_header(
     Ok((batch, data, count as usize))
 }
 
+/// The most records reserved for before any is parsed (about 600 KB of `Record`s). A batch's
+/// record count is checked only against the bytes it holds once decompressed, which a small
+/// compressed batch can make 64 MiB; beyond this, the vector grows as records parse.
+const RESERVE_RECORDS: usize = 4096;
+
+/// The most headers of one record reserved for before any is parsed (as [`RESERVE_RECORDS`]).
+const RESERVE_HEADERS: usize = 64;
+
 /// Decodes `count` records filling all of `data`. Keys, values and headers are slices of `data`
 /// (one reference-count increment each, no copy); the only allocations are the record vector
 /// and, for records with two headers or more, their header vectors.
@@ -949,10 +957,19 @@ fn decode_record_list(
 ) -> Result<Vec<Record>, DecodeError> {
     let mut pos = 0;
     let mut failed = false;
-    // `collect` from a counted iterator writes each record straight into the vector (a loop of
-    // `push`es builds each one aside and copies it in). After a failure the rest are defaults.
-    let records: Vec<Record> = (0..count)
-        .map(|_| {
+    let mut records = Vec::with_capacity(count.min(RESERVE_RECORDS));
+    while !failed && records.len() < count {
+        if records.len() == records.capacity() {
+            // Past the first reservation, room doubles as records actually parse: memory
+            // follows the records present, not the count a batch declares (a zstd bomb can
+            // declare 64 MiB / 7 of them in 2 KiB).
+            records.reserve((count - records.len()).min(records.len()));
+        }
+        let n = (records.capacity() - records.len()).min(count - records.len());
+        // `extend` from a counted iterator writes each record straight into the vector (a loop
+        // of `push`es builds each one aside and copies it in). After a failure the rest of the
+        // chunk are defaults.
+        records.extend((0..n).map(|_| {
             if !failed {
                 match read_record(data, pos, base_offset, base_timestamp) {
                     Some((r, end)) => {
@@ -963,8 +980,8 @@ fn decode_record_list(
                 }
             }
             Record::default()
-        })
-        .collect();
+        }));
+    }
     if failed || pos != data.len() {
         // Something is wrong: the checked decoder says what.
         return decode_record_list_checked(data, count, base_offset, base_timestamp);
@@ -1006,7 +1023,7 @@ fn read_record(
         0 => RecordHeaders::new(),
         1 => RecordHeaders(HeadersRepr::One(read_header(data, rec, &mut p)?)),
         n => {
-            let mut v = Vec::with_capacity(n);
+            let mut v = Vec::with_capacity(n.min(RESERVE_HEADERS));
             for _ in 0..n {
                 v.push(read_header(data, rec, &mut p)?);
             }
@@ -1053,7 +1070,7 @@ fn decode_record_list_checked(
     base_timestamp: i64,
 ) -> Result<Vec<Record>, DecodeError> {
     let mut outer = Cursor::new(data);
-    let mut records = Vec::with_capacity(count);
+    let mut records = Vec::with_capacity(count.min(RESERVE_RECORDS));
     for _ in 0..count {
         records.push(decode_record_at(
             &mut outer,
@@ -1108,7 +1125,7 @@ fn decode_record_at(
         0 => RecordHeaders::new(),
         1 => RecordHeaders(HeadersRepr::One(decode_header_at(&mut c, data)?)),
         n => {
-            let mut v = Vec::with_capacity(n as usize);
+            let mut v = Vec::with_capacity((n as usize).min(RESERVE_HEADERS));
             for _ in 0..n {
                 v.push(decode_header_at(&mut c, data)?);
             }
@@ -1815,6 +1832,64 @@ mod tests {
             }
         }
         assert_eq!(fast, checked, "{data:?}");
+    }
+
+    /// More records than are reserved up front, and a record with more headers than are: the
+    /// vectors grow as they parse, in the fast and the checked decoder alike.
+    #[test]
+    fn batches_beyond_the_up_front_reservations_decode_whole() {
+        let mut records: Vec<Record> = (0..(RESERVE_RECORDS as i64 * 2 + 5))
+            .map(|i| record(i, (i % 7) as usize, (i % 3) as usize))
+            .collect();
+        records[3].headers = (0..RESERVE_HEADERS * 3)
+            .map(|i| RecordHeader::new(format!("k{i}"), None))
+            .collect();
+        for compression in [Compression::None, Compression::Zstd] {
+            let batch = RecordBatch {
+                compression,
+                ..RecordBatch::new(records.clone())
+            };
+            let bytes = batch.to_bytes().unwrap();
+            let back = RecordBatch::decode(&mut bytes.clone(), &DecodeOptions::default());
+            assert_eq!(back.as_ref(), Ok(&batch));
+            let view = RecordBatchView::decode(&mut bytes.clone(), &DecodeOptions::default());
+            assert_eq!(view.unwrap().into_batch(), Ok(batch));
+        }
+        let (section, count, base_offset, base_timestamp) = records_section(records);
+        assert_eq!(
+            decode_record_list(&section, count, base_offset, base_timestamp),
+            decode_record_list_checked(&section, count, base_offset, base_timestamp)
+        );
+    }
+
+    /// A compressed batch can declare as many records as its decompressed bytes allow: zeros
+    /// declaring 1 MiB / 7 records fail on the first record. (How much is reserved before that is
+    /// measured by the fuzz crate's `record_count_prealloc` example, with a counting allocator.)
+    #[test]
+    fn a_count_declared_over_zeros_is_an_error() {
+        let zeros = vec![0u8; 1 << 20];
+        let mut b = RecordBatch {
+            compression: Compression::Zstd,
+            ..RecordBatch::default()
+        }
+        .to_bytes()
+        .unwrap()
+        .to_vec();
+        b.truncate(BATCH_HEADER_LEN);
+        let count = (zeros.len() / MIN_RECORD_LEN) as i32;
+        b[BATCH_HEADER_LEN - 4..].copy_from_slice(&count.to_be_bytes());
+        let mut buf = BytesMut::from(&b[..]);
+        compression::compress_into(Compression::Zstd, 2, &zeros, &mut buf).unwrap();
+        finish_batch(&mut buf, 0).unwrap();
+        let err = RecordBatch::decode(&mut buf.freeze(), &DecodeOptions::default()).unwrap_err();
+        // The first record: a zero length, then no attributes byte.
+        assert_eq!(
+            err,
+            DecodeError::UnexpectedEof {
+                needed: 1,
+                remaining: 0
+            }
+        );
     }
 
     #[test]
