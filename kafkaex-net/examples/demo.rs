@@ -1,0 +1,477 @@
+//! The "main job" demo: create a topic, produce ten records, fetch them back, commit an offset
+//! and read it back, against a real broker, with nothing but `kafkaex-net` and
+//! `kafkaex-protocol`.
+//!
+//! ```text
+//! cargo xtask kafka up kraft
+//! cargo run -p kafkaex-net --example demo
+//! ```
+//!
+//! The bootstrap list comes from `KAFKAEX_BOOTSTRAP`, else `KAFKAEX_BOOTSTRAP_KRAFT`, else
+//! `127.0.0.1:19092` (comma-separated `host:port`). Any mismatch between what was produced and
+//! what came back ends the program with a non-zero status. `cargo xtask demo` starts the broker
+//! and runs this; `tests/demo_kraft.rs` runs the same [`run`] as a test.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use kafkaex_net::metadata::LeaderLookup;
+use kafkaex_net::{Cluster, NetConfig, Route, VersionChoice};
+use kafkaex_protocol::messages::create_topics_request::CreatableTopic;
+use kafkaex_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafkaex_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafkaex_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+};
+use kafkaex_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafkaex_protocol::messages::{
+    CreateTopicsRequest, FetchRequest, FetchResponse, OffsetCommitRequest, OffsetFetchRequest,
+    ProduceRequest,
+};
+use kafkaex_protocol::records::{
+    decode_records, Compression, DecodeOptions, RecordBatchBuilder, RecordHeader,
+};
+use kafkaex_protocol::ErrorCode;
+
+/// The error type of the demo: any failure, with a message saying which step and why.
+pub type DemoError = Box<dyn std::error::Error + Send + Sync>;
+
+const PARTITIONS: i32 = 3;
+const RECORDS: usize = 10;
+const HEADER_KEY: &str = "demo-header";
+/// How long the demo waits for a condition it polls (leaders, fetched records).
+const WAIT: Duration = Duration::from_secs(60);
+
+/// What the demo did, for the caller to print or assert on.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    /// The topic created.
+    pub topic: String,
+    /// The group whose offset was committed.
+    pub group: String,
+    /// The leader of partition 0.
+    pub leader: i32,
+    /// Produce version negotiated.
+    pub produce_version: i16,
+    /// Fetch version negotiated.
+    pub fetch_version: i16,
+    /// OffsetCommit version negotiated.
+    pub offset_commit_version: i16,
+    /// OffsetFetch version negotiated.
+    pub offset_fetch_version: i16,
+    /// The offset the broker gave the first produced record.
+    pub base_offset: i64,
+    /// Records fetched back (and checked equal to those produced).
+    pub fetched: usize,
+    /// The offset OffsetFetch returned after the commit.
+    pub committed_offset: i64,
+}
+
+/// The bootstrap list from the environment (see the module docs).
+pub fn bootstrap_from_env() -> Vec<String> {
+    let raw = std::env::var("KAFKAEX_BOOTSTRAP")
+        .or_else(|_| std::env::var("KAFKAEX_BOOTSTRAP_KRAFT"))
+        .unwrap_or_else(|_| "127.0.0.1:19092".to_owned());
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn fail(message: String) -> DemoError {
+    message.into()
+}
+
+/// The records the demo produces: `(key, value)`, each with one header.
+fn expected_records() -> Vec<(String, String)> {
+    (0..RECORDS)
+        .map(|i| (format!("key-{i}"), format!("value-{i} from kafkaex")))
+        .collect()
+}
+
+fn header_value(i: usize) -> Bytes {
+    Bytes::from(format!("header-{i}"))
+}
+
+/// Runs the whole demo against `bootstrap`, printing one line per step.
+pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?;
+    let suffix = format!("{}-{:x}", std::process::id(), now.as_nanos());
+    let topic = format!("kafkaex-demo-{suffix}");
+    let group = format!("kafkaex-demo-group-{suffix}");
+
+    let mut retry = NetConfig::default().retry;
+    retry.deadline = WAIT;
+    let cluster = Cluster::connect(bootstrap, NetConfig::default().with_retry(retry)).await?;
+    let metadata = cluster.metadata();
+    println!(
+        "connected: cluster {} with {} broker(s), controller {:?}",
+        metadata.cluster_id().unwrap_or("?"),
+        metadata.brokers().len(),
+        metadata.controller_id()
+    );
+
+    // 1. CreateTopics through the controller route.
+    let create = CreateTopicsRequest::default()
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(topic.clone())
+            .with_num_partitions(PARTITIONS)
+            .with_replication_factor(1)])
+        .with_timeout_ms(30_000);
+    let (version, created) = cluster
+        .send_with_retry(Route::Controller, &create, VersionChoice::Newest, |r| {
+            r.topics
+                .iter()
+                .map(|t| ErrorCode::from_code(t.error_code))
+                // A rerun with the same name (or a retried request whose first attempt
+                // succeeded) finds the topic there already: that is what we wanted.
+                .find(|c| !c.is_ok() && *c != ErrorCode::TopicAlreadyExists)
+        })
+        .await?;
+    let outcome = created
+        .topics
+        .first()
+        .map(|t| ErrorCode::from_code(t.error_code).name())
+        .unwrap_or("?");
+    println!(
+        "created topic {topic} ({PARTITIONS} partitions) with CreateTopics v{version}: {outcome}"
+    );
+
+    // 2. Wait until every partition has a leader (the controller answers before the brokers
+    // have the partitions).
+    let leader = wait_for_leaders(&cluster, &topic).await?;
+    println!("partition 0 leader: node {leader}");
+
+    // 3. Produce ten records with one header each to partition 0, acks=-1.
+    let expected = expected_records();
+    let base_timestamp = i64::try_from(now.as_millis())?;
+    let mut batch = RecordBatchBuilder::new(0, base_timestamp, Compression::None);
+    for (i, (key, value)) in expected.iter().enumerate() {
+        let header = RecordHeader::new(HEADER_KEY, Some(header_value(i)));
+        batch.append(
+            base_timestamp,
+            Some(key.as_bytes()),
+            Some(value.as_bytes()),
+            &[header],
+        )?;
+    }
+    let produce = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(30_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic.clone())
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(batch.finish()?))])]);
+    let (produce_version, produced) = cluster
+        .send_with_retry(
+            Route::leader(&topic, 0),
+            &produce,
+            VersionChoice::Newest,
+            |r| {
+                r.responses
+                    .iter()
+                    .flat_map(|t| &t.partition_responses)
+                    .map(|p| ErrorCode::from_code(p.error_code))
+                    .find(|c| !c.is_ok())
+            },
+        )
+        .await?;
+    let base_offset = produced
+        .responses
+        .iter()
+        .flat_map(|t| &t.partition_responses)
+        .find(|p| p.index == 0)
+        .map(|p| p.base_offset)
+        .ok_or_else(|| fail("the Produce response has no result for partition 0".into()))?;
+    if base_offset != 0 {
+        return Err(fail(format!(
+            "the first record of a new topic got offset {base_offset}, not 0"
+        )));
+    }
+    println!("produced {RECORDS} records to {topic}-0 with Produce v{produce_version} (acks=-1): offsets {base_offset}..{}", base_offset + RECORDS as i64 - 1);
+
+    // 4. Fetch them back from offset 0 and compare.
+    let (fetch_version, fetched) = fetch_all(&cluster, &topic, RECORDS).await?;
+    for (i, ((key, value, headers), (want_key, want_value))) in
+        fetched.iter().zip(&expected).enumerate()
+    {
+        let want_headers = vec![(HEADER_KEY.to_owned(), Some(header_value(i)))];
+        if key.as_deref() != Some(want_key.as_bytes())
+            || value.as_deref() != Some(want_value.as_bytes())
+            || *headers != want_headers
+        {
+            return Err(fail(format!(
+                "record {i} differs: fetched key {key:?}, value {value:?}, headers {headers:?}; \
+                 produced key {want_key:?}, value {want_value:?}, headers {want_headers:?}"
+            )));
+        }
+    }
+    println!(
+        "fetched {} records from offset 0 with Fetch v{fetch_version}: keys, values and headers match",
+        fetched.len()
+    );
+
+    // 5. Commit offset 10 for a group nobody joined: a standalone commit (generation -1, no
+    // member id), which Kafka accepts for a group with no members.
+    let commit_offset = RECORDS as i64;
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(group.clone())
+        .with_generation_id_or_member_epoch(-1)
+        .with_member_id(String::new())
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(topic.clone())
+            .with_partitions(vec![OffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(commit_offset)
+                .with_committed_leader_epoch(-1)])]);
+    let (offset_commit_version, _) = cluster
+        .send_with_retry(
+            Route::GroupCoordinator(group.clone()),
+            &commit,
+            VersionChoice::Newest,
+            |r| {
+                r.topics
+                    .iter()
+                    .flat_map(|t| &t.partitions)
+                    .map(|p| ErrorCode::from_code(p.error_code))
+                    .find(|c| !c.is_ok())
+            },
+        )
+        .await?;
+    println!(
+        "committed offset {commit_offset} for group {group} with OffsetCommit v{offset_commit_version}"
+    );
+
+    // 6. Read the committed offset back. OffsetFetch v8+ (Kafka 3.0+) batches groups; the
+    // request is shaped for that.
+    let offset_fetch =
+        OffsetFetchRequest::default().with_groups(vec![OffsetFetchRequestGroup::default()
+            .with_group_id(group.clone())
+            .with_topics(Some(vec![OffsetFetchRequestTopics::default()
+                .with_name(topic.clone())
+                .with_partition_indexes(vec![0])]))]);
+    let (offset_fetch_version, offsets) = cluster
+        .send_with_retry(
+            Route::GroupCoordinator(group.clone()),
+            &offset_fetch,
+            VersionChoice::Newest,
+            |r| {
+                r.groups
+                    .iter()
+                    .map(|g| ErrorCode::from_code(g.error_code))
+                    .chain(
+                        r.groups
+                            .iter()
+                            .flat_map(|g| &g.topics)
+                            .flat_map(|t| &t.partitions)
+                            .map(|p| ErrorCode::from_code(p.error_code)),
+                    )
+                    .find(|c| !c.is_ok())
+            },
+        )
+        .await?;
+    let committed_offset = offsets
+        .groups
+        .iter()
+        .filter(|g| g.group_id == group)
+        .flat_map(|g| &g.topics)
+        .filter(|t| t.name == topic)
+        .flat_map(|t| &t.partitions)
+        .find(|p| p.partition_index == 0)
+        .map(|p| p.committed_offset)
+        .ok_or_else(|| {
+            fail(format!(
+                "OffsetFetch returned nothing for {group} {topic}-0"
+            ))
+        })?;
+    if committed_offset != commit_offset {
+        return Err(fail(format!(
+            "OffsetFetch returned offset {committed_offset} for {group}, not {commit_offset}"
+        )));
+    }
+    println!(
+        "OffsetFetch v{offset_fetch_version}: group {group} is at offset {committed_offset} on {topic}-0"
+    );
+
+    Ok(Summary {
+        topic,
+        group,
+        leader,
+        produce_version,
+        fetch_version,
+        offset_commit_version,
+        offset_fetch_version,
+        base_offset,
+        fetched: fetched.len(),
+        committed_offset,
+    })
+}
+
+/// Refreshes the topic's metadata until every partition has a leader; returns partition 0's.
+async fn wait_for_leaders(cluster: &Cluster, topic: &str) -> Result<i32, DemoError> {
+    let topics = [topic.to_owned()];
+    let give_up = tokio::time::Instant::now() + WAIT;
+    loop {
+        cluster.refresh_metadata(Some(&topics)).await?;
+        let lookups: Vec<LeaderLookup> =
+            cluster.with_metadata(|m| (0..PARTITIONS).map(|p| m.leader(topic, p)).collect());
+        let leaders: Vec<i32> = lookups
+            .iter()
+            .filter_map(|l| match l {
+                LeaderLookup::Leader { node_id, .. } => Some(*node_id),
+                _ => None,
+            })
+            .collect();
+        if leaders.len() == PARTITIONS as usize {
+            return Ok(leaders[0]);
+        }
+        if let Some(LeaderLookup::Error(code)) =
+            lookups.iter().find(|l| matches!(l, LeaderLookup::Error(_)))
+        {
+            return Err(fail(format!("{topic}: {code}")));
+        }
+        if tokio::time::Instant::now() >= give_up {
+            return Err(fail(format!(
+                "{topic} has no leader for every partition after {WAIT:?}: {lookups:?}"
+            )));
+        }
+        // A short pause between polls, not a wait for the condition itself.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A fetched record: key, value, headers as `(key, value)`.
+type FetchedRecord = (Option<Bytes>, Option<Bytes>, Vec<(String, Option<Bytes>)>);
+
+/// Fetches partition 0 of `topic` from offset 0 until `count` records have come back.
+async fn fetch_all(
+    cluster: &Cluster,
+    topic: &str,
+    count: usize,
+) -> Result<(i16, Vec<FetchedRecord>), DemoError> {
+    // Fetch v13+ names topics by id, older versions by name; the two fields are ignorable at
+    // the versions that lack them, so setting both works at any version.
+    let topic_id = cluster
+        .with_metadata(|m| m.topic(topic).map(|t| t.topic_id))
+        .ok_or_else(|| fail(format!("{topic} is not in the metadata cache")))?;
+    let give_up = tokio::time::Instant::now() + WAIT;
+    let mut records = Vec::new();
+    let mut next_offset = 0i64;
+    let mut version = 0;
+    while records.len() < count {
+        let request = FetchRequest::default()
+            .with_replica_id(-1)
+            .with_max_wait_ms(100)
+            .with_min_bytes(1)
+            .with_max_bytes(1024 * 1024)
+            .with_session_id(0)
+            .with_session_epoch(-1)
+            .with_topics(vec![FetchTopic::default()
+                .with_topic(topic.to_owned())
+                .with_topic_id(topic_id)
+                .with_partitions(vec![FetchPartition::default()
+                    .with_partition(0)
+                    .with_current_leader_epoch(-1)
+                    .with_fetch_offset(next_offset)
+                    .with_last_fetched_epoch(-1)
+                    .with_log_start_offset(-1)
+                    .with_partition_max_bytes(1024 * 1024)])]);
+        let (v, response) = cluster
+            .send_with_retry(
+                Route::leader(topic, 0),
+                &request,
+                VersionChoice::Newest,
+                fetch_error,
+            )
+            .await?;
+        version = v;
+        let partition = response
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .find(|p| p.partition_index == 0)
+            .ok_or_else(|| fail("the Fetch response has no data for partition 0".into()))?;
+        let bytes = partition.records.clone().unwrap_or_default();
+        let set = decode_records(bytes, &DecodeOptions::default())?;
+        for batch in set.batches() {
+            for record in &batch.records {
+                // A fetch may start at the batch's base offset, before the one asked for.
+                if record.offset < next_offset {
+                    continue;
+                }
+                if record.offset != next_offset {
+                    return Err(fail(format!(
+                        "expected offset {next_offset}, fetched {}",
+                        record.offset
+                    )));
+                }
+                let headers = record
+                    .headers
+                    .iter()
+                    .map(|h| (h.key.as_str().to_owned(), h.value.clone()))
+                    .collect();
+                records.push((record.key.clone(), record.value.clone(), headers));
+                next_offset += 1;
+            }
+        }
+        if records.len() < count && tokio::time::Instant::now() >= give_up {
+            return Err(fail(format!(
+                "fetched only {} of {count} records after {WAIT:?} (high watermark {})",
+                records.len(),
+                partition.high_watermark
+            )));
+        }
+    }
+    if records.len() != count {
+        return Err(fail(format!(
+            "fetched {} records, produced {count}",
+            records.len()
+        )));
+    }
+    Ok((version, records))
+}
+
+/// The first error of a Fetch response: the top-level code, then each partition's.
+fn fetch_error(response: &FetchResponse) -> Option<ErrorCode> {
+    std::iter::once(ErrorCode::from_code(response.error_code))
+        .chain(
+            response
+                .responses
+                .iter()
+                .flat_map(|t| &t.partitions)
+                .map(|p| ErrorCode::from_code(p.error_code)),
+        )
+        .find(|c| !c.is_ok())
+}
+
+// The test `tests/demo_kraft.rs` includes this file for `run`; its `main` is unused there.
+#[allow(dead_code)]
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let bootstrap = bootstrap_from_env();
+    println!("kafkaex demo: bootstrap {}", bootstrap.join(","));
+    match run(&bootstrap).await {
+        Ok(summary) => {
+            println!(
+                "demo ok: topic {}, leader node {}, Produce v{}, Fetch v{}, OffsetCommit v{}, OffsetFetch v{}, {} records, committed offset {}",
+                summary.topic,
+                summary.leader,
+                summary.produce_version,
+                summary.fetch_version,
+                summary.offset_commit_version,
+                summary.offset_fetch_version,
+                summary.fetched,
+                summary.committed_offset
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("demo failed: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
