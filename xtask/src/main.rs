@@ -4,6 +4,7 @@ use anyhow::{bail, Result};
 
 mod ci;
 mod codegen;
+mod demo;
 mod fuzz;
 mod interop;
 mod kafka;
@@ -17,6 +18,7 @@ fn main() -> Result<()> {
     let rest = &args[1..];
     match cmd.as_str() {
         "codegen" => codegen::run(rest),
+        "demo" => demo::run(rest),
         "test" => ci::run_test(rest),
         "ci" => ci::run_ci(rest),
         "interop" => interop::run(rest),
@@ -38,6 +40,7 @@ fn print_usage() {
         "usage: cargo xtask <command>\n\
          \n\
          commands:\n\
+         \x20 demo                                   start the kraft broker, then produce, fetch and commit against it\n\
          \x20 codegen [--check] [--specs DIR|JAR]   generate kafkaex-protocol/src/generated from Kafka's JSON specs\n\
          \x20 test [--no-brokers]                   start the test brokers, run the whole test suite, stop them\n\
          \x20 ci                                     fmt, clippy, codegen --check, fuzz/bench builds, then test\n\
