@@ -178,8 +178,16 @@ pub fn kafka_protocol_compression(c: Compression) -> kp::Compression {
     }
 }
 
-/// The CRC32C the floors compute: the implementation kafkaex uses (`crc-fast`), so that the
-/// floors stay floors. kafka-protocol uses the `crc32c` crate, about half as fast on large batches.
+/// The CRC32C the floors compute: the implementation kafkaex is built with (the `crc32c` crate,
+/// or `crc-fast` with this crate's `crc-fast` feature), so that the floors stay floors.
+/// kafka-protocol uses the `crc32c` crate.
+#[cfg(not(feature = "crc-fast"))]
+pub fn crc32c(data: &[u8]) -> u32 {
+    ::crc32c::crc32c(data)
+}
+
+/// The CRC32C the floors compute, with `crc-fast` (see the other `crc32c`).
+#[cfg(feature = "crc-fast")]
 pub fn crc32c(data: &[u8]) -> u32 {
     crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, data) as u32
 }

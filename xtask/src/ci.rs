@@ -13,11 +13,14 @@ use anyhow::{bail, Context, Result};
 
 use crate::workspace_root;
 
-/// Features the checks and tests build with: the testcontainers broker provider cannot run
-/// here (no Docker engine), but it must compile, pass clippy, and its unit tests (a typed error
-/// without Docker) run with the rest. One feature set for clippy and tests, so the workspace is
-/// built once for the tests.
-const TEST_FEATURES: &str = "kafkaex-net/testcontainers";
+/// Features the checks and tests build with, one set for clippy and tests so the workspace is
+/// built once for the tests:
+/// - the testcontainers broker provider cannot run here (no Docker engine), but it must
+///   compile, pass clippy, and its unit tests (a typed error without Docker) run with the rest;
+/// - with `crc-fast`, every record test (golden bytes, Java interop) runs on that CRC32C, and a
+///   unit test checks it against the default `crc32c` crate at every length and alignment; the
+///   default build is compiled by the fuzz and bench steps.
+const TEST_FEATURES: &str = "kafkaex-net/testcontainers,kafkaex-protocol/crc-fast";
 
 /// Broker profiles the test suite needs, in start order.
 const TEST_PROFILES: &[&str] = &["kraft", "zk", "cluster", "secure"];

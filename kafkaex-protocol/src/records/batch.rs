@@ -835,9 +835,18 @@ fn split_batch(buf: &mut Bytes) -> Result<Bytes, DecodeError> {
 
 /// The CRC32C (Castagnoli) of `data`, as record batches carry it.
 ///
-/// `crc-fast` folds with carry-less multiplication (PCLMULQDQ, or VPCLMULQDQ on AVX-512
-/// machines): about twice the speed of the `crc32c` crate's three-way `crc32` instruction on a
-/// 128 KiB batch, where the CRC was a sixth of encoding or decoding it.
+/// By default the `crc32c` crate (the design card's choice: SSE4.2 `crc32` three ways in
+/// parallel). With the `crc-fast` feature, `crc-fast` folds with carry-less multiplication
+/// (PCLMULQDQ, or VPCLMULQDQ on AVX-512 machines): about twice the speed on a 128 KiB batch,
+/// where the CRC was a sixth of encoding or decoding it.
+#[cfg(not(feature = "crc-fast"))]
+#[inline]
+pub(crate) fn crc32c(data: &[u8]) -> u32 {
+    ::crc32c::crc32c(data)
+}
+
+/// The CRC32C (Castagnoli) of `data`, as record batches carry it (with `crc-fast`).
+#[cfg(feature = "crc-fast")]
 #[inline]
 pub(crate) fn crc32c(data: &[u8]) -> u32 {
     crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, data) as u32
