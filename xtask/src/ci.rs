@@ -49,6 +49,20 @@ pub(crate) fn run_ci(args: &[String]) -> Result<()> {
             "warnings",
         ],
     )?;
+    // Rustdoc lints (broken intra-doc links are denied in [workspace.lints]) only run here.
+    step_with_env(
+        &root,
+        "docs",
+        "cargo",
+        &[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--features",
+            TEST_FEATURES,
+        ],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     step(
         &root,
         "codegen freshness",
@@ -215,10 +229,21 @@ impl Drop for BrokerGuard {
 }
 
 fn step(root: &Path, name: &str, program: &str, args: &[&str]) -> Result<()> {
+    step_with_env(root, name, program, args, &[])
+}
+
+fn step_with_env(
+    root: &Path,
+    name: &str,
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<()> {
     eprintln!("==> {name}: {program} {}", args.join(" "));
     let t = Instant::now();
     let status = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .status()
         .with_context(|| format!("running {program}"))?;
