@@ -1008,27 +1008,12 @@ fn read_record(
     base_offset: i64,
     base_timestamp: i64,
 ) -> Option<(Record, usize)> {
-    let all: &[u8] = data;
-    let mut p = pos;
-    let len = usize::try_from(read_varint(all, &mut p)?).ok()?;
-    if len > all.len() - p {
-        return None;
-    }
-    let end = p + len;
+    let prefix = read_record_prefix(data, pos)?;
+    let end = prefix.end;
     // Nothing below reads past the record.
-    let rec = &all[..end];
-    let attributes = *rec.get(p)? as i8;
-    p += 1;
-    let timestamp_delta = read_varlong(rec, &mut p)?;
-    let offset_delta = read_varint(rec, &mut p)?;
-    let key = read_nullable(rec, &mut p)?;
-    let value = read_nullable(rec, &mut p)?;
-    let header_count = usize::try_from(read_varint(rec, &mut p)?).ok()?;
-    // A header takes at least two bytes: this bounds the allocation by the bytes present.
-    if header_count > (end - p) / 2 {
-        return None;
-    }
-    let headers = match header_count {
+    let rec = &data[..end];
+    let mut p = prefix.headers_start;
+    let headers = match prefix.header_count {
         0 => RecordHeaders::new(),
         1 => RecordHeaders(HeadersRepr::One(read_header(data, rec, &mut p)?)),
         n => {
@@ -1043,14 +1028,63 @@ fn read_record(
         return None;
     }
     let record = Record {
-        attributes,
-        offset: base_offset.wrapping_add(i64::from(offset_delta)),
-        timestamp: base_timestamp.wrapping_add(timestamp_delta),
-        key: key.map(|r| data.slice(r)),
-        value: value.map(|r| data.slice(r)),
+        attributes: prefix.attributes,
+        offset: base_offset.wrapping_add(i64::from(prefix.offset_delta)),
+        timestamp: base_timestamp.wrapping_add(prefix.timestamp_delta),
+        key: prefix.key.map(|r| data.slice(r)),
+        value: prefix.value.map(|r| data.slice(r)),
         headers,
     };
     Some((record, end))
+}
+
+/// A record's fields up to its headers, as the fast paths ([`read_record`] and
+/// [`RecordRefs::read`]) read them: ranges are positions in the data the record was read from.
+struct RecordPrefix {
+    attributes: i8,
+    timestamp_delta: i64,
+    offset_delta: i32,
+    key: Option<std::ops::Range<usize>>,
+    value: Option<std::ops::Range<usize>>,
+    header_count: usize,
+    /// Where the first header starts.
+    headers_start: usize,
+    /// Where the record ends (its length prefix says so and `all` holds it).
+    end: usize,
+}
+
+/// Reads the record at `pos` of `all` up to its headers, `None` for anything the checked
+/// decoders reject there. Nothing past the record's end is read, and the header count is
+/// bounded by the bytes present (a header takes at least two), so it can size an allocation.
+#[inline(always)]
+fn read_record_prefix(all: &[u8], pos: usize) -> Option<RecordPrefix> {
+    let mut p = pos;
+    let len = usize::try_from(read_varint(all, &mut p)?).ok()?;
+    if len > all.len() - p {
+        return None;
+    }
+    let end = p + len;
+    let rec = &all[..end];
+    let attributes = *rec.get(p)? as i8;
+    p += 1;
+    let timestamp_delta = read_varlong(rec, &mut p)?;
+    let offset_delta = read_varint(rec, &mut p)?;
+    let key = read_nullable(rec, &mut p)?;
+    let value = read_nullable(rec, &mut p)?;
+    let header_count = usize::try_from(read_varint(rec, &mut p)?).ok()?;
+    if header_count > (end - p) / 2 {
+        return None;
+    }
+    Some(RecordPrefix {
+        attributes,
+        timestamp_delta,
+        offset_delta,
+        key,
+        value,
+        header_count,
+        headers_start: p,
+        end,
+    })
 }
 
 /// A record header at `*p` of `rec` (a record of `data`), as [`decode_header_at`] reads it,
@@ -1266,36 +1300,22 @@ impl<'a> RecordRefs<'a> {
     /// record.
     #[inline(always)]
     fn read(&mut self) -> Option<RecordRef<'a>> {
-        let all = self.data;
-        let mut p = self.pos;
-        let len = usize::try_from(read_varint(all, &mut p)?).ok()?;
-        if len > all.len() - p {
-            return None;
-        }
-        let end = p + len;
-        let rec = &all[..end];
-        let attributes = *rec.get(p)? as i8;
-        p += 1;
-        let timestamp_delta = read_varlong(rec, &mut p)?;
-        let offset_delta = read_varint(rec, &mut p)?;
-        let key = read_nullable(rec, &mut p)?;
-        let value = read_nullable(rec, &mut p)?;
-        let count = usize::try_from(read_varint(rec, &mut p)?).ok()?;
-        if count > (end - p) / 2 {
-            return None;
-        }
+        let prefix = read_record_prefix(self.data, self.pos)?;
+        let rec = &self.data[..prefix.end];
         let record = RecordRef {
-            attributes,
-            offset: self.base_offset.wrapping_add(i64::from(offset_delta)),
-            timestamp: self.base_timestamp.wrapping_add(timestamp_delta),
-            key: key.map(|r| &rec[r]),
-            value: value.map(|r| &rec[r]),
+            attributes: prefix.attributes,
+            offset: self
+                .base_offset
+                .wrapping_add(i64::from(prefix.offset_delta)),
+            timestamp: self.base_timestamp.wrapping_add(prefix.timestamp_delta),
+            key: prefix.key.map(|r| &rec[r]),
+            value: prefix.value.map(|r| &rec[r]),
             headers: HeaderRefs {
-                data: &rec[p..],
-                remaining: count,
+                data: &rec[prefix.headers_start..],
+                remaining: prefix.header_count,
             },
         };
-        self.pos = end;
+        self.pos = prefix.end;
         Some(record)
     }
 
