@@ -1130,14 +1130,9 @@ fn decode_record_list_checked(
     Ok(records)
 }
 
-/// Decodes the record at `outer` (a cursor over `data`), advancing it past the record.
-#[inline(always)]
-fn decode_record_at(
-    outer: &mut Cursor<'_>,
-    data: &Bytes,
-    base_offset: i64,
-    base_timestamp: i64,
-) -> Result<Record, DecodeError> {
+/// Reads a record's length prefix at the cursor and takes the record: the range of its bytes
+/// (after the prefix), or a typed error for a negative length or one past the end.
+fn take_record(outer: &mut Cursor<'_>) -> Result<std::ops::Range<usize>, DecodeError> {
     let len = outer.varint()?;
     if len < 0 {
         return Err(DecodeError::InvalidLength {
@@ -1146,7 +1141,18 @@ fn decode_record_at(
             remaining: outer.remaining(),
         });
     }
-    let range = outer.take(len as usize, "record")?;
+    outer.take(len as usize, "record")
+}
+
+/// Decodes the record at `outer` (a cursor over `data`), advancing it past the record.
+#[inline(always)]
+fn decode_record_at(
+    outer: &mut Cursor<'_>,
+    data: &Bytes,
+    base_offset: i64,
+    base_timestamp: i64,
+) -> Result<Record, DecodeError> {
+    let range = take_record(outer)?;
     // A cursor that cannot read past this record.
     let mut c = Cursor::at(&data[..range.end], range.start);
     let attributes = c.i8()?;
@@ -1322,16 +1328,7 @@ impl<'a> RecordRefs<'a> {
     #[cold]
     fn parse_checked(&mut self) -> Result<RecordRef<'a>, DecodeError> {
         let all = self.data;
-        let mut outer = Cursor::at(all, self.pos);
-        let len = outer.varint()?;
-        if len < 0 {
-            return Err(DecodeError::InvalidLength {
-                what: "record",
-                len: i64::from(len),
-                remaining: outer.remaining(),
-            });
-        }
-        let range = outer.take(len as usize, "record")?;
+        let range = take_record(&mut Cursor::at(all, self.pos))?;
         self.pos = range.end;
         let mut c = Cursor::at(&all[..range.end], range.start);
         let attributes = c.i8()?;
