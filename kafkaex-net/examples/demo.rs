@@ -125,7 +125,7 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
         .send_with_retry(Route::Controller, &create, VersionChoice::Newest, |r| {
             r.topics
                 .iter()
-                .map(|t| ErrorCode::from_code(t.error_code))
+                .map(|t| t.error_code)
                 // A rerun with the same name (or a retried request whose first attempt
                 // succeeded) finds the topic there already: that is what we wanted.
                 .find(|c| !c.is_ok() && *c != ErrorCode::TopicAlreadyExists)
@@ -134,7 +134,7 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
     let outcome = created
         .topics
         .first()
-        .map(|t| ErrorCode::from_code(t.error_code).name())
+        .map(|t| t.error_code.name())
         .unwrap_or("?");
     println!(
         "created topic {topic} ({PARTITIONS} partitions) with CreateTopics v{version}: {outcome}"
@@ -175,7 +175,7 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
                 r.responses
                     .iter()
                     .flat_map(|t| &t.partition_responses)
-                    .map(|p| ErrorCode::from_code(p.error_code))
+                    .map(|p| p.error_code)
                     .find(|c| !c.is_ok())
             },
         )
@@ -237,7 +237,7 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
                 r.topics
                     .iter()
                     .flat_map(|t| &t.partitions)
-                    .map(|p| ErrorCode::from_code(p.error_code))
+                    .map(|p| p.error_code)
                     .find(|c| !c.is_ok())
             },
         )
@@ -262,13 +262,13 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
             |r| {
                 r.groups
                     .iter()
-                    .map(|g| ErrorCode::from_code(g.error_code))
+                    .map(|g| g.error_code)
                     .chain(
                         r.groups
                             .iter()
                             .flat_map(|g| &g.topics)
                             .flat_map(|t| &t.partitions)
-                            .map(|p| ErrorCode::from_code(p.error_code)),
+                            .map(|p| p.error_code),
                     )
                     .find(|c| !c.is_ok())
             },
@@ -437,13 +437,13 @@ async fn fetch_all(
 
 /// The first error of a Fetch response: the top-level code, then each partition's.
 fn fetch_error(response: &FetchResponse) -> Option<ErrorCode> {
-    std::iter::once(ErrorCode::from_code(response.error_code))
+    std::iter::once(response.error_code)
         .chain(
             response
                 .responses
                 .iter()
                 .flat_map(|t| &t.partitions)
-                .map(|p| ErrorCode::from_code(p.error_code)),
+                .map(|p| p.error_code),
         )
         .find(|c| !c.is_ok())
 }

@@ -50,9 +50,7 @@ use kafkaex_protocol::messages::ApiVersionsResponse;
 use kafkaex_protocol::{ApiKey, DecodeError, ErrorCode, Message, Request};
 
 use crate::config::NetConfig;
-use crate::connection::{
-    Connection, ConnectionConfig, RawRequest, RequestHeaderVersion, ResponseHeaderVersion,
-};
+use crate::connection::{Connection, ConnectionConfig, RawRequest};
 use crate::error::NetError;
 use crate::sasl::{self, Authenticated, SaslConfig, SaslRequest, SaslVersions};
 use crate::versions::{ApiVersionRanges, VersionChoice};
@@ -62,9 +60,6 @@ pub const CLIENT_SOFTWARE_NAME: &str = "kafkaex-rs";
 
 /// The `client_software_version` sent in `ApiVersions` v3+: this crate's version.
 pub const CLIENT_SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Kafka's `UNSUPPORTED_VERSION` error code.
-const UNSUPPORTED_VERSION: i16 = 35;
 
 /// A connection to one broker, negotiated and (when configured) authenticated: see the
 /// [module docs](self).
@@ -321,17 +316,11 @@ fn record_completion<T>(span: &tracing::Span, started: Instant, result: &Result<
 
 /// A raw request for `api` at `version` with the header versions that version uses.
 fn raw_request(api: ApiKey, version: i16, body: Bytes, client_id: &Arc<str>) -> RawRequest {
-    let request_header = match api.request_header_version(version) {
-        0 => RequestHeaderVersion::V0,
-        1 => RequestHeaderVersion::V1,
-        _ => RequestHeaderVersion::V2,
-    };
-    let response_header = match api.response_header_version(version) {
-        0 => ResponseHeaderVersion::V0,
-        _ => ResponseHeaderVersion::V1,
-    };
-    RawRequest::new(api.as_i16(), version, body)
-        .with_header_versions(request_header, response_header)
+    RawRequest::new(api, version, body)
+        .with_header_versions(
+            api.request_header_version(version),
+            api.response_header_version(version),
+        )
         .with_client_id(Arc::clone(client_id))
 }
 
@@ -440,8 +429,8 @@ async fn negotiate_versions(
     loop {
         let response = api_versions_round_trip(connection, client_id, address, version).await?;
         match response.error_code {
-            0 => return Ok((version, ApiVersionRanges::from_response(&response))),
-            UNSUPPORTED_VERSION if version > ours.min => {
+            ErrorCode::None => return Ok((version, ApiVersionRanges::from_response(&response))),
+            ErrorCode::UnsupportedVersion if version > ours.min => {
                 let broker_max = response
                     .api_keys
                     .iter()
@@ -463,7 +452,7 @@ async fn negotiate_versions(
             code => {
                 return Err(NetError::Kafka {
                     api: ApiKey::ApiVersions,
-                    code: ErrorCode::from_code(code),
+                    code,
                     message: None,
                     address: address.to_owned(),
                 })
@@ -479,11 +468,9 @@ async fn api_versions_round_trip(
     version: i16,
 ) -> Result<ApiVersionsResponse, NetError> {
     // Ignorable fields: dropped silently below v3.
-    let request = ApiVersionsRequest {
-        client_software_name: CLIENT_SOFTWARE_NAME.to_owned(),
-        client_software_version: CLIENT_SOFTWARE_VERSION.to_owned(),
-        ..Default::default()
-    };
+    let request = ApiVersionsRequest::default()
+        .with_client_software_name(CLIENT_SOFTWARE_NAME.to_owned())
+        .with_client_software_version(CLIENT_SOFTWARE_VERSION.to_owned());
     let raw = raw_request(
         ApiKey::ApiVersions,
         version,
@@ -506,8 +493,8 @@ fn decode_api_versions(body: Bytes, version: i16) -> Result<ApiVersionsResponse,
     let error_code = body
         .get(..2)
         .map(|code| i16::from_be_bytes([code[0], code[1]]));
-    let version = match error_code {
-        Some(UNSUPPORTED_VERSION) => 0,
+    let version = match error_code.map(ErrorCode::from_code) {
+        Some(ErrorCode::UnsupportedVersion) => 0,
         _ => version,
     };
     ApiVersionsResponse::from_bytes(body, version)
@@ -579,6 +566,7 @@ mod tests {
 
     #[test]
     fn header_versions_follow_the_api() {
+        use kafkaex_protocol::header::{RequestHeaderVersion, ResponseHeaderVersion};
         let id: Arc<str> = Arc::from("c");
         let raw = raw_request(ApiKey::ApiVersions, 4, Bytes::new(), &id);
         assert_eq!(raw.request_header_version, RequestHeaderVersion::V2);
@@ -597,15 +585,13 @@ mod tests {
 
     #[test]
     fn unsupported_version_bodies_are_read_as_v0() {
-        let v0 = ApiVersionsResponse {
-            error_code: UNSUPPORTED_VERSION,
-            ..Default::default()
-        }
-        .to_bytes(0)
-        .unwrap()
-        .freeze();
+        let v0 = ApiVersionsResponse::default()
+            .with_error_code(ErrorCode::UnsupportedVersion)
+            .to_bytes(0)
+            .unwrap()
+            .freeze();
         let decoded = decode_api_versions(v0, 4).unwrap();
-        assert_eq!(decoded.error_code, UNSUPPORTED_VERSION);
+        assert_eq!(decoded.error_code, ErrorCode::UnsupportedVersion);
         assert!(decode_api_versions(Bytes::from_static(&[0]), 4).is_err());
         assert!(decode_api_versions(Bytes::new(), 0).is_err());
     }

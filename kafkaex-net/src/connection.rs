@@ -45,83 +45,26 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use kafkaex_protocol::primitives;
+use kafkaex_protocol::header::{self, REQUEST_HEAD_CORRELATION_ID_OFFSET};
+use kafkaex_protocol::{primitives, ApiKey};
 
 use crate::error::NetError;
-use crate::frame::{self, DEFAULT_MAX_FRAME_SIZE, SIZE_PREFIX_LEN};
+use crate::frame::{self, DEFAULT_MAX_FRAME_SIZE};
 
-/// The request header versions Kafka defines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RequestHeaderVersion {
-    /// `api_key: int16, api_version: int16, correlation_id: int32`.
-    V0,
-    /// v0 plus `client_id: nullable int16 string`.
-    V1,
-    /// v1 plus a tagged-field section (always empty here: one `0` byte).
-    V2,
-}
-
-impl RequestHeaderVersion {
-    /// The version with this number, if Kafka defines it.
-    pub fn from_i16(version: i16) -> Option<Self> {
-        match version {
-            0 => Some(Self::V0),
-            1 => Some(Self::V1),
-            2 => Some(Self::V2),
-            _ => None,
-        }
-    }
-
-    /// The version number.
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Self::V0 => 0,
-            Self::V1 => 1,
-            Self::V2 => 2,
-        }
-    }
-}
-
-/// The response header versions Kafka defines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ResponseHeaderVersion {
-    /// `correlation_id: int32`.
-    V0,
-    /// v0 plus a tagged-field section, which is skipped.
-    V1,
-}
-
-impl ResponseHeaderVersion {
-    /// The version with this number, if Kafka defines it.
-    pub fn from_i16(version: i16) -> Option<Self> {
-        match version {
-            0 => Some(Self::V0),
-            1 => Some(Self::V1),
-            _ => None,
-        }
-    }
-
-    /// The version number.
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Self::V0 => 0,
-            Self::V1 => 1,
-        }
-    }
-}
+pub use kafkaex_protocol::header::{RequestHeaderVersion, ResponseHeaderVersion};
 
 /// A request whose body is already encoded: what [`Connection::call`] needs to frame it, put
 /// a header in front of it and find the body of its response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawRequest {
-    /// The API key.
-    pub api_key: i16,
+    /// The API.
+    pub api_key: ApiKey,
     /// The API version the body is encoded at.
     pub api_version: i16,
     /// The request header version this API version uses.
@@ -137,7 +80,7 @@ pub struct RawRequest {
 impl RawRequest {
     /// A request with header versions v1/v0 (those of every non-flexible API version) and no
     /// client id.
-    pub fn new(api_key: i16, api_version: i16, body: Bytes) -> Self {
+    pub fn new(api_key: ApiKey, api_version: i16, body: Bytes) -> Self {
         Self {
             api_key,
             api_version,
@@ -168,28 +111,14 @@ impl RawRequest {
     /// The request header with the size prefix in front, `correlation_id` in it. The size
     /// counts the body too, which is written after it without being copied.
     fn encode_head(&self, correlation_id: i32) -> Result<BytesMut, NetError> {
-        let client_id = self.client_id.as_deref();
-        let mut header_len = 2 + 2 + 4;
-        if self.request_header_version >= RequestHeaderVersion::V1 {
-            header_len += primitives::nullable_string_len(client_id, false);
-        }
-        if self.request_header_version >= RequestHeaderVersion::V2 {
-            header_len += 1;
-        }
-        let mut head = BytesMut::with_capacity(SIZE_PREFIX_LEN + header_len);
-        head.put_slice(&frame::size_prefix(header_len + self.body.len())?);
-        head.put_i16(self.api_key);
-        head.put_i16(self.api_version);
-        head.put_i32(correlation_id);
-        if self.request_header_version >= RequestHeaderVersion::V1 {
-            primitives::put_nullable_string(&mut head, client_id, false)?;
-        }
-        if self.request_header_version >= RequestHeaderVersion::V2 {
-            // No tagged fields: a count of zero.
-            primitives::put_uvarint(&mut head, 0);
-        }
-        debug_assert_eq!(head.len(), SIZE_PREFIX_LEN + header_len);
-        Ok(head)
+        Ok(header::encode_request_head(
+            self.api_key,
+            self.api_version,
+            self.request_header_version,
+            correlation_id,
+            self.client_id.as_deref(),
+            self.body.len(),
+        )?)
     }
 }
 
@@ -372,10 +301,8 @@ impl Shared {
                 got: correlation_id,
             });
         };
-        let header = match entry.response_header_version {
-            ResponseHeaderVersion::V0 => Ok(()),
-            ResponseHeaderVersion::V1 => skip_tagged_fields(&mut frame),
-        };
+        let header = header::skip_response_header_rest(&mut frame, entry.response_header_version)
+            .map_err(NetError::from);
         match (header, entry.waiter) {
             (Ok(()), Some(waiter)) => {
                 if waiter.send(Ok(frame)).is_err() {
@@ -395,27 +322,6 @@ impl Shared {
             }
         }
     }
-}
-
-/// Skips a tagged-field section: an unsigned varint count, then per field an unsigned varint
-/// tag, an unsigned varint size and that many bytes. No response header field is tagged today;
-/// skipping keeps the body where a newer broker's additions would otherwise move it.
-fn skip_tagged_fields(buf: &mut Bytes) -> Result<(), NetError> {
-    let count = primitives::get_uvarint(buf)?;
-    for _ in 0..count {
-        let _tag = primitives::get_uvarint(buf)?;
-        let size = primitives::get_uvarint(buf)? as usize;
-        if size > buf.len() {
-            return Err(kafkaex_protocol::DecodeError::InvalidLength {
-                what: "response header tagged field",
-                len: size as i64,
-                remaining: buf.len(),
-            }
-            .into());
-        }
-        let _ = buf.split_to(size);
-    }
-    Ok(())
 }
 
 /// A frame queued for the writer task: the size prefix and header, then the body (kept apart so
@@ -494,7 +400,7 @@ impl Connection {
         let span = tracing::debug_span!(
             "kafka_request",
             peer = %self.shared.peer,
-            api_key = request.api_key,
+            api_key = request.api_key.as_i16(),
             api_version = request.api_version,
             correlation_id = tracing::field::Empty,
         );
@@ -550,7 +456,7 @@ impl Connection {
         let span = tracing::debug_span!(
             "kafka_request",
             peer = %self.shared.peer,
-            api_key = request.api_key,
+            api_key = request.api_key.as_i16(),
             api_version = request.api_version,
             correlation_id = tracing::field::Empty,
         );
@@ -626,7 +532,7 @@ impl Connection {
         let correlation_id = self.shared.register(waiter)?;
         // The correlation id follows the size prefix, api key and api version in every header
         // version.
-        head[SIZE_PREFIX_LEN + 4..SIZE_PREFIX_LEN + 8]
+        head[REQUEST_HEAD_CORRELATION_ID_OFFSET..REQUEST_HEAD_CORRELATION_ID_OFFSET + 4]
             .copy_from_slice(&correlation_id.to_be_bytes());
         permit.send(OutgoingFrame {
             head: head.freeze(),
@@ -769,20 +675,9 @@ mod tests {
     }
 
     #[test]
-    fn header_version_numbers() {
-        for v in 0..3 {
-            assert_eq!(RequestHeaderVersion::from_i16(v).unwrap().as_i16(), v);
-        }
-        assert_eq!(RequestHeaderVersion::from_i16(3), None);
-        for v in 0..2 {
-            assert_eq!(ResponseHeaderVersion::from_i16(v).unwrap().as_i16(), v);
-        }
-        assert_eq!(ResponseHeaderVersion::from_i16(2), None);
-    }
-
-    #[test]
     fn client_id_too_long_is_an_encode_error() {
-        let request = RawRequest::new(3, 1, Bytes::new()).with_client_id("x".repeat(40_000));
+        let request =
+            RawRequest::new(ApiKey::Metadata, 1, Bytes::new()).with_client_id("x".repeat(40_000));
         let err = request.encode_head(0).unwrap_err();
         assert!(matches!(err, NetError::Encode(_)), "{err:?}");
     }

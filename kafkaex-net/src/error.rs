@@ -54,12 +54,13 @@ pub enum NetError {
     /// No response arrived within the request's timeout. A response that arrives later is
     /// read and discarded; the connection stays usable.
     #[error(
-        "request (api key {api_key}, v{api_version}, {}) timed out after {timeout:?}",
+        "request ({api_key}, api key {}, v{api_version}, {}) timed out after {timeout:?}",
+        api_key.as_i16(),
         describe_correlation_id(*.correlation_id)
     )]
     Timeout {
-        /// The request's API key.
-        api_key: i16,
+        /// The request's API.
+        api_key: ApiKey,
         /// The request's API version.
         api_version: i16,
         /// The correlation id the request was sent with; `None` when the timeout elapsed while

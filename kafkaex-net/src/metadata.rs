@@ -352,7 +352,7 @@ impl ClusterMetadata {
         topic: &MetadataResponseTopic,
         update: &mut MetadataUpdate,
     ) {
-        let error = ErrorCode::from_code(topic.error_code);
+        let error = topic.error_code;
         if !error.is_ok() {
             update.errors.push((name.to_owned(), None, error));
         }
@@ -578,7 +578,7 @@ fn partition_from(p: &MetadataResponsePartition) -> PartitionMetadata {
         replicas: p.replica_nodes.clone(),
         isr: p.isr_nodes.clone(),
         offline_replicas: p.offline_replicas.clone(),
-        error: ErrorCode::from_code(p.error_code),
+        error: p.error_code,
         invalidated_at: None,
     }
 }

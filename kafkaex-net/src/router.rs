@@ -61,7 +61,7 @@
 //!         r.topics
 //!             .iter()
 //!             .flat_map(|t| &t.partitions)
-//!             .map(|p| ErrorCode::from_code(p.error_code))
+//!             .map(|p| p.error_code)
 //!             .find(|code| !code.is_ok())
 //!     })
 //!     .await?;
@@ -921,7 +921,7 @@ fn coordinator_from(
             response.port,
         )
     };
-    let code = ErrorCode::from_code(code);
+    let code: ErrorCode = code;
     if !code.is_ok() {
         return Err(NetError::Kafka {
             api: ApiKey::FindCoordinator,
@@ -1127,7 +1127,7 @@ mod tests {
                         ListOffsetsTopicResponse::default()
                             .with_name("t".into())
                             .with_partitions(vec![ListOffsetsPartitionResponse::default()
-                                .with_error_code(code.code())
+                                .with_error_code(code)
                                 .with_offset(42)]),
                     ]);
                     encode(&mut out, api, id, version, &body);
@@ -1138,7 +1138,7 @@ mod tests {
                     } else {
                         ErrorCode::None
                     };
-                    let body = HeartbeatResponse::default().with_error_code(code.code());
+                    let body = HeartbeatResponse::default().with_error_code(code);
                     encode(&mut out, api, id, version, &body);
                 }
                 other => panic!("the fake broker does not serve {other:?}"),
@@ -1283,7 +1283,7 @@ mod tests {
                     r.topics
                         .iter()
                         .flat_map(|t| &t.partitions)
-                        .map(|p| ErrorCode::from_code(p.error_code))
+                        .map(|p| p.error_code)
                         .find(|c| !c.is_ok())
                 },
             )
@@ -1329,7 +1329,7 @@ mod tests {
                 route.clone(),
                 &HeartbeatRequest::default(),
                 VersionChoice::Newest,
-                |r| Some(ErrorCode::from_code(r.error_code)),
+                |r| Some(r.error_code),
             )
             .await
             .unwrap();

@@ -296,7 +296,7 @@ async fn kraft_refuses_the_produce_versions_it_lists_from_v0() {
     let call = |request| connection.call(request, std::time::Duration::from_secs(30));
 
     let body = ApiVersionsRequest::default().to_bytes(0).unwrap().freeze();
-    let listed = call(RawRequest::new(ApiKey::ApiVersions.as_i16(), 0, body))
+    let listed = call(RawRequest::new(ApiKey::ApiVersions, 0, body))
         .await
         .unwrap();
     let listed = ApiVersionsResponse::from_bytes(listed, 0).unwrap();
@@ -308,7 +308,7 @@ async fn kraft_refuses_the_produce_versions_it_lists_from_v0() {
     assert_eq!(produce.min_version, 0, "Kafka 4 lists Produce from v0");
 
     let body = ProduceRequest::default().to_bytes(2).unwrap().freeze();
-    let err = call(RawRequest::new(ApiKey::Produce.as_i16(), 2, body))
+    let err = call(RawRequest::new(ApiKey::Produce, 2, body))
         .await
         .unwrap_err();
     println!("Produce v2 on Kafka 4: {err:?}");
@@ -348,7 +348,7 @@ async fn brokers_answer_a_too_new_api_versions_with_a_v0_body() {
             .to_bytes(4)
             .unwrap()
             .freeze();
-        let request = RawRequest::new(ApiKey::ApiVersions.as_i16(), broker_max + 1, body)
+        let request = RawRequest::new(ApiKey::ApiVersions, broker_max + 1, body)
             .with_header_versions(RequestHeaderVersion::V2, ResponseHeaderVersion::V0)
             .with_client_id("kafkaex-net-broker-test");
         let response = connection
@@ -357,7 +357,7 @@ async fn brokers_answer_a_too_new_api_versions_with_a_v0_body() {
             .unwrap();
         let response = ApiVersionsResponse::from_bytes(response, 0).unwrap();
         println!("{profile}: {response:?}");
-        assert_eq!(response.error_code, 35, "{profile}");
+        assert_eq!(response.error_code.code(), 35, "{profile}");
         let listed: Vec<_> = response
             .api_keys
             .iter()

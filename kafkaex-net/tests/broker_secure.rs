@@ -10,6 +10,7 @@ use kafkaex_net::tls::{rustls, TlsConfig, TlsError};
 use kafkaex_net::versions::VersionChoice;
 use kafkaex_net::NetError;
 use kafkaex_protocol::messages::MetadataRequest;
+use kafkaex_protocol::{ApiKey, ErrorCode};
 
 /// The listeners and credentials of the secure profile.
 struct Secure {
@@ -97,8 +98,8 @@ fn assert_authentication_failed(err: &NetError, address: &str) {
     assert_eq!(got, address);
     match &**source {
         SaslError::Rejected {
-            api: "SaslAuthenticate",
-            error_code: 58,
+            api: ApiKey::SaslAuthenticate,
+            code: ErrorCode::SaslAuthenticationFailed,
             message: Some(message),
         } => assert!(
             message.to_lowercase().contains("authentication failed"),

@@ -34,7 +34,7 @@ fn topic(name: &str, partitions: Vec<MetadataResponsePartition>) -> MetadataResp
 fn topic_error(name: &str, code: ErrorCode) -> MetadataResponseTopic {
     MetadataResponseTopic::default()
         .with_name(Some(name.to_owned()))
-        .with_error_code(code.code())
+        .with_error_code(code)
 }
 
 fn response(topics: Vec<MetadataResponseTopic>) -> MetadataResponse {
@@ -228,7 +228,7 @@ fn stale_generation_is_refused_and_changes_nothing() {
 #[test]
 fn transient_partition_error_is_kept_as_no_leader_and_healed_later() {
     let mut cache = ClusterMetadata::new();
-    let electing = partition(0, -1, 3).with_error_code(ErrorCode::LeaderNotAvailable.code());
+    let electing = partition(0, -1, 3).with_error_code(ErrorCode::LeaderNotAvailable);
     let generation = cache.begin_refresh();
     let update = cache
         .apply(

@@ -140,12 +140,10 @@ fn body<M: Encodable + Send + 'static>(version: i16, message: M) -> Reply {
 }
 
 fn api(key: ApiKey, min: i16, max: i16) -> ApiVersion {
-    ApiVersion {
-        api_key: key.as_i16(),
-        min_version: min,
-        max_version: max,
-        ..Default::default()
-    }
+    ApiVersion::default()
+        .with_api_key(key.as_i16())
+        .with_min_version(min)
+        .with_max_version(max)
 }
 
 /// The ranges of a Kafka 4-like broker, trimmed to what these tests use.
@@ -160,13 +158,7 @@ fn kafka4_apis() -> Vec<ApiVersion> {
 }
 
 fn api_versions_ok(version: i16, apis: Vec<ApiVersion>) -> Reply {
-    body(
-        version,
-        ApiVersionsResponse {
-            api_keys: apis,
-            ..Default::default()
-        },
-    )
+    body(version, ApiVersionsResponse::default().with_api_keys(apis))
 }
 
 /// A broker that answers ApiVersions with `apis` and Metadata with one broker (node 7), and
@@ -176,10 +168,7 @@ fn standard_handler(apis: Vec<ApiVersion>) -> impl FnMut(&Seen) -> Reply + Send 
         ApiKey::ApiVersions => api_versions_ok(seen.version, apis.clone()),
         ApiKey::Metadata => body(
             seen.version,
-            MetadataResponse {
-                controller_id: if seen.version >= 1 { 7 } else { -1 },
-                ..Default::default()
-            },
+            MetadataResponse::default().with_controller_id(if seen.version >= 1 { 7 } else { -1 }),
         ),
         _ => Reply::Silence,
     }
@@ -318,11 +307,9 @@ async fn unsupported_api_versions_version_retries_at_the_broker_maximum() {
         if seen.version > 2 {
             body(
                 0,
-                ApiVersionsResponse {
-                    error_code: 35,
-                    api_keys: vec![api(ApiKey::ApiVersions, 0, 2)],
-                    ..Default::default()
-                },
+                ApiVersionsResponse::default()
+                    .with_error_code(35)
+                    .with_api_keys(vec![api(ApiKey::ApiVersions, 0, 2)]),
             )
         } else {
             api_versions_ok(
@@ -350,13 +337,9 @@ async fn unsupported_api_versions_version_retries_at_the_broker_maximum() {
 #[tokio::test]
 async fn unsupported_api_versions_version_with_no_listing_retries_at_v0() {
     let broker = ScriptedBroker::start(|seen: &Seen| match seen.api {
-        ApiKey::ApiVersions if seen.version > 0 => body(
-            0,
-            ApiVersionsResponse {
-                error_code: 35,
-                ..Default::default()
-            },
-        ),
+        ApiKey::ApiVersions if seen.version > 0 => {
+            body(0, ApiVersionsResponse::default().with_error_code(35))
+        }
         ApiKey::ApiVersions => api_versions_ok(0, vec![api(ApiKey::Metadata, 0, 5)]),
         _ => body(seen.version, MetadataResponse::default()),
     })
@@ -383,11 +366,9 @@ async fn api_versions_rejected_at_every_version_is_a_kafka_error() {
     let broker = ScriptedBroker::start(|_: &Seen| {
         body(
             0,
-            ApiVersionsResponse {
-                error_code: 35,
-                api_keys: vec![api(ApiKey::ApiVersions, 0, 4)],
-                ..Default::default()
-            },
+            ApiVersionsResponse::default()
+                .with_error_code(35)
+                .with_api_keys(vec![api(ApiKey::ApiVersions, 0, 4)]),
         )
     })
     .await;
@@ -413,10 +394,7 @@ async fn api_versions_error_code_is_a_kafka_error() {
     let broker = ScriptedBroker::start(|seen: &Seen| {
         body(
             seen.version,
-            ApiVersionsResponse {
-                error_code: 42, // INVALID_REQUEST
-                ..Default::default()
-            },
+            ApiVersionsResponse::default().with_error_code(ErrorCode::InvalidRequest),
         )
     })
     .await;
@@ -576,32 +554,30 @@ async fn a_broker_that_never_answers_is_a_connect_timeout() {
 /// broker's maximum), and a wrong password surfacing the broker's message.
 #[tokio::test]
 async fn sasl_plain_over_the_negotiated_versions() {
-    let handler = |seen: &Seen| match &seen.body {
-        RequestKind::ApiVersions(_) => api_versions_ok(seen.version, kafka4_apis()),
-        RequestKind::SaslHandshake(request) => body(
-            seen.version,
-            SaslHandshakeResponse {
-                error_code: if request.mechanism == "PLAIN" { 0 } else { 33 },
-                mechanisms: vec!["PLAIN".to_owned()],
-                ..Default::default()
-            },
-        ),
-        RequestKind::SaslAuthenticate(request) => {
-            let ok = &request.auth_bytes[..] == b"\0alice\0right-password";
-            body(
+    let handler =
+        |seen: &Seen| match &seen.body {
+            RequestKind::ApiVersions(_) => api_versions_ok(seen.version, kafka4_apis()),
+            RequestKind::SaslHandshake(request) => body(
                 seen.version,
-                SaslAuthenticateResponse {
-                    error_code: if ok { 0 } else { 58 },
-                    error_message: (!ok)
-                        .then(|| "Authentication failed: Invalid username or password".to_owned()),
-                    session_lifetime_ms: if ok { 60_000 } else { 0 },
-                    ..Default::default()
-                },
-            )
-        }
-        RequestKind::Metadata(_) => body(seen.version, MetadataResponse::default()),
-        _ => Reply::Silence,
-    };
+                SaslHandshakeResponse::default()
+                    .with_error_code(if request.mechanism == "PLAIN" { 0 } else { 33 })
+                    .with_mechanisms(vec!["PLAIN".to_owned()]),
+            ),
+            RequestKind::SaslAuthenticate(request) => {
+                let ok = &request.auth_bytes[..] == b"\0alice\0right-password";
+                body(
+                    seen.version,
+                    SaslAuthenticateResponse::default()
+                        .with_error_code(if ok { 0 } else { 58 })
+                        .with_error_message((!ok).then(|| {
+                            "Authentication failed: Invalid username or password".to_owned()
+                        }))
+                        .with_session_lifetime_ms(if ok { 60_000 } else { 0 }),
+                )
+            }
+            RequestKind::Metadata(_) => body(seen.version, MetadataResponse::default()),
+            _ => Reply::Silence,
+        };
     let broker = ScriptedBroker::start(handler).await;
 
     let good = config().with_sasl(SaslConfig::plain("alice", "right-password"));
@@ -638,8 +614,8 @@ async fn sasl_plain_over_the_negotiated_versions() {
     assert_eq!(address, &broker.address);
     match &**source {
         SaslError::Rejected {
-            api: "SaslAuthenticate",
-            error_code: 58,
+            api: ApiKey::SaslAuthenticate,
+            code: ErrorCode::SaslAuthenticationFailed,
             message: Some(message),
         } => assert!(message.contains("Authentication failed"), "{message}"),
         other => panic!("{other:?}"),
@@ -666,7 +642,7 @@ async fn sasl_against_a_broker_without_sasl_apis_fails_typed() {
         matches!(
             **source,
             SaslError::UnsupportedVersions {
-                api: "SaslHandshake"
+                api: ApiKey::SaslHandshake
             }
         ),
         "{source:?}"
@@ -679,10 +655,7 @@ async fn send_no_response_writes_and_waits_for_nothing() {
     let conn = BrokerConnection::connect(&broker.address, &config())
         .await
         .unwrap();
-    let request = ProduceRequest {
-        acks: 0,
-        ..Default::default()
-    };
+    let request = ProduceRequest::default().with_acks(0);
     let version = conn
         .send_no_response(&request, VersionChoice::Newest)
         .await

@@ -126,7 +126,7 @@ fn retriable_errors_are_the_documented_ones() {
             timeout: ms(1),
         },
         NetError::Timeout {
-            api_key: 0,
+            api_key: ApiKey::Produce,
             api_version: 0,
             correlation_id: Some(1),
             timeout: ms(1),
@@ -205,7 +205,7 @@ async fn at_the_deadline_the_last_error_is_returned_without_sleeping_past_it() {
     let result: Result<(), NetError> = retry(&policy, |attempt| async move {
         // Each attempt fails differently, so we can tell which error comes back.
         Err(NetError::Timeout {
-            api_key: 3,
+            api_key: ApiKey::Metadata,
             api_version: 12,
             correlation_id: Some(i32::try_from(attempt).unwrap()),
             timeout: ms(1),

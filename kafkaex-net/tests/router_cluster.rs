@@ -15,7 +15,6 @@ use kafkaex_net::router::{Cluster, Route};
 use kafkaex_net::versions::VersionChoice;
 use kafkaex_protocol::messages::create_topics_request::CreatableTopic;
 use kafkaex_protocol::messages::CreateTopicsRequest;
-use kafkaex_protocol::ErrorCode;
 
 const PARTITIONS: i32 = 6;
 
@@ -91,10 +90,7 @@ async fn create_replicated_topic(cluster: &Cluster, topic: &str) {
         .with_timeout_ms(30_000);
     let (_, response) = cluster
         .send_with_retry(Route::Controller, &request, VersionChoice::Newest, |r| {
-            r.topics
-                .iter()
-                .map(|t| ErrorCode::from_code(t.error_code))
-                .find(|c| !c.is_ok())
+            r.topics.iter().map(|t| t.error_code).find(|c| !c.is_ok())
         })
         .await
         .expect("CreateTopics");

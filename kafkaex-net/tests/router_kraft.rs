@@ -191,7 +191,7 @@ async fn any_node_and_controller_routes() {
         .await
         .unwrap();
     assert!(version >= 3);
-    assert_eq!(response.error_code, 0);
+    assert_eq!(response.error_code, ErrorCode::None);
 
     for (node_id, broker) in metadata.brokers() {
         let conn = cluster.broker_for(Route::Node(*node_id)).await.unwrap();
@@ -252,12 +252,7 @@ async fn group_and_transaction_coordinators_are_found_and_cached() {
             Route::GroupCoordinator(group.clone()),
             &DescribeGroupsRequest::default().with_groups(vec![group.clone()]),
             VersionChoice::Newest,
-            |r| {
-                r.groups
-                    .iter()
-                    .map(|g| ErrorCode::from_code(g.error_code))
-                    .find(|c| !c.is_ok())
-            },
+            |r| r.groups.iter().map(|g| g.error_code).find(|c| !c.is_ok()),
         )
         .await
         .unwrap();

@@ -10,7 +10,7 @@ use kafkaex_net::sasl::{authenticate, SaslConfig, SaslError, SaslRequest, SaslVe
 use kafkaex_protocol::messages::{
     SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
-use kafkaex_protocol::{ApiKey, Message, VersionRange};
+use kafkaex_protocol::{ApiKey, ErrorCode, Message, VersionRange};
 
 /// A broker with PLAIN credentials, scripted per test.
 struct PlainBroker {
@@ -48,12 +48,10 @@ impl PlainBroker {
                 } else {
                     33 // UNSUPPORTED_SASL_MECHANISM
                 };
-                SaslHandshakeResponse {
-                    error_code,
-                    mechanisms: self.enabled.clone(),
-                    ..Default::default()
-                }
-                .to_bytes(version)
+                SaslHandshakeResponse::default()
+                    .with_error_code(error_code)
+                    .with_mechanisms(self.enabled.clone())
+                    .to_bytes(version)
             }
             ApiKey::SaslAuthenticate => {
                 let request = SaslAuthenticateRequest::from_bytes(body, version).unwrap();
@@ -61,18 +59,14 @@ impl PlainBroker {
                     .push((api_key, version, Some(request.auth_bytes.clone())));
                 let expected = format!("\0{}\0{}", self.username, self.password);
                 let response = if request.auth_bytes == expected.as_bytes() {
-                    SaslAuthenticateResponse {
-                        session_lifetime_ms: self.session_lifetime_ms,
-                        ..Default::default()
-                    }
+                    SaslAuthenticateResponse::default()
+                        .with_session_lifetime_ms(self.session_lifetime_ms)
                 } else {
-                    SaslAuthenticateResponse {
-                        error_code: 58, // SASL_AUTHENTICATION_FAILED
-                        error_message: Some(
+                    SaslAuthenticateResponse::default()
+                        .with_error_code(ErrorCode::SaslAuthenticationFailed)
+                        .with_error_message(Some(
                             "Authentication failed: Invalid username or password".to_owned(),
-                        ),
-                        ..Default::default()
-                    }
+                        ))
                 };
                 response.to_bytes(version)
             }
@@ -150,7 +144,7 @@ async fn wrong_password_is_a_typed_rejection_with_the_broker_message() {
     assert!(
         matches!(
             &err,
-            SaslError::Rejected { api: "SaslAuthenticate", error_code: 58, message: Some(m) }
+            SaslError::Rejected { api: ApiKey::SaslAuthenticate, code: ErrorCode::SaslAuthenticationFailed, message: Some(m) }
                 if m.contains("Invalid username or password")
         ),
         "{err:?}"
@@ -224,7 +218,7 @@ async fn handshake_v0_is_refused() {
         matches!(
             err,
             SaslError::UnsupportedVersions {
-                api: "SaslHandshake"
+                api: ApiKey::SaslHandshake
             }
         ),
         "{err:?}"
@@ -255,20 +249,20 @@ fn negotiates_the_highest_common_versions() {
     assert!(matches!(
         SaslVersions::negotiate(range(0, 0), None),
         Err(SaslError::UnsupportedVersions {
-            api: "SaslHandshake"
+            api: ApiKey::SaslHandshake
         })
     ));
     assert!(matches!(
         SaslVersions::negotiate(range(0, 1), None),
         Err(SaslError::UnsupportedVersions {
-            api: "SaslAuthenticate"
+            api: ApiKey::SaslAuthenticate
         })
     ));
     // A broker that has dropped every version this client knows.
     assert!(matches!(
         SaslVersions::negotiate(range(0, 1), range(3, 4)),
         Err(SaslError::UnsupportedVersions {
-            api: "SaslAuthenticate"
+            api: ApiKey::SaslAuthenticate
         })
     ));
 }

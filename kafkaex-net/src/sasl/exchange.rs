@@ -12,12 +12,9 @@ use bytes::Bytes;
 use kafkaex_protocol::messages::{
     SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
-use kafkaex_protocol::{ApiKey, Message, VersionRange};
+use kafkaex_protocol::{ApiKey, ErrorCode, Message, VersionRange};
 
 use super::{SaslConfig, SaslError, SaslStep};
-
-/// Kafka's `UNSUPPORTED_SASL_MECHANISM` error code.
-const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
 
 /// The `SaslHandshake` and `SaslAuthenticate` versions to use with one broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +36,7 @@ impl SaslVersions {
         handshake: Option<VersionRange>,
         authenticate: Option<VersionRange>,
     ) -> Result<Self, SaslError> {
-        let pick = |api: &'static str, ours: VersionRange, theirs: Option<VersionRange>| {
+        let pick = |api: ApiKey, ours: VersionRange, theirs: Option<VersionRange>| {
             let theirs = theirs.ok_or(SaslError::UnsupportedVersions { api })?;
             let version = ours.max.min(theirs.max);
             if version < ours.min || version < theirs.min {
@@ -49,7 +46,7 @@ impl SaslVersions {
         };
         Ok(Self {
             handshake: pick(
-                "SaslHandshake",
+                ApiKey::SaslHandshake,
                 VersionRange {
                     min: 1,
                     max: SaslHandshakeRequest::VERSIONS.max,
@@ -57,7 +54,7 @@ impl SaslVersions {
                 handshake,
             )?,
             authenticate: pick(
-                "SaslAuthenticate",
+                ApiKey::SaslAuthenticate,
                 SaslAuthenticateRequest::VERSIONS,
                 authenticate,
             )?,
@@ -133,14 +130,11 @@ where
     let mechanism = config.mechanism_name();
     if versions.handshake < 1 {
         return Err(SaslError::UnsupportedVersions {
-            api: "SaslHandshake",
+            api: ApiKey::SaslHandshake,
         });
     }
 
-    let handshake = SaslHandshakeRequest {
-        mechanism: mechanism.to_owned(),
-        ..Default::default()
-    };
+    let handshake = SaslHandshakeRequest::default().with_mechanism(mechanism.to_owned());
     let response: SaslHandshakeResponse = round_trip(
         &mut send,
         ApiKey::SaslHandshake,
@@ -149,17 +143,17 @@ where
     )
     .await?;
     match response.error_code {
-        0 => {}
-        UNSUPPORTED_SASL_MECHANISM => {
+        ErrorCode::None => {}
+        ErrorCode::UnsupportedSaslMechanism => {
             return Err(SaslError::UnsupportedMechanism {
                 mechanism,
                 enabled: response.mechanisms,
             })
         }
-        error_code => {
+        code => {
             return Err(SaslError::Rejected {
-                api: "SaslHandshake",
-                error_code,
+                api: ApiKey::SaslHandshake,
+                code,
                 message: None,
             })
         }
@@ -181,10 +175,7 @@ where
                 })
             }
         };
-        let request = SaslAuthenticateRequest {
-            auth_bytes,
-            ..Default::default()
-        };
+        let request = SaslAuthenticateRequest::default().with_auth_bytes(auth_bytes);
         let response: SaslAuthenticateResponse = round_trip(
             &mut send,
             ApiKey::SaslAuthenticate,
@@ -192,10 +183,10 @@ where
             &request,
         )
         .await?;
-        if response.error_code != 0 {
+        if !response.error_code.is_ok() {
             return Err(SaslError::Rejected {
-                api: "SaslAuthenticate",
-                error_code: response.error_code,
+                api: ApiKey::SaslAuthenticate,
+                code: response.error_code,
                 message: response.error_message,
             });
         }

@@ -288,12 +288,12 @@ pub enum SaslError {
     },
     /// The broker answered a SASL request with an error code; for `SaslAuthenticate` usually
     /// `SASL_AUTHENTICATION_FAILED` (58): wrong credentials, unknown user.
-    #[error("the broker rejected {api} with error code {error_code}{}", describe(.message))]
+    #[error("the broker rejected {api} with {}{}", code.name(), describe(.message))]
     Rejected {
         /// `SaslHandshake` or `SaslAuthenticate`.
-        api: &'static str,
+        api: kafkaex_protocol::ApiKey,
         /// The Kafka error code.
-        error_code: i16,
+        code: kafkaex_protocol::ErrorCode,
         /// The broker's error message, if it sent one.
         message: Option<String>,
     },
@@ -301,7 +301,7 @@ pub enum SaslError {
     #[error("the broker supports no usable {api} version")]
     UnsupportedVersions {
         /// `SaslHandshake` or `SaslAuthenticate`.
-        api: &'static str,
+        api: kafkaex_protocol::ApiKey,
     },
     /// A SASL request could not be encoded.
     #[error("could not encode a SASL request")]
