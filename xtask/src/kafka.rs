@@ -17,10 +17,10 @@
 //! Why a `zk` profile: only a ZooKeeper-mode broker still serves OffsetCommit/OffsetFetch v0
 //! (offsets kept in ZooKeeper) and the oldest API versions, which KafkaEx's legacy API used.
 //! Why `legacy`: 2.5.1 is the release Elixir KafkaEx's CI ran, so it has the version ranges
-//! KafkaEx users' brokers answered with (e.g. OffsetFetch up to v7, Fetch up to v11, no flexible
-//! ApiVersions beyond v3); the `zk` profile's 3.9 accepts much newer versions. Both ZooKeeper
-//! profiles are set up the same way (see [`Profile::zookeeper`]); 2.5.1 runs on Java 17 with
-//! the same JVM options as the others.
+//! KafkaEx users' brokers answered with (Produce and OffsetCommit up to v8, Fetch v11,
+//! OffsetFetch v7, CreateTopics v5, ApiVersions v3); the `zk` profile's 3.9 accepts much newer
+//! versions. Both ZooKeeper profiles are set up the same way (see [`Profile::zookeeper`]);
+//! 2.5.1 (Scala 2.13.1, ZooKeeper 3.5.8) runs on Java 17 with the same JVM options as the others.
 //!
 //! Layout of a profile directory: `node-<id>/` (or `zookeeper/`) holding the process's
 //! `server.properties`, `data/`, `pid` and `<name>.log`; the logging config; for `secure`, the
