@@ -23,7 +23,7 @@ use crate::workspace_root;
 const TEST_FEATURES: &str = "kafkaex-net/testcontainers,kafkaex-protocol/crc-fast";
 
 /// Broker profiles the test suite needs, in start order.
-const TEST_PROFILES: &[&str] = &["kraft", "zk", "cluster", "secure"];
+const TEST_PROFILES: &[&str] = &["kraft", "zk", "legacy", "cluster", "secure"];
 
 pub(crate) fn run_ci(args: &[String]) -> Result<()> {
     let started = Instant::now();
