@@ -121,7 +121,11 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
             .with_num_partitions(PARTITIONS)
             .with_replication_factor(1)])
         .with_timeout_ms(30_000);
-    let (version, created) = cluster
+    let kafkaex_net::Response {
+        version,
+        body: created,
+        ..
+    } = cluster
         .send_with_retry(Route::Controller, &create, VersionChoice::Newest, |r| {
             r.topics
                 .iter()
@@ -166,7 +170,11 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(0)
                 .with_records(Some(batch.finish()?))])]);
-    let (produce_version, produced) = cluster
+    let kafkaex_net::Response {
+        version: produce_version,
+        body: produced,
+        ..
+    } = cluster
         .send_with_retry(
             Route::leader(&topic, 0),
             &produce,
@@ -228,7 +236,10 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
                 .with_partition_index(0)
                 .with_committed_offset(commit_offset)
                 .with_committed_leader_epoch(-1)])]);
-    let (offset_commit_version, _) = cluster
+    let kafkaex_net::Response {
+        version: offset_commit_version,
+        ..
+    } = cluster
         .send_with_retry(
             Route::GroupCoordinator(group.clone()),
             &commit,
@@ -254,7 +265,11 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
             .with_topics(Some(vec![OffsetFetchRequestTopics::default()
                 .with_name(topic.clone())
                 .with_partition_indexes(vec![0])]))]);
-    let (offset_fetch_version, offsets) = cluster
+    let kafkaex_net::Response {
+        version: offset_fetch_version,
+        body: offsets,
+        ..
+    } = cluster
         .send_with_retry(
             Route::GroupCoordinator(group.clone()),
             &offset_fetch,
@@ -380,7 +395,11 @@ async fn fetch_all(
                     .with_last_fetched_epoch(-1)
                     .with_log_start_offset(-1)
                     .with_partition_max_bytes(1024 * 1024)])]);
-        let (v, response) = cluster
+        let kafkaex_net::Response {
+            version: v,
+            body: response,
+            ..
+        } = cluster
             .send_with_retry(
                 Route::leader(topic, 0),
                 &request,

@@ -28,10 +28,10 @@
 //! use kafkaex_protocol::messages::MetadataRequest;
 //!
 //! let broker = BrokerConnection::connect("localhost:9092", &NetConfig::default()).await?;
-//! let (version, metadata) = broker
+//! let metadata = broker
 //!     .send(&MetadataRequest::default(), VersionChoice::Newest)
 //!     .await?;
-//! println!("Metadata v{version}: {} brokers", metadata.brokers.len());
+//! println!("Metadata v{}: {} brokers", metadata.version, metadata.body.brokers.len());
 //! # Ok(()) }
 //! ```
 
@@ -50,8 +50,9 @@ use kafkaex_protocol::messages::ApiVersionsResponse;
 use kafkaex_protocol::{ApiKey, DecodeError, ErrorCode, Message, Request};
 
 use crate::config::NetConfig;
-use crate::connection::{Connection, ConnectionConfig, RawRequest};
+use crate::connection::{CallError, Connection, ConnectionConfig, RawRequest};
 use crate::error::NetError;
+use crate::request::{BrokerRef, Response};
 use crate::sasl::{self, Authenticated, SaslConfig, SaslRequest, SaslVersions};
 use crate::versions::{ApiVersionRanges, VersionChoice};
 
@@ -148,15 +149,21 @@ impl BrokerConnection {
     }
 
     /// Sends `request` at the version `choice` selects against this broker's ranges, and
-    /// returns that version with the decoded response.
+    /// returns the decoded response with the version used.
     ///
     /// A version the broker does not support fails with [`NetError::UnsupportedVersion`]
-    /// before anything is sent. Errors of the request itself ([`NetError::Encode`],
-    /// [`NetError::Timeout`], [`NetError::DecodeResponse`]) leave the connection usable; a
-    /// connection failure closes it ([`BrokerConnection::is_closed`]).
+    /// before anything is sent, a body that cannot be encoded at it with
+    /// [`NetError::EncodeRequest`]. A request that gets no response within the request timeout
+    /// closes the connection (as Java's client does: a broker that does not answer one request
+    /// in time, or a half-open TCP connection, would not answer the next either), and fails
+    /// with [`NetError::MaybeApplied`]: it was written, so the broker may have applied it. Any
+    /// other failure after the write is [`NetError::MaybeApplied`] too, with the connection
+    /// failure as its cause; a response that cannot be decoded ([`NetError::DecodeResponse`])
+    /// leaves the connection usable.
     ///
-    /// Error codes inside the response are the caller's to read: this layer does not know which
-    /// of a response's many error codes matter.
+    /// Error codes inside the response are the caller's to read (and
+    /// [`Response::errors`] is empty): this layer does not know which of a response's many
+    /// error codes matter; [`Cluster::request`](crate::Cluster::request) does.
     ///
     /// Each call runs in a debug-level `broker_request` span with the fields `api`, `version`,
     /// `broker` and (on completion) `latency_us`; the connection's `kafka_request` span inside
@@ -165,24 +172,46 @@ impl BrokerConnection {
         &self,
         request: &R,
         choice: VersionChoice,
-    ) -> Result<(i16, R::Response), NetError> {
+    ) -> Result<Response<R::Response>, NetError> {
         let version = self
             .inner
             .versions
             .choose_for::<R>(choice, &self.inner.address)?;
+        let body = self
+            .send_at(request, version, self.inner.request_timeout)
+            .await?;
+        Ok(Response::new(
+            body,
+            version,
+            BrokerRef {
+                node_id: None,
+                address: self.inner.address.clone(),
+            },
+        ))
+    }
+
+    /// Sends `request` at exactly `version`, waiting up to `timeout` for the response (see
+    /// [`BrokerConnection::send`]).
+    pub(crate) async fn send_at<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response, NetError> {
         let span = self.request_span(R::API_KEY, version);
         async {
             let started = Instant::now();
-            let result = self.call_typed::<R>(request, version).await;
+            let result = self.call_typed::<R>(request, version, timeout).await;
             record_completion(&span, started, &result);
-            result.map(|response| (version, response))
+            result
         }
         .instrument(span.clone())
         .await
     }
 
     /// Sends a request the broker does not answer (Produce with `acks=0`) and waits until it is
-    /// written; returns the version used.
+    /// written; returns the version used. A frame that cannot be written within the request
+    /// timeout (the broker stopped reading) fails the connection with [`NetError::Timeout`].
     ///
     /// Only for such requests: a response to a request sent this way matches no request in
     /// flight and poisons the connection.
@@ -195,17 +224,32 @@ impl BrokerConnection {
             .inner
             .versions
             .choose_for::<R>(choice, &self.inner.address)?;
+        self.send_no_response_at(request, version, self.inner.request_timeout)
+            .await
+            .map(|()| version)
+    }
+
+    /// [`BrokerConnection::send_no_response`] at exactly `version`, within `timeout`.
+    pub(crate) async fn send_no_response_at<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<(), NetError> {
         let span = self.request_span(R::API_KEY, version);
         async {
             let started = Instant::now();
             let result = async {
-                let raw =
-                    self.raw_request(R::API_KEY, version, request.to_bytes(version)?.freeze());
-                self.inner.connection.send_no_response(raw).await
+                let body = encode_body(request, version)?;
+                let raw = self.raw_request(R::API_KEY, version, body);
+                self.inner
+                    .connection
+                    .send_no_response_within(raw, timeout)
+                    .await
             }
             .await;
             record_completion(&span, started, &result);
-            result.map(|()| version)
+            result
         }
         .instrument(span.clone())
         .await
@@ -264,14 +308,29 @@ impl BrokerConnection {
         &self,
         request: &R,
         version: i16,
+        timeout: Duration,
     ) -> Result<R::Response, NetError> {
-        let body = request.to_bytes(version)?.freeze();
+        let body = encode_body(request, version)?;
         let raw = self.raw_request(R::API_KEY, version, body);
-        let response = self
-            .inner
-            .connection
-            .call(raw, self.inner.request_timeout)
-            .await?;
+        let response = match self.inner.connection.call_tracked(raw, timeout).await {
+            Ok(response) => response,
+            Err(CallError { error, sent: false }) => return Err(error),
+            Err(CallError { error, sent: true }) => {
+                if let NetError::Timeout { .. } = error {
+                    // The rule (see `send`): a request timeout closes the connection.
+                    tracing::debug!(broker = %self.inner.address, error = %error, "closing the connection after a request timeout");
+                    self.inner.connection.abort(NetError::Closed {
+                        cause: Arc::new(error.clone()),
+                    });
+                }
+                return Err(NetError::MaybeApplied {
+                    api: R::API_KEY,
+                    version,
+                    address: self.inner.address.clone(),
+                    cause: Arc::new(error),
+                });
+            }
+        };
         R::Response::from_bytes(response, version).map_err(|source| NetError::DecodeResponse {
             api: R::API_KEY,
             version,
@@ -283,6 +342,19 @@ impl BrokerConnection {
     fn raw_request(&self, api: ApiKey, version: i16, body: Bytes) -> RawRequest {
         raw_request(api, version, body, &self.inner.client_id)
     }
+}
+
+/// The body of `request` at `version`, or an error naming the API and version (the source
+/// names the message and field).
+fn encode_body<R: Request>(request: &R, version: i16) -> Result<Bytes, NetError> {
+    request
+        .to_bytes(version)
+        .map(bytes::BytesMut::freeze)
+        .map_err(|source| NetError::EncodeRequest {
+            api: R::API_KEY,
+            version,
+            source,
+        })
 }
 
 fn connection_config(address: &str, config: &NetConfig) -> ConnectionConfig {
@@ -450,12 +522,13 @@ async fn negotiate_versions(
                 version = next;
             }
             code => {
-                return Err(NetError::Kafka {
-                    api: ApiKey::ApiVersions,
+                return Err(NetError::from_broker(
+                    ApiKey::ApiVersions,
                     code,
-                    message: None,
-                    address: address.to_owned(),
-                })
+                    None,
+                    address,
+                    crate::error::ErrorScope::Response,
+                ))
             }
         }
     }

@@ -156,6 +156,9 @@ impl BrokerInfo {
 }
 
 /// One partition of a topic.
+///
+/// Kept compact (one allocation for its three node lists), because a cluster may have
+/// hundreds of thousands of partitions and the cache holds each one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionMetadata {
     /// The partition index.
@@ -166,14 +169,13 @@ pub struct PartitionMetadata {
     /// The leader epoch; `None` when the broker did not send one (Metadata v6 and older) or sent
     /// -1.
     pub leader_epoch: Option<i32>,
-    /// The replicas' node ids.
-    pub replicas: Vec<i32>,
-    /// The in-sync replicas' node ids.
-    pub isr: Vec<i32>,
-    /// The offline replicas' node ids.
-    pub offline_replicas: Vec<i32>,
     /// The error the last response carried for the partition ([`ErrorCode::None`] if none).
     pub error: ErrorCode,
+    /// The replicas, then the in-sync replicas, then the offline replicas.
+    nodes: Box<[i32]>,
+    /// Where the in-sync replicas and the offline replicas start in `nodes`.
+    isr_at: u32,
+    offline_at: u32,
     /// Set by an invalidation: the counter value at that moment; a refresh with an equal or
     /// larger generation clears it.
     invalidated_at: Option<u64>,
@@ -184,13 +186,30 @@ impl PartitionMetadata {
     pub fn is_invalidated(&self) -> bool {
         self.invalidated_at.is_some()
     }
+
+    /// The replicas' node ids.
+    pub fn replicas(&self) -> &[i32] {
+        self.nodes.get(..self.isr_at as usize).unwrap_or_default()
+    }
+
+    /// The in-sync replicas' node ids.
+    pub fn isr(&self) -> &[i32] {
+        self.nodes
+            .get(self.isr_at as usize..self.offline_at as usize)
+            .unwrap_or_default()
+    }
+
+    /// The offline replicas' node ids.
+    pub fn offline_replicas(&self) -> &[i32] {
+        self.nodes
+            .get(self.offline_at as usize..)
+            .unwrap_or_default()
+    }
 }
 
 /// One topic and its partitions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopicMetadata {
-    /// The topic's name.
-    pub name: String,
     /// The topic id ([`Uuid::ZERO`] when the broker does not send one, Metadata v9 and older).
     pub topic_id: Uuid,
     /// Whether the topic is internal (`__consumer_offsets`, `__transaction_state`).
@@ -198,7 +217,7 @@ pub struct TopicMetadata {
     /// The error the last response carried for the topic ([`ErrorCode::None`] if none).
     pub error: ErrorCode,
     /// The partitions, by index.
-    pub partitions: BTreeMap<i32, PartitionMetadata>,
+    partitions: Vec<PartitionMetadata>,
     /// Set by [`ClusterMetadata::invalidate_topic`], like [`PartitionMetadata`]'s mark.
     invalidated_at: Option<u64>,
 }
@@ -212,6 +231,26 @@ impl TopicMetadata {
     /// The number of partitions the cache knows for the topic.
     pub fn partition_count(&self) -> usize {
         self.partitions.len()
+    }
+
+    /// The partitions, in index order.
+    pub fn partitions(&self) -> &[PartitionMetadata] {
+        &self.partitions
+    }
+
+    /// One partition.
+    pub fn partition(&self, index: i32) -> Option<&PartitionMetadata> {
+        self.partitions
+            .binary_search_by_key(&index, |p| p.partition)
+            .ok()
+            .map(|at| &self.partitions[at])
+    }
+
+    fn partition_mut(&mut self, index: i32) -> Option<&mut PartitionMetadata> {
+        self.partitions
+            .binary_search_by_key(&index, |p| p.partition)
+            .ok()
+            .map(|at| &mut self.partitions[at])
     }
 }
 
@@ -369,11 +408,10 @@ impl ClusterMetadata {
                 .topics
                 .entry(name.to_owned())
                 .or_insert_with(|| TopicMetadata {
-                    name: name.to_owned(),
                     topic_id: topic.topic_id,
                     is_internal: topic.is_internal,
                     error,
-                    partitions: BTreeMap::new(),
+                    partitions: Vec::new(),
                     invalidated_at: None,
                 });
             entry.error = error;
@@ -401,11 +439,11 @@ impl ClusterMetadata {
             }
             None => true,
         };
-        let mut old_partitions = match previous {
-            Some(p) if same_topic => p.partitions,
+        let mut old_partitions: BTreeMap<i32, PartitionMetadata> = match previous {
+            Some(p) if same_topic => p.partitions.into_iter().map(|p| (p.partition, p)).collect(),
             _ => BTreeMap::new(),
         };
-        let mut partitions = BTreeMap::new();
+        let mut partitions: Vec<PartitionMetadata> = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             if p.partition_index < 0 {
                 continue;
@@ -420,12 +458,16 @@ impl ClusterMetadata {
                 Some(old) => merge_partition(old, fresh, generation, name, update),
                 None => fresh,
             };
-            partitions.insert(p.partition_index, kept);
+            partitions.push(kept);
         }
+        // Sorted by index, duplicates keeping the last, as a map would.
+        partitions.reverse();
+        partitions.sort_by_key(|p| p.partition);
+        partitions.dedup_by_key(|p| p.partition);
+        partitions.shrink_to_fit();
         self.topics.insert(
             name.to_owned(),
             TopicMetadata {
-                name: name.to_owned(),
                 topic_id: topic.topic_id,
                 is_internal: topic.is_internal,
                 error,
@@ -474,7 +516,18 @@ impl ClusterMetadata {
 
     /// One cached partition.
     pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionMetadata> {
-        self.topics.get(topic)?.partitions.get(&partition)
+        self.topics.get(topic)?.partition(partition)
+    }
+
+    /// The name of the cached topic with this id.
+    pub fn topic_by_id(&self, id: Uuid) -> Option<&str> {
+        if id == Uuid::ZERO {
+            return None;
+        }
+        self.topics
+            .iter()
+            .find(|(_, t)| t.topic_id == id)
+            .map(|(name, _)| name.as_str())
     }
 
     /// The leader of `topic`/`partition`, or why the cache cannot name it.
@@ -492,7 +545,7 @@ impl ClusterMetadata {
                 reason: ErrorCode::NotLeaderOrFollower,
             };
         }
-        let Some(p) = t.partitions.get(&partition) else {
+        let Some(p) = t.partition(partition) else {
             return LeaderLookup::Refresh {
                 reason: if t.error.is_ok() {
                     ErrorCode::UnknownTopicOrPartition
@@ -532,7 +585,7 @@ impl ClusterMetadata {
         if let Some(p) = self
             .topics
             .get_mut(topic)
-            .and_then(|t| t.partitions.get_mut(&partition))
+            .and_then(|t| t.partition_mut(partition))
         {
             p.invalidated_at = Some(mark);
         }
@@ -550,16 +603,16 @@ impl ClusterMetadata {
     /// with a partition or topic that has no usable leader.
     pub fn topics_needing_refresh(&self) -> Vec<String> {
         self.topics
-            .values()
-            .filter(|t| {
+            .iter()
+            .filter(|(_, t)| {
                 t.invalidated_at.is_some()
                     || (!t.error.is_ok() && t.error.is_retriable())
-                    || t.partitions.values().any(|p| {
+                    || t.partitions.iter().any(|p| {
                         p.invalidated_at.is_some()
                             || p.leader.is_none_or(|l| !self.brokers.contains_key(&l))
                     })
             })
-            .map(|t| t.name.clone())
+            .map(|(name, _)| name.clone())
             .collect()
     }
 }
@@ -571,14 +624,23 @@ fn clears(mark: Option<u64>, generation: Generation) -> bool {
 }
 
 fn partition_from(p: &MetadataResponsePartition) -> PartitionMetadata {
+    let mut nodes =
+        Vec::with_capacity(p.replica_nodes.len() + p.isr_nodes.len() + p.offline_replicas.len());
+    nodes.extend_from_slice(&p.replica_nodes);
+    let isr_at = nodes.len();
+    nodes.extend_from_slice(&p.isr_nodes);
+    let offline_at = nodes.len();
+    nodes.extend_from_slice(&p.offline_replicas);
+    // The lists come from a decoded frame of at most `max_response_size` bytes, four bytes a
+    // node id: far below u32::MAX entries.
     PartitionMetadata {
         partition: p.partition_index,
         leader: (p.leader_id >= 0).then_some(p.leader_id),
         leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
-        replicas: p.replica_nodes.clone(),
-        isr: p.isr_nodes.clone(),
-        offline_replicas: p.offline_replicas.clone(),
         error: p.error_code,
+        nodes: nodes.into_boxed_slice(),
+        isr_at: u32::try_from(isr_at).unwrap_or(u32::MAX),
+        offline_at: u32::try_from(offline_at).unwrap_or(u32::MAX),
         invalidated_at: None,
     }
 }

@@ -11,10 +11,9 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use kafkaex_net::broker::BrokerConnection;
 use kafkaex_net::config::NetConfig;
-use kafkaex_net::connection::{
+use kafkaex_net::raw::connection::{
     Connection, ConnectionConfig, RawRequest, RequestHeaderVersion, ResponseHeaderVersion,
 };
-use kafkaex_net::provider::{test_brokers, BrokerProfile, Brokers};
 use kafkaex_net::versions::{ApiVersionRanges, VersionChoice};
 use kafkaex_net::NetError;
 use kafkaex_protocol::messages::{
@@ -22,6 +21,7 @@ use kafkaex_protocol::messages::{
     MetadataResponse, ProduceRequest,
 };
 use kafkaex_protocol::{ApiKey, Message, VersionRange};
+use kafkaex_testkit::provider::{test_brokers, BrokerProfile, Brokers};
 
 fn config() -> NetConfig {
     NetConfig::new().with_client_id("kafkaex-net-broker-test")
@@ -193,7 +193,11 @@ async fn zk_metadata_at_newest_and_at_v0() {
     let conn = connect(&brokers).await;
     let broker_max = conn.versions().get(ApiKey::Metadata).unwrap().max;
 
-    let (version, newest) = conn
+    let kafkaex_net::Response {
+        version,
+        body: newest,
+        ..
+    } = conn
         .send(&MetadataRequest::default(), VersionChoice::Newest)
         .await
         .unwrap();
@@ -204,7 +208,9 @@ async fn zk_metadata_at_newest_and_at_v0() {
 
     // Metadata v0, which Kafka 0.8 clients sent: `topics` empty means all topics at v0 (null
     // came with v1), and the response has no controller or cluster id.
-    let (version, v0) = conn
+    let kafkaex_net::Response {
+        version, body: v0, ..
+    } = conn
         .send(&MetadataRequest::default(), VersionChoice::Exact(0))
         .await
         .unwrap();
@@ -226,7 +232,11 @@ async fn kraft_metadata_at_newest_and_unsupported_exact_versions() {
         return;
     };
     let conn = connect(&brokers).await;
-    let (version, metadata) = conn
+    let kafkaex_net::Response {
+        version,
+        body: metadata,
+        ..
+    } = conn
         .send(&MetadataRequest::default(), VersionChoice::Newest)
         .await
         .unwrap();

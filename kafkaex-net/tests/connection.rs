@@ -9,9 +9,10 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafkaex_net::connection::{RequestHeaderVersion, ResponseHeaderVersion};
-use kafkaex_net::frame::{read_frame, write_frame};
-use kafkaex_net::{Connection, ConnectionConfig, NetError, RawRequest};
+use kafkaex_net::raw::connection::{RequestHeaderVersion, ResponseHeaderVersion};
+use kafkaex_net::raw::frame::{read_frame, write_frame};
+use kafkaex_net::raw::{Connection, ConnectionConfig, RawRequest};
+use kafkaex_net::NetError;
 use kafkaex_protocol::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::oneshot;

@@ -6,7 +6,7 @@
 #[path = "../examples/demo.rs"]
 mod demo;
 
-use kafkaex_net::provider::{test_brokers, BrokerProfile};
+use kafkaex_testkit::provider::{test_brokers, BrokerProfile};
 
 #[tokio::test]
 async fn demo_produces_fetches_and_commits_against_kraft() {

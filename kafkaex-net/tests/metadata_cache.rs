@@ -83,9 +83,9 @@ fn full_response_fills_brokers_controller_topics_and_partitions() {
     assert_eq!(cache.leader("a", 0), leader(1, 5));
     assert_eq!(cache.leader("a", 1), leader(2, 4));
     let p = cache.partition("a", 1).unwrap();
-    assert_eq!(p.replicas, vec![1, 2, 3]);
-    assert_eq!(p.isr, vec![1, 2]);
-    assert_eq!(p.offline_replicas, vec![3]);
+    assert_eq!(p.replicas(), [1, 2, 3]);
+    assert_eq!(p.isr(), [1, 2]);
+    assert_eq!(p.offline_replicas(), [3]);
     assert_eq!(cache.topic("a").unwrap().topic_id, Uuid([7; 16]));
     assert!(cache.topic("__consumer_offsets").unwrap().is_internal);
     assert!(!cache.topic("a").unwrap().is_internal);
@@ -439,7 +439,7 @@ fn leader_epoch_does_not_go_backwards() {
         RefreshKind::Full,
         &response(vec![topic("a", vec![same, partition(1, 3, 4)])]),
     );
-    assert_eq!(cache.partition("a", 0).unwrap().isr, vec![2]);
+    assert_eq!(cache.partition("a", 0).unwrap().isr(), [2]);
 }
 
 #[test]

@@ -209,14 +209,22 @@ async fn connect_negotiates_and_newest_is_the_lower_maximum() {
 
     // Newest: min(our max 13, broker max 9) = 9, so a flexible request header and response
     // header v1; the response decodes.
-    let (version, response) = conn
+    let kafkaex_net::Response {
+        version,
+        body: response,
+        ..
+    } = conn
         .send(&MetadataRequest::default(), VersionChoice::Newest)
         .await
         .unwrap();
     assert_eq!(version, 9);
     assert_eq!(response.controller_id, 7);
     // An exact version inside both ranges is used as is (v0: non-flexible headers).
-    let (version, response) = conn
+    let kafkaex_net::Response {
+        version,
+        body: response,
+        ..
+    } = conn
         .send(&MetadataRequest::default(), VersionChoice::Exact(0))
         .await
         .unwrap();
@@ -352,7 +360,7 @@ async fn unsupported_api_versions_version_with_no_listing_retries_at_v0() {
         broker.seen_apis(),
         vec![(ApiKey::ApiVersions, 4), (ApiKey::ApiVersions, 0)]
     );
-    let (version, _) = conn
+    let kafkaex_net::Response { version, .. } = conn
         .send(&MetadataRequest::default(), VersionChoice::Newest)
         .await
         .unwrap();

@@ -14,12 +14,13 @@ fn ms(n: u64) -> Duration {
 }
 
 fn kafka(code: ErrorCode) -> NetError {
-    NetError::Kafka {
-        api: ApiKey::Produce,
+    NetError::from_broker(
+        ApiKey::Produce,
         code,
-        message: None,
-        address: "b:9092".into(),
-    }
+        None,
+        "b:9092",
+        kafkaex_net::ErrorScope::Response,
+    )
 }
 
 #[test]

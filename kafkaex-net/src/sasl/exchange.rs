@@ -14,7 +14,7 @@ use kafkaex_protocol::messages::{
 };
 use kafkaex_protocol::{ApiKey, ErrorCode, Message, VersionRange};
 
-use super::{SaslConfig, SaslError, SaslStep};
+use super::{SaslConfig, SaslError, SaslSession, SaslStep};
 
 /// The `SaslHandshake` and `SaslAuthenticate` versions to use with one broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,7 +163,9 @@ where
     let mut challenge: Option<Bytes> = None;
     let mut session_lifetime_ms = 0;
     loop {
-        let auth_bytes = match session.step(challenge.as_deref())? {
+        let (back, step) = step_off_runtime(session, challenge.take()).await?;
+        session = back;
+        let auth_bytes = match step {
             SaslStep::Send(bytes) => Bytes::from(bytes),
             SaslStep::Done => {
                 return Ok(Authenticated {
@@ -193,6 +195,24 @@ where
         session_lifetime_ms = response.session_lifetime_ms;
         challenge = Some(response.auth_bytes);
     }
+}
+
+/// Runs one step of the mechanism on tokio's blocking pool: a SCRAM step derives the salted
+/// password with PBKDF2, which at the iteration counts a broker may ask for takes up to a
+/// second of CPU, and must neither stall the runtime's other tasks nor outlast a connect
+/// timeout (an abandoned step finishes on its thread and is dropped).
+async fn step_off_runtime(
+    mut session: Box<dyn SaslSession>,
+    challenge: Option<Bytes>,
+) -> Result<(Box<dyn SaslSession>, SaslStep), SaslError> {
+    let mechanism = session.mechanism_name();
+    let (session, step) = tokio::task::spawn_blocking(move || {
+        let step = session.step(challenge.as_deref());
+        (session, step)
+    })
+    .await
+    .map_err(|_| SaslError::StepAborted { mechanism })?;
+    Ok((session, step?))
 }
 
 async fn round_trip<F, Fut, E, Req, Resp>(

@@ -288,7 +288,7 @@ pub enum SaslError {
     },
     /// The broker answered a SASL request with an error code; for `SaslAuthenticate` usually
     /// `SASL_AUTHENTICATION_FAILED` (58): wrong credentials, unknown user.
-    #[error("the broker rejected {api} with {}{}", code.name(), describe(.message))]
+    #[error("the broker rejected {api} with error code {}{}", code.code(), describe(.message))]
     Rejected {
         /// `SaslHandshake` or `SaslAuthenticate`.
         api: kafkaex_protocol::ApiKey,
@@ -309,6 +309,12 @@ pub enum SaslError {
     /// A SASL response could not be decoded.
     #[error("could not decode a SASL response")]
     Decode(#[source] kafkaex_protocol::DecodeError),
+    /// A mechanism step, run off the async runtime, did not complete (its thread panicked).
+    #[error("the {mechanism} step did not complete")]
+    StepAborted {
+        /// The mechanism.
+        mechanism: &'static str,
+    },
     /// The connection failed to send a SASL request or to receive its response.
     #[error("SASL request failed in transport")]
     Transport(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -25,15 +25,16 @@
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! use bytes::Bytes;
-//! use kafkaex_net::connection::{Connection, ConnectionConfig, RawRequest};
-//! use kafkaex_net::connection::{RequestHeaderVersion, ResponseHeaderVersion};
+//! use kafkaex_net::raw::connection::{Connection, ConnectionConfig, RawRequest};
+//! use kafkaex_net::raw::connection::{RequestHeaderVersion, ResponseHeaderVersion};
+//! use kafkaex_protocol::ApiKey;
 //!
 //! let stream = tokio::net::TcpStream::connect("localhost:9092").await?;
 //! let connection = Connection::new(stream, ConnectionConfig::new("localhost:9092"));
 //! // ApiVersions v3, its body two empty compact strings and no tagged fields. Request header
 //! // v2, response header v0: ApiVersions responses keep header v0 so that any client can read
 //! // them, whatever version it asked for.
-//! let request = RawRequest::new(18, 3, Bytes::from_static(&[1, 1, 0]))
+//! let request = RawRequest::new(ApiKey::ApiVersions, 3, Bytes::from_static(&[1, 1, 0]))
 //!     .with_header_versions(RequestHeaderVersion::V2, ResponseHeaderVersion::V0)
 //!     .with_client_id("kafkaex");
 //! let body: Bytes = connection.call(request, Duration::from_secs(30)).await?;
@@ -179,16 +180,36 @@ impl ConnectionConfig {
     }
 }
 
-type Waiter = oneshot::Sender<Result<Bytes, NetError>>;
+/// How a request ended: its response body, or the error with whether its frame had been
+/// handed to the socket (so the peer may have acted on it).
+type Outcome = Result<Bytes, (NetError, bool)>;
+type Waiter = oneshot::Sender<Outcome>;
 
 /// A request sent and not yet answered.
 #[derive(Debug)]
 struct InFlight {
     /// `None` once the caller gave up (timeout); a dropped caller leaves a closed sender. Either
     /// way the entry stays until the response arrives, so that response is recognised and
-    /// discarded rather than taken for a stray id.
+    /// discarded rather than taken for a stray id; a frame abandoned before the writer reached
+    /// it is not written at all, and its entry goes.
     waiter: Option<Waiter>,
     response_header_version: ResponseHeaderVersion,
+    /// Whether the writer has started writing the frame.
+    written: bool,
+}
+
+/// A request that failed, and whether it may have reached the peer: its frame was (at least
+/// partly) written before the failure. Requests that fail before that point were never sent.
+#[derive(Debug)]
+pub(crate) struct CallError {
+    pub(crate) error: NetError,
+    pub(crate) sent: bool,
+}
+
+impl CallError {
+    fn unsent(error: NetError) -> Self {
+        Self { error, sent: false }
+    }
 }
 
 #[derive(Debug)]
@@ -256,6 +277,7 @@ impl Shared {
                 InFlight {
                     waiter: Some(waiter),
                     response_header_version,
+                    written: false,
                 },
             );
         }
@@ -263,10 +285,34 @@ impl Shared {
     }
 
     /// The caller of request `id` stopped waiting: keep the id in flight so its response is
-    /// still recognised, with no one to hand it to.
-    fn abandon(&self, id: i32) {
-        if let Some(entry) = self.state().in_flight.get_mut(&id) {
-            entry.waiter = None;
+    /// still recognised, with no one to hand it to. Returns whether its frame was written; one
+    /// that was not never will be (the writer skips it).
+    fn abandon(&self, id: i32) -> bool {
+        match self.state().in_flight.get_mut(&id) {
+            Some(entry) => {
+                entry.waiter = None;
+                entry.written
+            }
+            // Answered or failed meanwhile: it was written.
+            None => true,
+        }
+    }
+
+    /// Called by the writer before writing the frame of request `id`: whether to write it.
+    /// A frame whose caller gave up before it was written is dropped, with its entry.
+    fn start_writing(&self, id: i32) -> bool {
+        let mut state = self.state();
+        match state.in_flight.get_mut(&id) {
+            Some(entry) if entry.waiter.is_none() && !entry.written => {
+                state.in_flight.remove(&id);
+                false
+            }
+            Some(entry) => {
+                entry.written = true;
+                true
+            }
+            // Failed meanwhile: the connection is closing.
+            None => false,
         }
     }
 
@@ -285,7 +331,7 @@ impl Shared {
         tracing::debug!(peer = %self.peer, error = %cause, in_flight = in_flight.len(), "connection closed");
         for entry in in_flight.into_values() {
             if let Some(waiter) = entry.waiter {
-                let _ = waiter.send(Err(NetError::clone(&cause)));
+                let _ = waiter.send(Err((NetError::clone(&cause), entry.written)));
             }
         }
         self.shutdown.send_replace(true);
@@ -316,7 +362,7 @@ impl Shared {
             }
             (Err(err), waiter) => {
                 if let Some(waiter) = waiter {
-                    let _ = waiter.send(Err(err.clone()));
+                    let _ = waiter.send(Err((err.clone(), true)));
                 }
                 Err(err)
             }
@@ -328,6 +374,8 @@ impl Shared {
 /// a large body is written without being copied).
 #[derive(Debug)]
 struct OutgoingFrame {
+    /// The correlation id of a request that awaits a response (`None` for one that gets none).
+    correlation_id: Option<i32>,
     head: Bytes,
     body: Bytes,
     /// Told once the frame is flushed (or failed), for requests with no response.
@@ -392,11 +440,23 @@ impl Connection {
     /// Sends `request` and waits up to `timeout` for its response; returns the response body
     /// after the response header, a zero-copy slice of the frame.
     ///
-    /// The timeout covers the whole call, including any wait for room in the write queue.
+    /// The timeout covers the whole call, including any wait for room in the write queue. A
+    /// request that times out before the writer reached it is not written at all.
     ///
     /// Cancellation-safe: dropping the future at any point leaves the connection usable (the
     /// request is either never sent or sent whole, and its response is discarded).
     pub async fn call(&self, request: RawRequest, timeout: Duration) -> Result<Bytes, NetError> {
+        self.call_tracked(request, timeout)
+            .await
+            .map_err(|failed| failed.error)
+    }
+
+    /// [`Connection::call`], saying on failure whether the request may have reached the peer.
+    pub(crate) async fn call_tracked(
+        &self,
+        request: RawRequest,
+        timeout: Duration,
+    ) -> Result<Bytes, CallError> {
         let span = tracing::debug_span!(
             "kafka_request",
             peer = %self.shared.peer,
@@ -429,7 +489,7 @@ impl Connection {
                 Ok(id) => id,
                 Err(err) => {
                     tracing::debug!(error = %err, "request not sent");
-                    return Err(err);
+                    return Err(CallError::unsent(err));
                 }
             };
             tracing::Span::current().record("correlation_id", correlation_id);
@@ -439,7 +499,9 @@ impl Connection {
             let latency_us = started.elapsed().as_micros() as u64;
             match &result {
                 Ok(body) => tracing::debug!(latency_us, response_len = body.len(), "response"),
-                Err(err) => tracing::debug!(latency_us, error = %err, "request failed"),
+                Err(failed) => {
+                    tracing::debug!(latency_us, error = %failed.error, sent = failed.sent, "request failed")
+                }
             }
             result
         }
@@ -451,8 +513,22 @@ impl Connection {
     /// written and flushed. No correlation id is kept for it: a response to it would poison the
     /// connection.
     ///
-    /// Dropping the future after the first poll still writes the whole frame.
+    /// Dropping the future after the first poll still writes the whole frame. There is no
+    /// timeout: a peer that stops reading blocks it; see
+    /// [`Connection::send_no_response_within`].
     pub async fn send_no_response(&self, request: RawRequest) -> Result<(), NetError> {
+        self.send_no_response_within(request, Duration::MAX).await
+    }
+
+    /// [`Connection::send_no_response`] bounded by `timeout`. A frame that cannot be written in
+    /// time (the peer stopped reading and the socket buffers are full) fails the whole
+    /// connection with [`NetError::Timeout`]: a frame cut short cannot be taken back, so nothing
+    /// after it could be trusted.
+    pub async fn send_no_response_within(
+        &self,
+        request: RawRequest,
+        timeout: Duration,
+    ) -> Result<(), NetError> {
         let span = tracing::debug_span!(
             "kafka_request",
             peer = %self.shared.peer,
@@ -462,12 +538,37 @@ impl Connection {
         );
         async {
             let started = Instant::now();
+            let deadline = started.checked_add(timeout);
             let (written, done) = oneshot::channel();
-            let correlation_id = self.enqueue(&request, None, Some(written)).await?;
+            let timed_out = |correlation_id| NetError::Timeout {
+                api_key: request.api_key,
+                api_version: request.api_version,
+                correlation_id,
+                timeout,
+            };
+            let enqueued = self.enqueue(&request, None, Some(written));
+            let correlation_id = match deadline {
+                None => enqueued.await?,
+                Some(deadline) => match tokio::time::timeout_at(deadline, enqueued).await {
+                    Ok(id) => id?,
+                    Err(_) => return Err(timed_out(None)),
+                },
+            };
             tracing::Span::current().record("correlation_id", correlation_id);
-            let result = match done.await {
-                Ok(result) => result,
-                Err(_) => Err(self.shared.current_closed_error()),
+            let outcome = match deadline {
+                None => done.await.ok(),
+                Some(deadline) => match tokio::time::timeout_at(deadline, done).await {
+                    Ok(outcome) => outcome.ok(),
+                    Err(_) => {
+                        let err = timed_out(Some(correlation_id));
+                        self.shared.fail(err.clone());
+                        return Err(err);
+                    }
+                },
+            };
+            let result = match outcome {
+                Some(result) => result,
+                None => Err(self.shared.current_closed_error()),
             };
             let latency_us = started.elapsed().as_micros() as u64;
             match &result {
@@ -478,6 +579,12 @@ impl Connection {
         }
         .instrument(span)
         .await
+    }
+
+    /// Fails the connection with `cause` (the first cause wins): every request in flight fails
+    /// with it, later calls with [`NetError::Closed`] carrying it.
+    pub(crate) fn abort(&self, cause: NetError) {
+        self.shared.fail(cause);
     }
 
     /// Whether the connection is closed (failed, closed by the peer, or [closed](Self::close));
@@ -529,12 +636,14 @@ impl Connection {
             Ok(permit) => permit,
             Err(_) => return Err(self.shared.current_closed_error()),
         };
+        let awaits_response = waiter.is_some();
         let correlation_id = self.shared.register(waiter)?;
         // The correlation id follows the size prefix, api key and api version in every header
         // version.
         head[REQUEST_HEAD_CORRELATION_ID_OFFSET..REQUEST_HEAD_CORRELATION_ID_OFFSET + 4]
             .copy_from_slice(&correlation_id.to_be_bytes());
         permit.send(OutgoingFrame {
+            correlation_id: awaits_response.then_some(correlation_id),
             head: head.freeze(),
             body: request.body.clone(),
             written,
@@ -544,32 +653,42 @@ impl Connection {
 
     async fn wait(
         &self,
-        mut response: oneshot::Receiver<Result<Bytes, NetError>>,
+        mut response: oneshot::Receiver<Outcome>,
         request: &RawRequest,
         correlation_id: i32,
         deadline: Option<Instant>,
         timeout: Duration,
-    ) -> Result<Bytes, NetError> {
+    ) -> Result<Bytes, CallError> {
+        let outcome = |received: Result<Outcome, oneshot::error::RecvError>| match received {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err((error, sent))) => Err(CallError { error, sent }),
+            // Only if the entry vanished unanswered, which the tasks do not do: assume the
+            // worst about whether it was sent.
+            Err(_) => Err(CallError {
+                error: self.shared.current_closed_error(),
+                sent: true,
+            }),
+        };
         let Some(deadline) = deadline else {
-            return response
-                .await
-                .unwrap_or_else(|_| Err(self.shared.current_closed_error()));
+            return outcome(response.await);
         };
         match tokio::time::timeout_at(deadline, &mut response).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(self.shared.current_closed_error()),
+            Ok(received) => outcome(received),
             Err(_elapsed) => {
-                self.shared.abandon(correlation_id);
+                let written = self.shared.abandon(correlation_id);
                 // The response may have been handed over between the timer firing and
                 // `abandon` taking the lock; then it is not late after all.
-                if let Ok(result) = response.try_recv() {
-                    return result;
+                if let Ok(received) = response.try_recv() {
+                    return outcome(Ok(received));
                 }
-                Err(NetError::Timeout {
-                    api_key: request.api_key,
-                    api_version: request.api_version,
-                    correlation_id: Some(correlation_id),
-                    timeout,
+                Err(CallError {
+                    error: NetError::Timeout {
+                        api_key: request.api_key,
+                        api_version: request.api_version,
+                        correlation_id: written.then_some(correlation_id),
+                        timeout,
+                    },
+                    sent: written,
                 })
             }
         }
@@ -621,6 +740,12 @@ where
             shared.fail(NetError::ClosedByClient);
             return;
         };
+        if let Some(id) = frame.correlation_id {
+            if !shared.start_writing(id) {
+                tracing::debug!(peer = %shared.peer, correlation_id = id, "dropped the frame of a request that timed out before it was written");
+                continue;
+            }
+        }
         // Flush when nothing else is queued (later frames would share the flush) or when a
         // caller waits to hear the frame is out.
         let flush = queue.is_empty() || frame.written.is_some();
@@ -668,6 +793,7 @@ mod tests {
             InFlight {
                 waiter: None,
                 response_header_version: ResponseHeaderVersion::V0,
+                written: true,
             },
         );
         assert_eq!(state.allocate_correlation_id(), i32::MAX);
