@@ -17,7 +17,7 @@
 //!
 //! A `BrokerConnection` is one connection and never reconnects by itself: once it fails, every
 //! request on it fails with the cause and [`BrokerConnection::is_closed`] turns true. That is
-//! the signal for its owner (the connection pool in [`router`](crate::router)) to drop it and
+//! the signal for its owner (the connection pool of a [`Cluster`](crate::Cluster)) to drop it and
 //! connect again.
 //!
 //! ```no_run

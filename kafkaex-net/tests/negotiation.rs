@@ -8,135 +8,56 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::{BufMut, Bytes};
+use kafkaex_testkit::fake::{FakeCluster, Reply, Seen};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use kafkaex_net::broker::{BrokerConnection, CLIENT_SOFTWARE_NAME, CLIENT_SOFTWARE_VERSION};
 use kafkaex_net::config::NetConfig;
 use kafkaex_net::sasl::{SaslConfig, SaslError};
 use kafkaex_net::versions::VersionChoice;
 use kafkaex_net::NetError;
-use kafkaex_protocol::header::{decode_request_header, encode_response_frame};
 use kafkaex_protocol::messages::api_versions_response::ApiVersion;
 use kafkaex_protocol::messages::{
-    decode_request_body, ApiVersionsResponse, LeaderAndIsrRequest, MetadataRequest,
-    MetadataResponse, ProduceRequest, RequestKind, SaslAuthenticateResponse, SaslHandshakeResponse,
+    ApiVersionsResponse, LeaderAndIsrRequest, MetadataRequest, MetadataResponse, ProduceRequest,
+    RequestKind, ResponseKind, SaslAuthenticateResponse, SaslHandshakeResponse,
 };
-use kafkaex_protocol::{ApiKey, Encodable, ErrorCode, Message, VersionRange};
+use kafkaex_protocol::{ApiKey, ErrorCode, Message, VersionRange};
 
-/// Writes a response frame for (API, correlation id) into the buffer.
-type EncodeFrame = Box<dyn FnOnce(&mut BytesMut, ApiKey, i32) + Send>;
-
-/// What the scripted broker does with one request.
-enum Reply {
-    /// Answers with a body, encoded with `encode_response_frame` (see [`body`]).
-    Frame(EncodeFrame),
-    /// Answers with these raw body bytes after a v0 response header (for malformed answers).
-    RawBody(Bytes),
-    /// Never answers.
-    Silence,
-}
-
-/// One request the scripted broker received.
-#[derive(Debug, Clone)]
-struct Seen {
-    api: ApiKey,
-    version: i16,
-    client_id: Option<String>,
-    body: RequestKind,
-}
-
-type Handler = Box<dyn FnMut(&Seen) -> Reply + Send>;
-
+/// The test kit's fake broker, driven entirely by one handler per test.
 struct ScriptedBroker {
     address: String,
-    seen: watch::Receiver<Vec<Seen>>,
+    fake: FakeCluster,
 }
 
 impl ScriptedBroker {
     /// Listens on 127.0.0.1 and serves every connection with `handler` (shared, in order).
     async fn start(handler: impl FnMut(&Seen) -> Reply + Send + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let (seen_tx, seen) = watch::channel(Vec::new());
-        let handler: Arc<Mutex<Handler>> = Arc::new(Mutex::new(Box::new(handler)));
-        let seen_tx = Arc::new(seen_tx);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, Arc::clone(&handler), Arc::clone(&seen_tx)));
-            }
-        });
-        Self { address, seen }
+        let fake = FakeCluster::scripted(handler).await;
+        Self {
+            address: fake.address(1),
+            fake,
+        }
     }
 
     fn seen(&self) -> Vec<Seen> {
-        self.seen.borrow().clone()
+        self.fake.requests()
     }
 
     fn seen_apis(&self) -> Vec<(ApiKey, i16)> {
-        self.seen().iter().map(|s| (s.api, s.version)).collect()
+        self.fake.apis()
     }
 
     /// Waits until the broker has received `n` requests.
     async fn wait_for_requests(&self, n: usize) {
-        let mut seen = self.seen.clone();
-        tokio::time::timeout(Duration::from_secs(30), seen.wait_for(|s| s.len() >= n))
-            .await
-            .expect("scripted broker never received the request")
-            .unwrap();
-    }
-}
-
-async fn serve(
-    mut stream: tokio::net::TcpStream,
-    handler: Arc<Mutex<Handler>>,
-    seen_tx: Arc<watch::Sender<Vec<Seen>>>,
-) {
-    loop {
-        let Ok(size) = stream.read_i32().await else {
-            return;
-        };
-        let mut frame = vec![0; size as usize];
-        if stream.read_exact(&mut frame).await.is_err() {
-            return;
-        }
-        let mut frame = Bytes::from(frame);
-        let (header, api) = decode_request_header(&mut frame).expect("request header");
-        let version = header.request_api_version;
-        let body = decode_request_body(api, version, frame).expect("request body");
-        let seen = Seen {
-            api,
-            version,
-            client_id: header.client_id.clone(),
-            body,
-        };
-        let reply = (handler.lock().unwrap())(&seen);
-        seen_tx.send_modify(|all| all.push(seen));
-        let mut out = BytesMut::new();
-        match reply {
-            Reply::Frame(encode) => encode(&mut out, api, header.correlation_id),
-            Reply::RawBody(body) => {
-                out.put_i32(4 + body.len() as i32);
-                out.put_i32(header.correlation_id);
-                out.put_slice(&body);
-            }
-            Reply::Silence => continue,
-        }
-        if stream.write_all(&out).await.is_err() {
-            return;
-        }
+        self.fake.wait_for(|seen| seen.len() >= n).await;
     }
 }
 
 /// Answers with `message` encoded at `version`, with the response header that version of the
 /// API uses.
-fn body<M: Encodable + Send + 'static>(version: i16, message: M) -> Reply {
-    Reply::Frame(Box::new(move |out, api, correlation_id| {
-        encode_response_frame(out, api, correlation_id, version, &message)
-            .expect("response encodes")
-    }))
+fn body(version: i16, message: impl Into<ResponseKind>) -> Reply {
+    Reply::body(version, message)
 }
 
 fn api(key: ApiKey, min: i16, max: i16) -> ApiVersion {

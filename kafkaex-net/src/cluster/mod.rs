@@ -25,7 +25,7 @@
 //!
 //! # The call: [`Cluster::request`]
 //!
-//! A request of a [`RoutedRequest`] type carries everything the cluster needs: it says where it
+//! A request of a [`RoutedRequest`](crate::RoutedRequest) type carries everything the cluster needs: it says where it
 //! goes (the group id inside an OffsetCommit *is* its route, so the two cannot disagree), where
 //! the error codes of its response are, and whether it may be repeated. [`Cluster::request`]
 //! then:
@@ -37,7 +37,7 @@
 //!    from v8, FindCoordinator's batch from v4, topic ids in Fetch v13+);
 //! 3. sends it, with a request timeout stretched to cover what the broker may hold it for on
 //!    purpose (a JoinGroup's rebalance timeout, a Fetch's max wait);
-//! 4. reads the response's error codes ([`RoutedRequest::errors`]) and invalidates what they say
+//! 4. reads the response's error codes ([`RoutedRequest::errors`](crate::RoutedRequest::errors)) and invalidates what they say
 //!    is out of date: the partition's metadata after `NOT_LEADER_OR_FOLLOWER` and its kin, the
 //!    topic's after `UNKNOWN_TOPIC_OR_PARTITION`, the coordinator after `NOT_COORDINATOR`,
 //!    `COORDINATOR_NOT_AVAILABLE` or `COORDINATOR_LOAD_IN_PROGRESS`, the controller after
@@ -52,7 +52,7 @@
 //! (it timed out after it was written, or the connection failed after the write:
 //! [`NetError::MaybeApplied`]; or the broker answered `REQUEST_TIMED_OUT` or
 //! `NOT_ENOUGH_REPLICAS_AFTER_APPEND`, which say the write happened) is retried only if it is
-//! idempotent ([`RoutedRequest::is_idempotent`]): a Produce from an idempotent producer, reads,
+//! idempotent ([`RoutedRequest::is_idempotent`](crate::RoutedRequest::is_idempotent)): a Produce from an idempotent producer, reads,
 //! commits, heartbeats. Otherwise (a Produce without a producer id, CreateTopics, ...) the call
 //! ends with that error, whose [`NetError::may_have_been_applied`] is true, after one attempt.
 //!
@@ -349,7 +349,7 @@ impl Cluster {
         .await
     }
 
-    /// One attempt of a request with no [`RoutedRequest`] facts: on a connection to `route`,
+    /// One attempt of a request with no [`RoutedRequest`](crate::RoutedRequest) facts: on a connection to `route`,
     /// at the version `choice` selects.
     async fn send_once<R: Request>(
         &self,

@@ -1,7 +1,7 @@
 //! The metadata cache, fed hand-built Metadata responses: merging, full and partial refreshes,
 //! generations, transient errors, invalidation, leader epochs and hostile values.
 
-use kafkaex_net::metadata::{ClusterMetadata, LeaderLookup, RefreshKind, StaleGeneration};
+use super::{ClusterMetadata, LeaderLookup, RefreshKind, StaleGeneration};
 use kafkaex_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };

@@ -1,6 +1,6 @@
 //! The cluster metadata cache: brokers, controller, topics and partitions, generation-counted.
 //!
-//! [`ClusterMetadata`] is plain data with no I/O: the router ([`crate::router`]) sends the
+//! [`ClusterMetadata`] is plain data with no I/O: the [`Cluster`](crate::Cluster) sends the
 //! `Metadata` requests and feeds the responses in; everything here can be tested by building
 //! [`MetadataResponse`] values by hand.
 //!
@@ -8,8 +8,8 @@
 //!
 //! Metadata requests can overlap (a periodic refresh, a refresh after `NOT_LEADER_OR_FOLLOWER`)
 //! and their responses can come back in any order. Each refresh therefore takes a
-//! [`Generation`] from [`ClusterMetadata::begin_refresh`] *before* its request is sent, and
-//! [`ClusterMetadata::apply`] refuses a response whose generation is older than the last one
+//! [`Generation`] from `ClusterMetadata::begin_refresh` (crate-private) *before* its request is sent, and
+//! `ClusterMetadata::apply` refuses a response whose generation is older than the last one
 //! applied: a slow refresh started earlier cannot overwrite what a later one brought.
 //!
 //! # What a response does to the cache
@@ -41,31 +41,20 @@
 //! epoch): a response to a request sent before the broker said "not leader" may well name the
 //! old leader again.
 //!
-//! ```
-//! use kafkaex_net::metadata::{ClusterMetadata, LeaderLookup, RefreshKind};
-//! use kafkaex_protocol::messages::metadata_response::{
-//!     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
-//! };
-//! use kafkaex_protocol::messages::MetadataResponse;
+//! The cache is filled by the [`Cluster`](crate::Cluster) only; callers read it:
 //!
-//! let response = MetadataResponse::default()
-//!     .with_brokers(vec![MetadataResponseBroker::default()
-//!         .with_node_id(1)
-//!         .with_host("localhost".into())
-//!         .with_port(9092)])
-//!     .with_topics(vec![MetadataResponseTopic::default()
-//!         .with_name(Some("events".into()))
-//!         .with_partitions(vec![MetadataResponsePartition::default()
-//!             .with_partition_index(0)
-//!             .with_leader_id(1)
-//!             .with_leader_epoch(3)])]);
+//! ```no_run
+//! use kafkaex_net::metadata::LeaderLookup;
 //!
-//! let mut cache = ClusterMetadata::new();
-//! let generation = cache.begin_refresh(); // before sending the request
-//! cache.apply(generation, RefreshKind::Full, &response).unwrap();
-//! assert_eq!(cache.leader("events", 0), LeaderLookup::Leader { node_id: 1, leader_epoch: Some(3) });
-//! cache.invalidate_partition("events", 0);
-//! assert!(matches!(cache.leader("events", 0), LeaderLookup::Refresh { .. }));
+//! # fn example(cluster: &kafkaex_net::Cluster) {
+//! match cluster.with_metadata(|m| m.leader("events", 0)) {
+//!     LeaderLookup::Leader { node_id, leader_epoch } => {
+//!         println!("events-0 is led by node {node_id} (epoch {leader_epoch:?})")
+//!     }
+//!     LeaderLookup::Refresh { reason } => println!("not known yet: {reason}"),
+//!     LeaderLookup::Error(code) => println!("events-0: {code}"),
+//! }
+//! # }
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,7 +66,7 @@ use kafkaex_protocol::messages::metadata_response::{
 use kafkaex_protocol::messages::MetadataResponse;
 use kafkaex_protocol::{ErrorCode, Uuid};
 
-/// The number of a metadata refresh, taken with [`ClusterMetadata::begin_refresh`] before the
+/// The number of a metadata refresh, taken with `ClusterMetadata::begin_refresh` (crate-private) before the
 /// request is sent. Later refreshes have larger numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Generation(u64);
@@ -104,7 +93,7 @@ pub enum RefreshKind {
     Partial,
 }
 
-/// A response that [`ClusterMetadata::apply`] refused because a later refresh was already
+/// A response that `ClusterMetadata::apply` refused because a later refresh was already
 /// applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("metadata refresh {refused} is older than refresh {applied}, which was already applied")]
@@ -285,7 +274,7 @@ pub struct ClusterMetadata {
     controller_id: Option<i32>,
     cluster_id: Option<String>,
     topics: BTreeMap<String, TopicMetadata>,
-    /// The next generation [`ClusterMetadata::begin_refresh`] hands out.
+    /// The next generation `ClusterMetadata::begin_refresh` (crate-private) hands out.
     next_generation: u64,
     /// The generation of the last applied response.
     applied: Option<Generation>,
@@ -298,8 +287,8 @@ impl ClusterMetadata {
     }
 
     /// Starts a refresh: call it *before* sending the Metadata request, and pass the generation
-    /// to [`ClusterMetadata::apply`] with the response.
-    pub fn begin_refresh(&mut self) -> Generation {
+    /// to `ClusterMetadata::apply` with the response.
+    pub(crate) fn begin_refresh(&mut self) -> Generation {
         let generation = Generation(self.next_generation);
         self.next_generation = self.next_generation.saturating_add(1);
         generation
@@ -315,7 +304,7 @@ impl ClusterMetadata {
     ///
     /// Fails with [`StaleGeneration`], changing nothing, when a response of a later generation
     /// was already applied.
-    pub fn apply(
+    pub(crate) fn apply(
         &mut self,
         generation: Generation,
         kind: RefreshKind,
@@ -673,3 +662,6 @@ fn merge_partition(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
