@@ -283,6 +283,11 @@ impl BrokerConnection {
         self.inner.connection.is_closed()
     }
 
+    /// How many requests await a response on this connection (for diagnostics and tests).
+    pub fn in_flight(&self) -> usize {
+        self.inner.connection.in_flight()
+    }
+
     /// Why the connection closed, once it has.
     pub fn close_cause(&self) -> Option<Arc<NetError>> {
         self.inner.connection.close_cause()

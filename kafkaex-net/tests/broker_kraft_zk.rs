@@ -148,6 +148,46 @@ async fn zk_broker_announces_kafka_3_ranges() {
     assert_eq!(conn.api_versions_version(), 4);
 }
 
+/// Kafka 2.5.1 with ZooKeeper (the `legacy` profile, what Elixir KafkaEx's CI ran): the
+/// version ranges a KafkaEx user's broker answers with, and the `UNSUPPORTED_VERSION` fallback
+/// for real (it knows ApiVersions up to v3, this client asks v4 first).
+#[tokio::test]
+async fn legacy_broker_announces_kafka_2_5_ranges() {
+    let Some(brokers) = test_brokers(
+        BrokerProfile::Legacy,
+        "legacy_broker_announces_kafka_2_5_ranges",
+    )
+    .await
+    else {
+        return;
+    };
+    let conn = connect(&brokers).await;
+    let versions = conn.versions();
+    print_table(BrokerProfile::Legacy, versions);
+    for (api, max) in [
+        (ApiKey::Produce, 8),
+        (ApiKey::Fetch, 11),
+        (ApiKey::ListOffsets, 5),
+        (ApiKey::Metadata, 9),
+        (ApiKey::OffsetCommit, 8),
+        (ApiKey::OffsetFetch, 7),
+        (ApiKey::FindCoordinator, 3),
+        (ApiKey::CreateTopics, 5),
+        (ApiKey::ApiVersions, 3),
+    ] {
+        let range = versions
+            .get(api)
+            .unwrap_or_else(|| panic!("{api} not listed"));
+        assert_eq!((range.min, range.max), (0, max), "{api}");
+    }
+    // Asked at v4 first, answered UNSUPPORTED_VERSION listing v0-v3, asked again at v3.
+    assert_eq!(conn.api_versions_version(), 3);
+    // A ZooKeeper broker serves the inter-broker APIs; 2.5 predates KRaft's.
+    assert!(versions.supports(ApiKey::LeaderAndIsr));
+    assert!(!versions.supports(ApiKey::DescribeQuorum));
+    assert!(!versions.supports(ApiKey::DescribeCluster));
+}
+
 /// The two brokers differ exactly where Kafka says they do.
 #[tokio::test]
 async fn kraft_and_zk_ranges_differ() {
@@ -331,7 +371,11 @@ async fn kraft_refuses_the_produce_versions_it_lists_from_v0() {
 /// header) that lists the broker's own ApiVersions range.
 #[tokio::test]
 async fn brokers_answer_a_too_new_api_versions_with_a_v0_body() {
-    for profile in [BrokerProfile::Kraft, BrokerProfile::Zk] {
+    for profile in [
+        BrokerProfile::Kraft,
+        BrokerProfile::Zk,
+        BrokerProfile::Legacy,
+    ] {
         let Some(brokers) = test_brokers(
             profile,
             "brokers_answer_a_too_new_api_versions_with_a_v0_body",

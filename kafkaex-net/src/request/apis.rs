@@ -67,7 +67,7 @@ fn items<'a>(
     let n = all.len();
     all.into_iter()
         .filter(|(_, code, _)| !code.is_ok())
-        .map(|(scope, code, message)| ResponseError::item(scope, code, message.cloned(), n))
+        .map(|(scope, code, message)| ResponseError::item(scope, code, text(message), n))
         .collect()
 }
 
@@ -76,8 +76,13 @@ fn top(code: ErrorCode, message: Option<&String>) -> Vec<ResponseError> {
     if code.is_ok() {
         Vec::new()
     } else {
-        vec![ResponseError::top(code, message.cloned())]
+        vec![ResponseError::top(code, text(message))]
     }
+}
+
+/// A broker's message, `None` for none or an empty one (several specs default it to "").
+fn text(message: Option<&String>) -> Option<String> {
+    message.filter(|m| !m.is_empty()).cloned()
 }
 
 /// The producer id of the first record batch in `records` (magic 2: bytes 43-51), -1 when
@@ -529,6 +534,7 @@ impl RoutedRequest for LeaveGroupRequest {
                     member: m
                         .group_instance_id
                         .clone()
+                        .filter(|id| !id.is_empty())
                         .unwrap_or_else(|| m.member_id.clone()),
                 },
                 m.error_code,
@@ -586,9 +592,9 @@ impl RoutedRequest for InitProducerIdRequest {
     /// The coordinator of the transactional id; an idempotent producer without one asks any
     /// broker.
     fn route(&self) -> Route {
-        match &self.transactional_id {
-            Some(id) => Route::TransactionCoordinator(id.clone()),
-            None => Route::Any,
+        match self.transactional_id.as_deref() {
+            Some(id) if !id.is_empty() => Route::TransactionCoordinator(id.to_owned()),
+            _ => Route::Any,
         }
     }
 

@@ -26,6 +26,10 @@ mod exchange;
 mod plain;
 mod scram;
 
+/// The largest SCRAM iteration count this client accepts from a broker (more is refused as
+/// a way to make the client burn CPU).
+pub use scram::MAX_ITERATIONS as SCRAM_MAX_ITERATIONS;
+
 pub use exchange::{authenticate, Authenticated, SaslRequest, SaslVersions};
 pub use plain::PlainSession;
 pub use scram::{ScramMechanism, ScramSession, MAX_ITERATIONS, MIN_ITERATIONS};

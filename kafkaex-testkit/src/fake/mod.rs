@@ -130,6 +130,9 @@ pub enum Action {
     Silence,
     /// The connection is closed before anything is applied.
     Disconnect,
+    /// Nothing is applied, no answer is sent, and the broker stops reading the connection
+    /// (which stays open): the client's writes fill the socket buffers and then block.
+    Freeze,
     /// Waits, then does the inner action. Later requests on the connection wait too.
     Delay(Duration, Box<Action>),
     /// Answers with whatever the function returns.
@@ -157,6 +160,7 @@ impl fmt::Debug for Action {
             Action::ApplyThenSilence => f.write_str("ApplyThenSilence"),
             Action::Silence => f.write_str("Silence"),
             Action::Disconnect => f.write_str("Disconnect"),
+            Action::Freeze => f.write_str("Freeze"),
             Action::Delay(d, then) => write!(f, "Delay({d:?}, {then:?})"),
             Action::Respond(_) => f.write_str("Respond(..)"),
         }
@@ -257,6 +261,7 @@ pub struct FakeClusterBuilder {
     topics: Vec<(String, i32)>,
     versions: Vec<(Option<i32>, ApiKey, Option<VersionRange>)>,
     auto_create_topics: bool,
+    metadata_lists_all: bool,
     sasl: Option<(String, String)>,
     rules: Vec<Rule>,
 }
@@ -278,6 +283,13 @@ impl FakeClusterBuilder {
     /// A topic that exists from the start, its partitions' leaders spread over the brokers.
     pub fn topic(mut self, name: &str, partitions: i32) -> Self {
         self.topics.push((name.to_owned(), partitions));
+        self
+    }
+
+    /// Many topics at once: `{prefix}{i}` for `i` in `0..count`, each with `partitions`.
+    pub fn topics(mut self, prefix: &str, count: usize, partitions: i32) -> Self {
+        self.topics
+            .extend((0..count).map(|i| (format!("{prefix}{i}"), partitions)));
         self
     }
 
@@ -311,6 +323,13 @@ impl FakeClusterBuilder {
     /// `auto.create.topics.enable` does.
     pub fn auto_create_topics(mut self, enabled: bool) -> Self {
         self.auto_create_topics = enabled;
+        self
+    }
+
+    /// Metadata requests are answered with every topic, whatever they ask for (as Metadata v0
+    /// does for an empty list, and as a misbehaving broker might at any version).
+    pub fn metadata_lists_all_topics(mut self, yes: bool) -> Self {
+        self.metadata_lists_all = yes;
         self
     }
 
@@ -359,6 +378,7 @@ impl FakeClusterBuilder {
         }
         let mut model = Model::new(brokers);
         model.auto_create_topics = self.auto_create_topics;
+        model.metadata_lists_all = self.metadata_lists_all;
         model.sasl = self.sasl;
         for (name, partitions) in &self.topics {
             model.create_topic(name, *partitions);
@@ -453,6 +473,7 @@ impl FakeCluster {
             topics: Vec::new(),
             versions: Vec::new(),
             auto_create_topics: false,
+            metadata_lists_all: false,
             sasl: None,
             rules: Vec::new(),
         }
@@ -898,6 +919,11 @@ async fn execute(
             }
             Action::Silence => Reply::Silence,
             Action::Disconnect => Reply::Disconnect,
+            Action::Freeze => {
+                // Until the broker is stopped (the task is aborted) or the cluster dropped.
+                std::future::pending::<()>().await;
+                Reply::Disconnect
+            }
             Action::Respond(f) => (f.lock().unwrap_or_else(PoisonError::into_inner))(seen),
         };
     }

@@ -137,6 +137,7 @@ pub(crate) struct Model {
     pub(crate) coordinators: HashMap<String, i32>,
     pub(crate) committed: BTreeMap<(String, String, i32), Committed>,
     pub(crate) auto_create_topics: bool,
+    pub(crate) metadata_lists_all: bool,
     pub(crate) default_partitions: i32,
     pub(crate) sasl: Option<(String, String)>,
     next_producer_id: i64,
@@ -156,6 +157,7 @@ impl Model {
             coordinators: HashMap::new(),
             committed: BTreeMap::new(),
             auto_create_topics: false,
+            metadata_lists_all: false,
             default_partitions: 1,
             sasl: None,
             next_producer_id: 1000,
@@ -265,7 +267,7 @@ impl Model {
             RequestKind::Metadata(r) => Reply::body(v, self.metadata(r, v)),
             RequestKind::FindCoordinator(r) => Reply::body(v, self.find_coordinator(r, v)),
             RequestKind::CreateTopics(r) => Reply::body(v, self.create_topics(r, node)),
-            RequestKind::ListOffsets(r) => Reply::body(v, self.list_offsets(node, r)),
+            RequestKind::ListOffsets(r) => Reply::body(v, self.list_offsets(node, r, v)),
             RequestKind::Produce(r) => {
                 let response = self.produce(node, r, v);
                 if r.acks == 0 {
@@ -545,7 +547,12 @@ impl Model {
         }
     }
 
-    fn list_offsets(&self, node: i32, request: &ListOffsetsRequest) -> ListOffsetsResponse {
+    fn list_offsets(
+        &self,
+        node: i32,
+        request: &ListOffsetsRequest,
+        version: i16,
+    ) -> ListOffsetsResponse {
         let topics = request
             .topics
             .iter()
@@ -567,10 +574,14 @@ impl Model {
                                 -2 => state.log_start,
                                 _ => state.log_end(),
                             };
-                            out = out
-                                .with_offset(offset)
-                                .with_old_style_offsets(vec![offset])
-                                .with_leader_epoch(state.leader_epoch);
+                            // v0 answers a list of offsets; v1+ one offset, v4+ with the epoch.
+                            out = match version {
+                                0 => out.with_old_style_offsets(vec![offset]),
+                                1..=3 => out.with_offset(offset),
+                                _ => out
+                                    .with_offset(offset)
+                                    .with_leader_epoch(state.leader_epoch),
+                            };
                         }
                         out
                     })
