@@ -153,7 +153,7 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
     })
 }
 
-/// 1. CreateTopics, routed to the controller. A rerun with the same name (or a retried request
+/// Step 1: CreateTopics, routed to the controller. A rerun with the same name (or a retried request
 /// whose first attempt succeeded) finds the topic there already: that is what we wanted.
 async fn create_topic(cluster: &Cluster, topic: &str) -> Result<(), DemoError> {
     let create = CreateTopicsRequest::default()
@@ -173,7 +173,7 @@ async fn create_topic(cluster: &Cluster, topic: &str) -> Result<(), DemoError> {
     Ok(())
 }
 
-/// 3. Ten records with one header each to partition 0, acks=-1, routed to its leader. Produce
+/// Step 3: ten records with one header each to partition 0, acks=-1, routed to its leader. Produce
 /// v13+ names topics by id, older versions by name: the request is built for the version the
 /// leader speaks.
 async fn produce(
@@ -223,7 +223,7 @@ async fn produce(
     Ok((produced.version, base_offset))
 }
 
-/// 4. The fetched records must be the produced ones, in order, with their headers.
+/// Step 4: the fetched records must be the produced ones, in order, with their headers.
 fn check_fetched(
     fetched: &[FetchedRecord],
     expected: &[(String, String)],
@@ -245,7 +245,7 @@ fn check_fetched(
     Ok(())
 }
 
-/// 5. Commit `offset` for a group nobody joined: a standalone commit (generation -1, no member
+/// Step 5: commit `offset` for a group nobody joined: a standalone commit (generation -1, no member
 /// id), which Kafka accepts for a group with no members; routed to the group's coordinator.
 async fn commit(
     cluster: &Cluster,
@@ -271,7 +271,7 @@ async fn commit(
     Ok(committed.version)
 }
 
-/// 6. Read the committed offset back. OffsetFetch v8+ (Kafka 3.0+) batches groups, older
+/// Step 6: read the committed offset back. OffsetFetch v8+ (Kafka 3.0+) batches groups, older
 /// versions name one group at the top: the request is built for the version negotiated.
 async fn committed(cluster: &Cluster, group: &str, topic: &str) -> Result<(i16, i64), DemoError> {
     let offsets = cluster

@@ -60,6 +60,11 @@ pub mod versions;
 
 pub(crate) use raw::{connection, frame};
 
+/// The Rust examples in ARCHITECTURE.md, compiled as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../ARCHITECTURE.md")]
+struct ArchitectureDoc;
+
 pub use broker::BrokerConnection;
 pub use cluster::{Cluster, CoordinatorType, Route, TopicRef};
 pub use config::NetConfig;

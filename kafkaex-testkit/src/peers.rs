@@ -133,10 +133,7 @@ async fn serve(mut stream: TcpStream, behaviour: Behaviour) {
             }
             hold(stream).await;
         }
-        Behaviour::Silent => {
-            let mut sink = vec![0; 64 * 1024];
-            while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
-        }
+        Behaviour::Silent => drain(stream).await,
         Behaviour::NeverReads => {
             // Keep the socket open without reading (the task is aborted with the peer).
             std::future::pending::<()>().await;
@@ -146,7 +143,13 @@ async fn serve(mut stream: TcpStream, behaviour: Behaviour) {
 }
 
 /// Keeps the connection open, reading and discarding, until the client closes it.
-async fn hold(mut stream: TcpStream) {
-    let mut sink = vec![0; 4096];
+async fn hold(stream: TcpStream) {
+    drain(stream).await;
+}
+
+/// Reads and discards whatever arrives until the peer closes.
+#[allow(clippy::disallowed_methods)] // A partial read is all a drain wants.
+async fn drain(mut stream: TcpStream) {
+    let mut sink = vec![0; 64 * 1024];
     while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
 }
