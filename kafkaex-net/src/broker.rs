@@ -469,8 +469,9 @@ async fn handshake(
     config: &NetConfig,
 ) -> Result<BrokerConnection, NetError> {
     let client_id: Arc<str> = Arc::from(config.client_id.as_str());
-    let (api_versions_version, versions) =
+    let (api_versions_version, mut versions) =
         negotiate_versions(&connection, &client_id, address).await?;
+    versions.apply_caps(&config.max_versions);
     let authenticated = match &config.sasl {
         None => None,
         Some(sasl) => Some(authenticate(&connection, sasl, &versions, &client_id, address).await?),

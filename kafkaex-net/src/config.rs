@@ -60,6 +60,10 @@ pub struct NetConfig {
     /// (200 ms by default): a healthy first address is the only one dialled, a dead or silent
     /// one costs this much, not a whole connect timeout.
     pub connect_stagger: Duration,
+    /// The highest version to use per API, below what brokers support (for pinning a version
+    /// during a rolling upgrade, or to test an older path); applied to each broker's ranges
+    /// when it connects, so every request respects it.
+    pub max_versions: std::collections::BTreeMap<kafkaex_protocol::ApiKey, i16>,
 }
 
 impl Default for NetConfig {
@@ -75,6 +79,7 @@ impl Default for NetConfig {
             metadata_max_age: Duration::from_secs(5 * 60),
             bootstrap_concurrency: 4,
             connect_stagger: Duration::from_millis(200),
+            max_versions: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -137,6 +142,12 @@ impl NetConfig {
     /// Sets how many unconnected brokers are tried at once (at least 1).
     pub fn with_bootstrap_concurrency(mut self, brokers: usize) -> Self {
         self.bootstrap_concurrency = brokers.max(1);
+        self
+    }
+
+    /// Uses `api` at version `max` at most.
+    pub fn with_max_version(mut self, api: kafkaex_protocol::ApiKey, max: i16) -> Self {
+        self.max_versions.insert(api, max);
         self
     }
 

@@ -143,6 +143,22 @@ impl ApiVersionRanges {
         self.ranges.is_empty()
     }
 
+    /// Lowers the maximum of each API in `caps` to the cap (an API whose minimum is above its
+    /// cap is dropped): what a client pinned below the broker's versions may use.
+    pub fn apply_caps(&mut self, caps: &BTreeMap<ApiKey, i16>) {
+        for (api, cap) in caps {
+            let key = api.as_i16();
+            if let Some(range) = self.ranges.get_mut(&key) {
+                if range.max > *cap {
+                    range.max = *cap;
+                }
+                if range.max < range.min {
+                    self.ranges.remove(&key);
+                }
+            }
+        }
+    }
+
     /// The version to send `api` at, given the versions this client implements (`ours`),
     /// the caller's `choice` and these broker ranges; `address` only names the broker in the
     /// error.
@@ -225,7 +241,7 @@ impl FromIterator<(i16, VersionRange)> for ApiVersionRanges {
 #[cfg(test)]
 mod tests {
     use kafkaex_protocol::messages::api_versions_response::ApiVersion;
-    use kafkaex_protocol::messages::{MetadataRequest, ProduceRequest};
+    use kafkaex_protocol::messages::{FetchRequest, MetadataRequest, ProduceRequest};
     use kafkaex_protocol::Message;
 
     use super::*;
@@ -397,6 +413,30 @@ mod tests {
                 .choose_for::<ProduceRequest>(VersionChoice::Newest, ADDRESS)
                 .unwrap(),
             ProduceRequest::VERSIONS.max
+        );
+    }
+
+    #[test]
+    fn caps_lower_the_maxima_and_drop_what_is_left_empty() {
+        let mut ranges = ApiVersionRanges::from_response(&response(&[
+            (ApiKey::Fetch, 4, 17),
+            (ApiKey::Metadata, 0, 12),
+            (ApiKey::Produce, 3, 11),
+        ]));
+        let caps = BTreeMap::from([
+            (ApiKey::Fetch, 11),
+            (ApiKey::Produce, 2),
+            (ApiKey::Heartbeat, 1),
+        ]);
+        ranges.apply_caps(&caps);
+        assert_eq!(ranges.get(ApiKey::Fetch), Some(range(4, 11)));
+        assert_eq!(ranges.get(ApiKey::Metadata), Some(range(0, 12)));
+        assert_eq!(ranges.get(ApiKey::Produce), None);
+        assert_eq!(
+            ranges
+                .choose_for::<FetchRequest>(VersionChoice::Newest, ADDRESS)
+                .unwrap(),
+            11
         );
     }
 

@@ -632,3 +632,26 @@ fn view_reports_corrupt_records_as_items() {
     ));
     assert!(view.into_batch().is_err());
 }
+
+#[test]
+fn set_batch_producer_restamps_the_producer_fields_and_the_crc() {
+    use kafkaex_protocol::records::{set_batch_producer, Compression, RecordBatchBuilder};
+    let mut b = RecordBatchBuilder::new(0, 1000, Compression::Lz4);
+    b.append(1000, Some(b"k"), Some(b"v"), &[]).unwrap();
+    b.append(1001, None, Some(b"w"), &[]).unwrap();
+    let mut bytes = b.finish().unwrap().to_vec();
+    set_batch_producer(&mut bytes, 77, 3, 41).unwrap();
+    let batch =
+        RecordBatch::decode(&mut bytes::Bytes::from(bytes.clone()), &DecodeOptions::default())
+            .unwrap();
+    assert_eq!(
+        (batch.producer_id, batch.producer_epoch, batch.base_sequence),
+        (77, 3, 41)
+    );
+    assert_eq!(batch.records.len(), 2);
+    // Not one whole batch: refused.
+    assert!(set_batch_producer(&mut bytes[..60], 1, 1, 1).is_err());
+    let mut two = bytes.clone();
+    two.extend_from_slice(&bytes);
+    assert!(set_batch_producer(&mut two, 1, 1, 1).is_err());
+}

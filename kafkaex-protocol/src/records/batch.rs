@@ -863,6 +863,41 @@ fn finish_batch(buf: &mut BytesMut, start: usize) -> Result<(), EncodeError> {
     Ok(())
 }
 
+/// Offsets of the producer fields in a batch header.
+const PRODUCER_ID_OFFSET: usize = 43;
+const PRODUCER_EPOCH_OFFSET: usize = 51;
+const BASE_SEQUENCE_OFFSET: usize = 53;
+
+/// Rewrites the producer id, epoch and base sequence of one whole encoded batch (magic 2) and
+/// its CRC: what an idempotent producer does when it sends a batch it built before it had a
+/// producer id, or again under a bumped epoch.
+///
+/// # Errors
+///
+/// [`EncodeError::InvalidRecords`] when `batch` is not one whole magic-2 batch.
+pub fn set_batch_producer(
+    batch: &mut [u8],
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Result<(), EncodeError> {
+    if batch.len() < BATCH_HEADER_LEN || batch[MAGIC_OFFSET] != 2 {
+        return Err(EncodeError::InvalidRecords("not a magic 2 record batch"));
+    }
+    let length = i32::from_be_bytes([batch[8], batch[9], batch[10], batch[11]]);
+    if usize::try_from(length).ok().and_then(|l| l.checked_add(LOG_OVERHEAD)) != Some(batch.len()) {
+        return Err(EncodeError::InvalidRecords("not exactly one record batch"));
+    }
+    batch[PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 8].copy_from_slice(&producer_id.to_be_bytes());
+    batch[PRODUCER_EPOCH_OFFSET..PRODUCER_EPOCH_OFFSET + 2]
+        .copy_from_slice(&producer_epoch.to_be_bytes());
+    batch[BASE_SEQUENCE_OFFSET..BASE_SEQUENCE_OFFSET + 4]
+        .copy_from_slice(&base_sequence.to_be_bytes());
+    let crc = crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    Ok(())
+}
+
 /// Decodes a batch given exactly its bytes.
 fn decode_batch(b: Bytes, opts: &DecodeOptions) -> Result<RecordBatch, DecodeError> {
     let (mut batch, data, count) = decode_header(b, opts)?;

@@ -23,6 +23,7 @@ use bytes::Bytes;
 pub use batch::{
     ControlRecordType, HeaderKey, HeaderRefs, Record, RecordBatch, RecordBatchBuilder,
     RecordBatchView, RecordHeader, RecordHeaders, RecordHeadersIntoIter, RecordRef, RecordRefs,
+    set_batch_producer,
 };
 pub use compression::Compression;
 pub use message_set::{Message as LegacyMessage, MessageSet};
