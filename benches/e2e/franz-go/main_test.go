@@ -34,10 +34,10 @@ func TestValue(t *testing.T) {
 	v := make([]byte, 30)
 	fillValue(v, 1234)
 	// The same bytes as the Rust arm's and the harness's (xtask/src/bench/payload.rs).
-	if got := string(v); got != "0000000000001234"+want1234 {
+	if got := string(v); got != want1234 {
 		t.Fatalf("value %q", got)
 	}
 }
 
-// want1234 is the letter tail of record 1234 at 30 bytes, as the harness computes it.
-const want1234 = "LCYVBMMFKXGZCF"
+// want1234 is the value of record 1234 at 30 bytes, as the harness computes it.
+const want1234 = "LCYVBMMFKXGZCFRVKLKZUQIZZEAEIN"
