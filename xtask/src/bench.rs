@@ -37,6 +37,7 @@ const USAGE: &str = "usage: cargo xtask bench e2e [options]\n\
   --linger-ms L         producer linger (default 5)\n\
   --batch-bytes B       producer batch bytes (default 1000000)\n\
   --bootstrap H:P       broker (default 127.0.0.1:19092, the kraft profile)\n\
+  --repeat R            run everything R times, report medians (default 1)\n\
   --skip-build          use the arms as built, build nothing\n\
   --out PATH            results file (default benches/E2E_RESULTS.md)\n\
   --no-write            print the results only\n\
@@ -68,6 +69,7 @@ pub(crate) struct Opts {
     pub(crate) batch_bytes: u64,
     arms: Option<String>,
     skip_build: bool,
+    repeat: usize,
     acks: Vec<&'static str>,
     compression: Vec<&'static str>,
     out: Option<PathBuf>,
@@ -85,6 +87,7 @@ impl Opts {
             batch_bytes: 1_000_000,
             arms: None,
             skip_build: false,
+            repeat: 1,
             acks: vec!["1", "all"],
             compression: vec!["none", "lz4"],
             out: Some(workspace_root().join("benches/E2E_RESULTS.md")),
@@ -110,6 +113,7 @@ impl Opts {
                 "--out" => o.out = Some(PathBuf::from(value()?)),
                 "--no-write" => o.out = None,
                 "--note" => o.note = Some(value()?),
+                "--repeat" => o.repeat = number(flag, &value()?)?,
                 "--skip-build" => o.skip_build = true,
                 "help" | "--help" | "-h" => {
                     eprintln!("{USAGE}");
@@ -124,6 +128,7 @@ impl Opts {
         ensure!(o.records > 0, "--records must be positive");
         ensure!(o.record_size > 0, "--record-size must be positive");
         ensure!(o.partitions > 0, "--partitions must be positive");
+        ensure!(o.repeat > 0, "--repeat must be positive");
         Ok(o)
     }
 
@@ -273,9 +278,15 @@ fn e2e(args: &[String]) -> Result<()> {
     };
 
     let mut rows = Vec::new();
-    for (i, config) in ctx.opts.configs().into_iter().enumerate() {
-        rows.extend(run_config_with_retry(&ctx, &ready, config, i)?);
+    // Repetitions go round all the configurations in turn, so that a slow spell of the shared
+    // machine hits one repetition of many cells rather than every repetition of one.
+    let configs = ctx.opts.configs();
+    for rep in 0..ctx.opts.repeat {
+        for (i, config) in configs.iter().enumerate() {
+            rows.extend(run_config_with_retry(&ctx, &ready, *config, i + rep, rep)?);
+        }
     }
+    let rows = report::aggregate(rows);
 
     let meta = Meta {
         date,
@@ -311,8 +322,9 @@ fn run_config_with_retry(
     ready: &[Arm],
     config: Config,
     index: usize,
+    rep: usize,
 ) -> Result<Vec<Row>> {
-    match run_config(ctx, ready, config, index, "") {
+    match run_config(ctx, ready, config, index, &format!("-r{rep}")) {
         Ok(rows) => Ok(rows),
         Err(e) if e.downcast_ref::<BrokerGone>().is_some() => {
             eprintln!("xtask bench: {e:#}; waiting up to 5 minutes for it to come back");
@@ -326,7 +338,7 @@ fn run_config_with_retry(
                 std::thread::sleep(Duration::from_secs(5));
             }
             eprintln!("xtask bench: broker back; running {} again", config.label());
-            run_config(ctx, ready, config, index, "-retry")
+            run_config(ctx, ready, config, index, &format!("-r{rep}-retry"))
         }
         Err(e) => Err(e),
     }
@@ -427,6 +439,7 @@ fn run_config(
             outcome,
             notes,
             log_bytes: None,
+            spread: None,
         });
     }
     // Table order for the topics, so the consume tables read like the produce one.
@@ -481,6 +494,7 @@ fn run_config(
                 outcome,
                 notes,
                 log_bytes: None,
+                spread: None,
             });
         }
         // Values the harness cannot predict (Java's random payloads): the consumers must agree.
@@ -794,9 +808,23 @@ fn render(ctx: &Ctx, meta: &Meta, rows: &[Row]) -> String {
          record's send -> ack latency, at full speed (so mostly time queued in the 32 MiB \
          buffer); CPU seconds (user + system, all threads) per million records and peak RSS of \
          the whole client process from `wait4`, so they include process start (the JVM's too); \
-         wall s is the process's start to exit. One run per cell: on this shared machine, \
-         differences under about 15% are noise."
+         wall s is the process's start to exit."
     );
+    let _ = if opts.repeat > 1 {
+        writeln!(
+            w,
+            "- **Repetitions**: {} of everything, interleaved (every configuration once, then \
+             again); each cell is the median of its runs, metric by metric, and `±` after \
+             records/s is the largest distance of one run from that median.",
+            opts.repeat
+        )
+    } else {
+        writeln!(
+            w,
+            "- **Repetitions**: one run per cell; on this shared machine that is noisy (use \
+             `--repeat`)."
+        )
+    };
     let _ = writeln!(w, "\n**Arms**:\n");
     for (name, what) in &meta.arms {
         let took = meta

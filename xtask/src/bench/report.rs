@@ -25,6 +25,102 @@ pub(crate) struct Row {
     /// Produce runs: the bytes the topic takes on the broker afterwards (batches, headers,
     /// compression and all).
     pub(crate) log_bytes: Option<u64>,
+    /// After [`aggregate`] of several runs: the largest distance of one run's records/s from
+    /// their median, relative to it.
+    pub(crate) spread: Option<f64>,
+}
+
+/// Folds the repetitions of each run (same arm, phase, configuration, source) into one row:
+/// each metric is the median of the successful repetitions; a row fails only if all failed.
+pub(crate) fn aggregate(reps: Vec<Row>) -> Vec<Row> {
+    let mut groups: Vec<Vec<Row>> = Vec::new();
+    for row in reps {
+        match groups.iter_mut().find(|g| {
+            let f = &g[0];
+            f.arm == row.arm
+                && f.phase == row.phase
+                && f.config == row.config
+                && f.source == row.source
+        }) {
+            Some(g) => g.push(row),
+            None => groups.push(vec![row]),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|g| {
+            let ok: Vec<&Stats> = g.iter().filter_map(|r| r.outcome.as_ref().ok()).collect();
+            let mut errors: Vec<&str> = g
+                .iter()
+                .filter_map(|r| r.outcome.as_ref().err())
+                .map(String::as_str)
+                .collect();
+            errors.dedup();
+            let first = &g[0];
+            let mut notes: Vec<String> = g
+                .iter()
+                .find(|r| r.outcome.is_ok())
+                .map(|r| r.notes.clone())
+                .unwrap_or_default();
+            let outcome = if ok.is_empty() {
+                Err(errors.join("; "))
+            } else {
+                if !errors.is_empty() {
+                    notes.push(format!(
+                        "{} of {} runs failed: {}",
+                        g.len() - ok.len(),
+                        g.len(),
+                        errors.join("; ")
+                    ));
+                }
+                Ok(median_stats(&ok))
+            };
+            let spread = outcome.as_ref().ok().filter(|_| ok.len() > 1).map(|m| {
+                ok.iter()
+                    .map(|s| ((s.records_per_s - m.records_per_s) / m.records_per_s).abs())
+                    .fold(0.0, f64::max)
+            });
+            Row {
+                arm: first.arm.clone(),
+                phase: first.phase,
+                config: first.config.clone(),
+                source: first.source.clone(),
+                outcome,
+                notes,
+                log_bytes: g.iter().find_map(|r| r.log_bytes),
+                spread,
+            }
+        })
+        .collect()
+}
+
+/// The median of some values (the mean of the middle two for an even count).
+pub(crate) fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// Every metric's median, each on its own.
+fn median_stats(ok: &[&Stats]) -> Stats {
+    let m = |f: fn(&Stats) -> f64| median(ok.iter().map(|s| f(s)).collect()).unwrap_or(f64::NAN);
+    let mo = |f: fn(&Stats) -> Option<f64>| median(ok.iter().filter_map(|s| f(s)).collect());
+    Stats {
+        records_per_s: m(|s| s.records_per_s),
+        mb_per_s: m(|s| s.mb_per_s),
+        p50_us: mo(|s| s.p50_us),
+        p99_us: mo(|s| s.p99_us),
+        cpu_s_per_m: m(|s| s.cpu_s_per_m),
+        rss_mib: m(|s| s.rss_mib),
+        wall_s: m(|s| s.wall_s),
+    }
 }
 
 /// What one run measured, in table units.
@@ -145,11 +241,13 @@ pub(crate) fn table(
             }
             Ok(s) => {
                 let b = baseline_of(all, row, baseline);
-                cells.push(cell(
-                    Some(s.records_per_s),
-                    b.map(|b| b.records_per_s),
-                    thousands,
-                ));
+                let mut rate = cell(Some(s.records_per_s), b.map(|b| b.records_per_s), thousands);
+                if let Some(spread) = row.spread {
+                    // "612,345 (1.05x)" -> "612,345 ±4% (1.05x)"
+                    let at = rate.find(" (").unwrap_or(rate.len());
+                    rate.insert_str(at, &format!(" ±{:.0}%", spread * 100.0));
+                }
+                cells.push(rate);
                 cells.push(cell(Some(s.mb_per_s), b.map(|b| b.mb_per_s), one_decimal));
                 if latency {
                     cells.push(cell(s.p50_us, b.and_then(|b| b.p50_us), thousands));
@@ -263,6 +361,7 @@ mod tests {
             outcome: s,
             notes: Vec::new(),
             log_bytes: None,
+            spread: None,
         }
     }
 
@@ -430,5 +529,57 @@ mod tests {
             s.lines().nth(3).unwrap(),
             "| x | 2.00x | — | 1.00x | 1.00x | — | — | — |"
         );
+    }
+
+    #[test]
+    fn repetitions_fold_into_medians() {
+        let reps = vec![
+            row(
+                "librdkafka",
+                Phase::Produce,
+                "a",
+                None,
+                Ok(stats(100.0, Some(10.0), 1.0)),
+            ),
+            row("java", Phase::Produce, "a", None, Err("boom".into())),
+            row(
+                "librdkafka",
+                Phase::Produce,
+                "a",
+                None,
+                Ok(stats(300.0, Some(30.0), 3.0)),
+            ),
+            row("java", Phase::Produce, "a", None, Err("boom".into())),
+            row(
+                "librdkafka",
+                Phase::Produce,
+                "a",
+                None,
+                Ok(stats(200.0, None, 2.0)),
+            ),
+            row(
+                "franz-go",
+                Phase::Produce,
+                "a",
+                None,
+                Ok(stats(50.0, None, 1.0)),
+            ),
+            row("franz-go", Phase::Produce, "a", None, Err("timeout".into())),
+        ];
+        let rows = aggregate(reps);
+        assert_eq!(rows.len(), 3);
+        let s = rows[0].outcome.as_ref().unwrap();
+        assert_eq!((s.records_per_s, s.cpu_s_per_m), (200.0, 2.0));
+        // Medians of whatever runs have the metric: (10 + 30) / 2.
+        assert_eq!(s.p99_us, Some(20.0));
+        assert_eq!(rows[0].spread, Some(0.5));
+        assert_eq!(rows[1].outcome, Err("boom".to_string()));
+        assert_eq!(rows[2].spread, None);
+        assert_eq!(rows[2].notes, ["1 of 2 runs failed: timeout"]);
+        let refs: Vec<&Row> = rows.iter().collect();
+        let t = table(&rows, &refs, "librdkafka", true, false);
+        assert!(t.contains("| librdkafka | a | 200 ±50% (1.00x) |"), "{t}");
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0, 10.0]), Some(2.5));
     }
 }
