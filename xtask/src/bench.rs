@@ -208,7 +208,6 @@ impl Config {
 /// Everything a run needs besides the arms.
 struct Ctx {
     opts: Opts,
-    root: PathBuf,
     run_id: String,
     out_dir: PathBuf,
     lib: PathBuf,
@@ -228,6 +227,8 @@ fn e2e(args: &[String]) -> Result<()> {
     let out_dir = root.join("target/bench-e2e").join(format!("run-{run_id}"));
     std::fs::create_dir_all(&out_dir)?;
     let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    // Taken now: the code that runs is the code as it was at the start.
+    let commit = git_commit(&root);
     let load_before = load_average();
 
     if let Err(e) = crate::kafka::api_versions(&opts.bootstrap, Duration::from_secs(5)) {
@@ -270,7 +271,6 @@ fn e2e(args: &[String]) -> Result<()> {
     );
     let ctx = Ctx {
         opts,
-        root,
         run_id,
         out_dir,
         lib,
@@ -278,18 +278,27 @@ fn e2e(args: &[String]) -> Result<()> {
     };
 
     let mut rows = Vec::new();
+    let mut aborted = None;
     // Repetitions go round all the configurations in turn, so that a slow spell of the shared
     // machine hits one repetition of many cells rather than every repetition of one.
     let configs = ctx.opts.configs();
-    for rep in 0..ctx.opts.repeat {
+    'runs: for rep in 0..ctx.opts.repeat {
         for (i, config) in configs.iter().enumerate() {
-            rows.extend(run_config_with_retry(&ctx, &ready, *config, i + rep, rep)?);
+            match run_config_with_retry(&ctx, &ready, *config, i + rep, rep) {
+                Ok(r) => rows.extend(r),
+                Err(e) => {
+                    eprintln!("xtask bench: stopping: {e:#}");
+                    aborted = Some(format!("{e:#}"));
+                    break 'runs;
+                }
+            }
         }
     }
     let rows = report::aggregate(rows);
 
     let meta = Meta {
         date,
+        commit,
         command: format!("cargo xtask bench e2e {}", args.join(" "))
             .trim()
             .to_string(),
@@ -303,7 +312,18 @@ fn e2e(args: &[String]) -> Result<()> {
             .collect(),
         arms: ready.iter().map(|a| (a.name(), a.spec.what)).collect(),
     };
-    let text = render(&ctx, &meta, &rows);
+    let mut text = render(&ctx, &meta, &rows);
+    if let Some(why) = &aborted {
+        // What was measured is kept, but never over a complete results file.
+        text.push_str(&format!("- **The run was cut short**: {why}\n"));
+        let partial = ctx.out_dir.join("E2E_RESULTS.partial.md");
+        std::fs::write(&partial, &text)?;
+        println!("{text}");
+        bail!(
+            "the run was cut short ({why}); what it measured is in {}",
+            partial.display()
+        );
+    }
     println!("{text}");
     if let Some(out) = &ctx.opts.out {
         std::fs::write(out, &text).with_context(|| format!("writing {}", out.display()))?;
@@ -738,6 +758,7 @@ impl Drop for Topics<'_> {
 /// What the results file says about the run besides the numbers.
 struct Meta {
     date: String,
+    commit: String,
     command: String,
     took: Duration,
     version: String,
@@ -766,7 +787,7 @@ fn render(ctx: &Ctx, meta: &Meta, rows: &[Row]) -> String {
         meta.took.as_secs_f64() / 60.0
     );
     let _ = writeln!(w, "- **Command**: `{}`", meta.command);
-    let _ = writeln!(w, "- **Code**: commit {}", git_commit(&ctx.root));
+    let _ = writeln!(w, "- **Code**: commit {}", meta.commit);
     let _ = writeln!(
         w,
         "- **Broker**: Apache Kafka {} at {}, the `cargo xtask kafka up kraft` profile (one KRaft \
