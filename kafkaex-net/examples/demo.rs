@@ -16,19 +16,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use kafkaex_net::metadata::LeaderLookup;
-use kafkaex_net::{Cluster, NetConfig, Route, VersionChoice};
+use kafkaex_net::{Cluster, NetConfig};
 use kafkaex_protocol::messages::create_topics_request::CreatableTopic;
 use kafkaex_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafkaex_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
 use kafkaex_protocol::messages::offset_fetch_request::{
-    OffsetFetchRequestGroup, OffsetFetchRequestTopics,
+    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
 use kafkaex_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafkaex_protocol::messages::{
-    CreateTopicsRequest, FetchRequest, FetchResponse, OffsetCommitRequest, OffsetFetchRequest,
-    ProduceRequest,
+    CreateTopicsRequest, FetchRequest, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest,
 };
 use kafkaex_protocol::records::{
     decode_records, Compression, DecodeOptions, RecordBatchBuilder, RecordHeader,
@@ -114,180 +113,23 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
         metadata.controller_id()
     );
 
-    // 1. CreateTopics through the controller route.
-    let create = CreateTopicsRequest::default()
-        .with_topics(vec![CreatableTopic::default()
-            .with_name(topic.clone())
-            .with_num_partitions(PARTITIONS)
-            .with_replication_factor(1)])
-        .with_timeout_ms(30_000);
-    let (version, created) = cluster
-        .send_with_retry(Route::Controller, &create, VersionChoice::Newest, |r| {
-            r.topics
-                .iter()
-                .map(|t| ErrorCode::from_code(t.error_code))
-                // A rerun with the same name (or a retried request whose first attempt
-                // succeeded) finds the topic there already: that is what we wanted.
-                .find(|c| !c.is_ok() && *c != ErrorCode::TopicAlreadyExists)
-        })
-        .await?;
-    let outcome = created
-        .topics
-        .first()
-        .map(|t| ErrorCode::from_code(t.error_code).name())
-        .unwrap_or("?");
-    println!(
-        "created topic {topic} ({PARTITIONS} partitions) with CreateTopics v{version}: {outcome}"
-    );
-
-    // 2. Wait until every partition has a leader (the controller answers before the brokers
-    // have the partitions).
+    create_topic(&cluster, &topic).await?;
     let leader = wait_for_leaders(&cluster, &topic).await?;
     println!("partition 0 leader: node {leader}");
-
-    // 3. Produce ten records with one header each to partition 0, acks=-1.
     let expected = expected_records();
-    let base_timestamp = i64::try_from(now.as_millis())?;
-    let mut batch = RecordBatchBuilder::new(0, base_timestamp, Compression::None);
-    for (i, (key, value)) in expected.iter().enumerate() {
-        let header = RecordHeader::new(HEADER_KEY, Some(header_value(i)));
-        batch.append(
-            base_timestamp,
-            Some(key.as_bytes()),
-            Some(value.as_bytes()),
-            &[header],
-        )?;
-    }
-    let produce = ProduceRequest::default()
-        .with_acks(-1)
-        .with_timeout_ms(30_000)
-        .with_topic_data(vec![TopicProduceData::default()
-            .with_name(topic.clone())
-            .with_partition_data(vec![PartitionProduceData::default()
-                .with_index(0)
-                .with_records(Some(batch.finish()?))])]);
-    let (produce_version, produced) = cluster
-        .send_with_retry(
-            Route::leader(&topic, 0),
-            &produce,
-            VersionChoice::Newest,
-            |r| {
-                r.responses
-                    .iter()
-                    .flat_map(|t| &t.partition_responses)
-                    .map(|p| ErrorCode::from_code(p.error_code))
-                    .find(|c| !c.is_ok())
-            },
-        )
-        .await?;
-    let base_offset = produced
-        .responses
-        .iter()
-        .flat_map(|t| &t.partition_responses)
-        .find(|p| p.index == 0)
-        .map(|p| p.base_offset)
-        .ok_or_else(|| fail("the Produce response has no result for partition 0".into()))?;
-    if base_offset != 0 {
-        return Err(fail(format!(
-            "the first record of a new topic got offset {base_offset}, not 0"
-        )));
-    }
-    println!("produced {RECORDS} records to {topic}-0 with Produce v{produce_version} (acks=-1): offsets {base_offset}..{}", base_offset + RECORDS as i64 - 1);
+    let (produce_version, base_offset) =
+        produce(&cluster, &topic, &expected, i64::try_from(now.as_millis())?).await?;
 
-    // 4. Fetch them back from offset 0 and compare.
     let (fetch_version, fetched) = fetch_all(&cluster, &topic, RECORDS).await?;
-    for (i, ((key, value, headers), (want_key, want_value))) in
-        fetched.iter().zip(&expected).enumerate()
-    {
-        let want_headers = vec![(HEADER_KEY.to_owned(), Some(header_value(i)))];
-        if key.as_deref() != Some(want_key.as_bytes())
-            || value.as_deref() != Some(want_value.as_bytes())
-            || *headers != want_headers
-        {
-            return Err(fail(format!(
-                "record {i} differs: fetched key {key:?}, value {value:?}, headers {headers:?}; \
-                 produced key {want_key:?}, value {want_value:?}, headers {want_headers:?}"
-            )));
-        }
-    }
+    check_fetched(&fetched, &expected)?;
     println!(
         "fetched {} records from offset 0 with Fetch v{fetch_version}: keys, values and headers match",
         fetched.len()
     );
 
-    // 5. Commit offset 10 for a group nobody joined: a standalone commit (generation -1, no
-    // member id), which Kafka accepts for a group with no members.
     let commit_offset = RECORDS as i64;
-    let commit = OffsetCommitRequest::default()
-        .with_group_id(group.clone())
-        .with_generation_id_or_member_epoch(-1)
-        .with_member_id(String::new())
-        .with_topics(vec![OffsetCommitRequestTopic::default()
-            .with_name(topic.clone())
-            .with_partitions(vec![OffsetCommitRequestPartition::default()
-                .with_partition_index(0)
-                .with_committed_offset(commit_offset)
-                .with_committed_leader_epoch(-1)])]);
-    let (offset_commit_version, _) = cluster
-        .send_with_retry(
-            Route::GroupCoordinator(group.clone()),
-            &commit,
-            VersionChoice::Newest,
-            |r| {
-                r.topics
-                    .iter()
-                    .flat_map(|t| &t.partitions)
-                    .map(|p| ErrorCode::from_code(p.error_code))
-                    .find(|c| !c.is_ok())
-            },
-        )
-        .await?;
-    println!(
-        "committed offset {commit_offset} for group {group} with OffsetCommit v{offset_commit_version}"
-    );
-
-    // 6. Read the committed offset back. OffsetFetch v8+ (Kafka 3.0+) batches groups; the
-    // request is shaped for that.
-    let offset_fetch =
-        OffsetFetchRequest::default().with_groups(vec![OffsetFetchRequestGroup::default()
-            .with_group_id(group.clone())
-            .with_topics(Some(vec![OffsetFetchRequestTopics::default()
-                .with_name(topic.clone())
-                .with_partition_indexes(vec![0])]))]);
-    let (offset_fetch_version, offsets) = cluster
-        .send_with_retry(
-            Route::GroupCoordinator(group.clone()),
-            &offset_fetch,
-            VersionChoice::Newest,
-            |r| {
-                r.groups
-                    .iter()
-                    .map(|g| ErrorCode::from_code(g.error_code))
-                    .chain(
-                        r.groups
-                            .iter()
-                            .flat_map(|g| &g.topics)
-                            .flat_map(|t| &t.partitions)
-                            .map(|p| ErrorCode::from_code(p.error_code)),
-                    )
-                    .find(|c| !c.is_ok())
-            },
-        )
-        .await?;
-    let committed_offset = offsets
-        .groups
-        .iter()
-        .filter(|g| g.group_id == group)
-        .flat_map(|g| &g.topics)
-        .filter(|t| t.name == topic)
-        .flat_map(|t| &t.partitions)
-        .find(|p| p.partition_index == 0)
-        .map(|p| p.committed_offset)
-        .ok_or_else(|| {
-            fail(format!(
-                "OffsetFetch returned nothing for {group} {topic}-0"
-            ))
-        })?;
+    let offset_commit_version = commit(&cluster, &group, &topic, commit_offset).await?;
+    let (offset_fetch_version, committed_offset) = committed(&cluster, &group, &topic).await?;
     if committed_offset != commit_offset {
         return Err(fail(format!(
             "OffsetFetch returned offset {committed_offset} for {group}, not {commit_offset}"
@@ -309,6 +151,170 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
         fetched: fetched.len(),
         committed_offset,
     })
+}
+
+/// Step 1: CreateTopics, routed to the controller. A rerun with the same name (or a retried request
+/// whose first attempt succeeded) finds the topic there already: that is what we wanted.
+async fn create_topic(cluster: &Cluster, topic: &str) -> Result<(), DemoError> {
+    let create = CreateTopicsRequest::default()
+        .with_topics(vec![CreatableTopic::default()
+            .with_name(topic.to_owned())
+            .with_num_partitions(PARTITIONS)
+            .with_replication_factor(1)])
+        .with_timeout_ms(30_000);
+    let outcome = match cluster.request(&create).await {
+        Ok(created) => format!("CreateTopics v{}: NONE", created.version),
+        Err(e) if e.kafka_code() == Some(ErrorCode::TopicAlreadyExists) => {
+            "it exists already".to_owned()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    println!("created topic {topic} ({PARTITIONS} partitions) with {outcome}");
+    Ok(())
+}
+
+/// Step 3: ten records with one header each to partition 0, acks=-1, routed to its leader. Produce
+/// v13+ names topics by id, older versions by name: the request is built for the version the
+/// leader speaks.
+async fn produce(
+    cluster: &Cluster,
+    topic: &str,
+    expected: &[(String, String)],
+    base_timestamp: i64,
+) -> Result<(i16, i64), DemoError> {
+    let mut batch = RecordBatchBuilder::new(0, base_timestamp, Compression::None);
+    for (i, (key, value)) in expected.iter().enumerate() {
+        let header = RecordHeader::new(HEADER_KEY, Some(header_value(i)));
+        batch.append(
+            base_timestamp,
+            Some(key.as_bytes()),
+            Some(value.as_bytes()),
+            &[header],
+        )?;
+    }
+    let records = batch.finish()?;
+    let produce = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(30_000)
+        .with_topic_data(vec![TopicProduceData::default()
+            .with_name(topic.to_owned())
+            .with_partition_data(vec![PartitionProduceData::default()
+                .with_index(0)
+                .with_records(Some(records))])]);
+    let produced = cluster.request(&produce).await?;
+    let base_offset = produced
+        .body
+        .responses
+        .iter()
+        .flat_map(|t| &t.partition_responses)
+        .find(|p| p.index == 0)
+        .map(|p| p.base_offset)
+        .ok_or_else(|| fail("the Produce response has no result for partition 0".into()))?;
+    if base_offset != 0 {
+        return Err(fail(format!(
+            "the first record of a new topic got offset {base_offset}, not 0"
+        )));
+    }
+    println!(
+        "produced {RECORDS} records to {topic}-0 with Produce v{} (acks=-1): offsets {base_offset}..{}",
+        produced.version,
+        base_offset + RECORDS as i64 - 1
+    );
+    Ok((produced.version, base_offset))
+}
+
+/// Step 4: the fetched records must be the produced ones, in order, with their headers.
+fn check_fetched(
+    fetched: &[FetchedRecord],
+    expected: &[(String, String)],
+) -> Result<(), DemoError> {
+    for (i, ((key, value, headers), (want_key, want_value))) in
+        fetched.iter().zip(expected).enumerate()
+    {
+        let want_headers = vec![(HEADER_KEY.to_owned(), Some(header_value(i)))];
+        if key.as_deref() != Some(want_key.as_bytes())
+            || value.as_deref() != Some(want_value.as_bytes())
+            || *headers != want_headers
+        {
+            return Err(fail(format!(
+                "record {i} differs: fetched key {key:?}, value {value:?}, headers {headers:?}; \
+                 produced key {want_key:?}, value {want_value:?}, headers {want_headers:?}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Step 5: commit `offset` for a group nobody joined: a standalone commit (generation -1, no member
+/// id), which Kafka accepts for a group with no members; routed to the group's coordinator.
+async fn commit(
+    cluster: &Cluster,
+    group: &str,
+    topic: &str,
+    offset: i64,
+) -> Result<i16, DemoError> {
+    let commit = OffsetCommitRequest::default()
+        .with_group_id(group.to_owned())
+        .with_generation_id_or_member_epoch(-1)
+        .with_member_id(String::new())
+        .with_topics(vec![OffsetCommitRequestTopic::default()
+            .with_name(topic.to_owned())
+            .with_partitions(vec![OffsetCommitRequestPartition::default()
+                .with_partition_index(0)
+                .with_committed_offset(offset)
+                .with_committed_leader_epoch(-1)])]);
+    let committed = cluster.request(&commit).await?;
+    println!(
+        "committed offset {offset} for group {group} with OffsetCommit v{}",
+        committed.version
+    );
+    Ok(committed.version)
+}
+
+/// Step 6: read the committed offset back. OffsetFetch v8+ (Kafka 3.0+) batches groups, older
+/// versions name one group at the top: the request is built for the version negotiated.
+async fn committed(cluster: &Cluster, group: &str, topic: &str) -> Result<(i16, i64), DemoError> {
+    let offsets = cluster
+        .request_with(|version| {
+            if version >= 8 {
+                OffsetFetchRequest::default().with_groups(vec![OffsetFetchRequestGroup::default()
+                    .with_group_id(group.to_owned())
+                    .with_topics(Some(vec![OffsetFetchRequestTopics::default()
+                        .with_name(topic.to_owned())
+                        .with_partition_indexes(vec![0])]))])
+            } else {
+                OffsetFetchRequest::default()
+                    .with_group_id(group.to_owned())
+                    .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+                        .with_name(topic.to_owned())
+                        .with_partition_indexes(vec![0])]))
+            }
+        })
+        .await?;
+    let grouped = offsets
+        .body
+        .groups
+        .iter()
+        .filter(|g| g.group_id == group)
+        .flat_map(|g| &g.topics)
+        .filter(|t| t.name == topic)
+        .flat_map(|t| &t.partitions)
+        .find(|p| p.partition_index == 0)
+        .map(|p| p.committed_offset);
+    let single = offsets
+        .body
+        .topics
+        .iter()
+        .filter(|t| t.name == topic)
+        .flat_map(|t| &t.partitions)
+        .find(|p| p.partition_index == 0)
+        .map(|p| p.committed_offset);
+    let offset = grouped.or(single).ok_or_else(|| {
+        fail(format!(
+            "OffsetFetch returned nothing for {group} {topic}-0"
+        ))
+    })?;
+    Ok((offsets.version, offset))
 }
 
 /// Refreshes the topic's metadata until every partition has a leader; returns partition 0's.
@@ -380,16 +386,12 @@ async fn fetch_all(
                     .with_last_fetched_epoch(-1)
                     .with_log_start_offset(-1)
                     .with_partition_max_bytes(1024 * 1024)])]);
-        let (v, response) = cluster
-            .send_with_retry(
-                Route::leader(topic, 0),
-                &request,
-                VersionChoice::Newest,
-                fetch_error,
-            )
-            .await?;
-        version = v;
-        let partition = response
+        // Routed to the leader of the one partition it names; a top-level or partition error
+        // code ends the call (retriable ones after a retry).
+        let fetched = cluster.request(&request).await?;
+        version = fetched.version;
+        let partition = fetched
+            .body
             .responses
             .iter()
             .flat_map(|t| &t.partitions)
@@ -433,19 +435,6 @@ async fn fetch_all(
         )));
     }
     Ok((version, records))
-}
-
-/// The first error of a Fetch response: the top-level code, then each partition's.
-fn fetch_error(response: &FetchResponse) -> Option<ErrorCode> {
-    std::iter::once(ErrorCode::from_code(response.error_code))
-        .chain(
-            response
-                .responses
-                .iter()
-                .flat_map(|t| &t.partitions)
-                .map(|p| ErrorCode::from_code(p.error_code)),
-        )
-        .find(|c| !c.is_ok())
 }
 
 // The test `tests/demo_kraft.rs` includes this file for `run`; its `main` is unused there.

@@ -17,7 +17,7 @@
 //!
 //! A `BrokerConnection` is one connection and never reconnects by itself: once it fails, every
 //! request on it fails with the cause and [`BrokerConnection::is_closed`] turns true. That is
-//! the signal for its owner (the connection pool in [`router`](crate::router)) to drop it and
+//! the signal for its owner (the connection pool of a [`Cluster`](crate::Cluster)) to drop it and
 //! connect again.
 //!
 //! ```no_run
@@ -28,10 +28,10 @@
 //! use kafkaex_protocol::messages::MetadataRequest;
 //!
 //! let broker = BrokerConnection::connect("localhost:9092", &NetConfig::default()).await?;
-//! let (version, metadata) = broker
+//! let metadata = broker
 //!     .send(&MetadataRequest::default(), VersionChoice::Newest)
 //!     .await?;
-//! println!("Metadata v{version}: {} brokers", metadata.brokers.len());
+//! println!("Metadata v{}: {} brokers", metadata.version, metadata.body.brokers.len());
 //! # Ok(()) }
 //! ```
 
@@ -50,10 +50,9 @@ use kafkaex_protocol::messages::ApiVersionsResponse;
 use kafkaex_protocol::{ApiKey, DecodeError, ErrorCode, Message, Request};
 
 use crate::config::NetConfig;
-use crate::connection::{
-    Connection, ConnectionConfig, RawRequest, RequestHeaderVersion, ResponseHeaderVersion,
-};
+use crate::connection::{CallError, Connection, ConnectionConfig, RawRequest};
 use crate::error::NetError;
+use crate::request::{BrokerRef, Response};
 use crate::sasl::{self, Authenticated, SaslConfig, SaslRequest, SaslVersions};
 use crate::versions::{ApiVersionRanges, VersionChoice};
 
@@ -62,9 +61,6 @@ pub const CLIENT_SOFTWARE_NAME: &str = "kafkaex-rs";
 
 /// The `client_software_version` sent in `ApiVersions` v3+: this crate's version.
 pub const CLIENT_SOFTWARE_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// Kafka's `UNSUPPORTED_VERSION` error code.
-const UNSUPPORTED_VERSION: i16 = 35;
 
 /// A connection to one broker, negotiated and (when configured) authenticated: see the
 /// [module docs](self).
@@ -153,15 +149,21 @@ impl BrokerConnection {
     }
 
     /// Sends `request` at the version `choice` selects against this broker's ranges, and
-    /// returns that version with the decoded response.
+    /// returns the decoded response with the version used.
     ///
     /// A version the broker does not support fails with [`NetError::UnsupportedVersion`]
-    /// before anything is sent. Errors of the request itself ([`NetError::Encode`],
-    /// [`NetError::Timeout`], [`NetError::DecodeResponse`]) leave the connection usable; a
-    /// connection failure closes it ([`BrokerConnection::is_closed`]).
+    /// before anything is sent, a body that cannot be encoded at it with
+    /// [`NetError::EncodeRequest`]. A request that gets no response within the request timeout
+    /// closes the connection (as Java's client does: a broker that does not answer one request
+    /// in time, or a half-open TCP connection, would not answer the next either), and fails
+    /// with [`NetError::MaybeApplied`]: it was written, so the broker may have applied it. Any
+    /// other failure after the write is [`NetError::MaybeApplied`] too, with the connection
+    /// failure as its cause; a response that cannot be decoded ([`NetError::DecodeResponse`])
+    /// leaves the connection usable.
     ///
-    /// Error codes inside the response are the caller's to read: this layer does not know which
-    /// of a response's many error codes matter.
+    /// Error codes inside the response are the caller's to read (and
+    /// [`Response::errors`] is empty): this layer does not know which of a response's many
+    /// error codes matter; [`Cluster::request`](crate::Cluster::request) does.
     ///
     /// Each call runs in a debug-level `broker_request` span with the fields `api`, `version`,
     /// `broker` and (on completion) `latency_us`; the connection's `kafka_request` span inside
@@ -170,24 +172,46 @@ impl BrokerConnection {
         &self,
         request: &R,
         choice: VersionChoice,
-    ) -> Result<(i16, R::Response), NetError> {
+    ) -> Result<Response<R::Response>, NetError> {
         let version = self
             .inner
             .versions
             .choose_for::<R>(choice, &self.inner.address)?;
+        let body = self
+            .send_at(request, version, self.inner.request_timeout)
+            .await?;
+        Ok(Response::new(
+            body,
+            version,
+            BrokerRef {
+                node_id: None,
+                address: self.inner.address.clone(),
+            },
+        ))
+    }
+
+    /// Sends `request` at exactly `version`, waiting up to `timeout` for the response (see
+    /// [`BrokerConnection::send`]).
+    pub(crate) async fn send_at<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<R::Response, NetError> {
         let span = self.request_span(R::API_KEY, version);
         async {
             let started = Instant::now();
-            let result = self.call_typed::<R>(request, version).await;
+            let result = self.call_typed::<R>(request, version, timeout).await;
             record_completion(&span, started, &result);
-            result.map(|response| (version, response))
+            result
         }
         .instrument(span.clone())
         .await
     }
 
     /// Sends a request the broker does not answer (Produce with `acks=0`) and waits until it is
-    /// written; returns the version used.
+    /// written; returns the version used. A frame that cannot be written within the request
+    /// timeout (the broker stopped reading) fails the connection with [`NetError::Timeout`].
     ///
     /// Only for such requests: a response to a request sent this way matches no request in
     /// flight and poisons the connection.
@@ -200,17 +224,32 @@ impl BrokerConnection {
             .inner
             .versions
             .choose_for::<R>(choice, &self.inner.address)?;
+        self.send_no_response_at(request, version, self.inner.request_timeout)
+            .await
+            .map(|()| version)
+    }
+
+    /// [`BrokerConnection::send_no_response`] at exactly `version`, within `timeout`.
+    pub(crate) async fn send_no_response_at<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<(), NetError> {
         let span = self.request_span(R::API_KEY, version);
         async {
             let started = Instant::now();
             let result = async {
-                let raw =
-                    self.raw_request(R::API_KEY, version, request.to_bytes(version)?.freeze());
-                self.inner.connection.send_no_response(raw).await
+                let body = encode_body(request, version)?;
+                let raw = self.raw_request(R::API_KEY, version, body);
+                self.inner
+                    .connection
+                    .send_no_response_within(raw, timeout)
+                    .await
             }
             .await;
             record_completion(&span, started, &result);
-            result.map(|()| version)
+            result
         }
         .instrument(span.clone())
         .await
@@ -244,6 +283,11 @@ impl BrokerConnection {
         self.inner.connection.is_closed()
     }
 
+    /// How many requests await a response on this connection (for diagnostics and tests).
+    pub fn in_flight(&self) -> usize {
+        self.inner.connection.in_flight()
+    }
+
     /// Why the connection closed, once it has.
     pub fn close_cause(&self) -> Option<Arc<NetError>> {
         self.inner.connection.close_cause()
@@ -269,14 +313,29 @@ impl BrokerConnection {
         &self,
         request: &R,
         version: i16,
+        timeout: Duration,
     ) -> Result<R::Response, NetError> {
-        let body = request.to_bytes(version)?.freeze();
+        let body = encode_body(request, version)?;
         let raw = self.raw_request(R::API_KEY, version, body);
-        let response = self
-            .inner
-            .connection
-            .call(raw, self.inner.request_timeout)
-            .await?;
+        let response = match self.inner.connection.call_tracked(raw, timeout).await {
+            Ok(response) => response,
+            Err(CallError { error, sent: false }) => return Err(error),
+            Err(CallError { error, sent: true }) => {
+                if let NetError::Timeout { .. } = error {
+                    // The rule (see `send`): a request timeout closes the connection.
+                    tracing::debug!(broker = %self.inner.address, error = %error, "closing the connection after a request timeout");
+                    self.inner.connection.abort(NetError::Closed {
+                        cause: Arc::new(error.clone()),
+                    });
+                }
+                return Err(NetError::MaybeApplied {
+                    api: R::API_KEY,
+                    version,
+                    address: self.inner.address.clone(),
+                    cause: Arc::new(error),
+                });
+            }
+        };
         R::Response::from_bytes(response, version).map_err(|source| NetError::DecodeResponse {
             api: R::API_KEY,
             version,
@@ -288,6 +347,19 @@ impl BrokerConnection {
     fn raw_request(&self, api: ApiKey, version: i16, body: Bytes) -> RawRequest {
         raw_request(api, version, body, &self.inner.client_id)
     }
+}
+
+/// The body of `request` at `version`, or an error naming the API and version (the source
+/// names the message and field).
+fn encode_body<R: Request>(request: &R, version: i16) -> Result<Bytes, NetError> {
+    request
+        .to_bytes(version)
+        .map(bytes::BytesMut::freeze)
+        .map_err(|source| NetError::EncodeRequest {
+            api: R::API_KEY,
+            version,
+            source,
+        })
 }
 
 fn connection_config(address: &str, config: &NetConfig) -> ConnectionConfig {
@@ -321,17 +393,11 @@ fn record_completion<T>(span: &tracing::Span, started: Instant, result: &Result<
 
 /// A raw request for `api` at `version` with the header versions that version uses.
 fn raw_request(api: ApiKey, version: i16, body: Bytes, client_id: &Arc<str>) -> RawRequest {
-    let request_header = match api.request_header_version(version) {
-        0 => RequestHeaderVersion::V0,
-        1 => RequestHeaderVersion::V1,
-        _ => RequestHeaderVersion::V2,
-    };
-    let response_header = match api.response_header_version(version) {
-        0 => ResponseHeaderVersion::V0,
-        _ => ResponseHeaderVersion::V1,
-    };
-    RawRequest::new(api.as_i16(), version, body)
-        .with_header_versions(request_header, response_header)
+    RawRequest::new(api, version, body)
+        .with_header_versions(
+            api.request_header_version(version),
+            api.response_header_version(version),
+        )
         .with_client_id(Arc::clone(client_id))
 }
 
@@ -440,8 +506,8 @@ async fn negotiate_versions(
     loop {
         let response = api_versions_round_trip(connection, client_id, address, version).await?;
         match response.error_code {
-            0 => return Ok((version, ApiVersionRanges::from_response(&response))),
-            UNSUPPORTED_VERSION if version > ours.min => {
+            ErrorCode::None => return Ok((version, ApiVersionRanges::from_response(&response))),
+            ErrorCode::UnsupportedVersion if version > ours.min => {
                 let broker_max = response
                     .api_keys
                     .iter()
@@ -461,12 +527,13 @@ async fn negotiate_versions(
                 version = next;
             }
             code => {
-                return Err(NetError::Kafka {
-                    api: ApiKey::ApiVersions,
-                    code: ErrorCode::from_code(code),
-                    message: None,
-                    address: address.to_owned(),
-                })
+                return Err(NetError::from_broker(
+                    ApiKey::ApiVersions,
+                    code,
+                    None,
+                    address,
+                    crate::error::ErrorScope::Response,
+                ))
             }
         }
     }
@@ -479,11 +546,9 @@ async fn api_versions_round_trip(
     version: i16,
 ) -> Result<ApiVersionsResponse, NetError> {
     // Ignorable fields: dropped silently below v3.
-    let request = ApiVersionsRequest {
-        client_software_name: CLIENT_SOFTWARE_NAME.to_owned(),
-        client_software_version: CLIENT_SOFTWARE_VERSION.to_owned(),
-        ..Default::default()
-    };
+    let request = ApiVersionsRequest::default()
+        .with_client_software_name(CLIENT_SOFTWARE_NAME.to_owned())
+        .with_client_software_version(CLIENT_SOFTWARE_VERSION.to_owned());
     let raw = raw_request(
         ApiKey::ApiVersions,
         version,
@@ -506,8 +571,8 @@ fn decode_api_versions(body: Bytes, version: i16) -> Result<ApiVersionsResponse,
     let error_code = body
         .get(..2)
         .map(|code| i16::from_be_bytes([code[0], code[1]]));
-    let version = match error_code {
-        Some(UNSUPPORTED_VERSION) => 0,
+    let version = match error_code.map(ErrorCode::from_code) {
+        Some(ErrorCode::UnsupportedVersion) => 0,
         _ => version,
     };
     ApiVersionsResponse::from_bytes(body, version)
@@ -579,6 +644,7 @@ mod tests {
 
     #[test]
     fn header_versions_follow_the_api() {
+        use kafkaex_protocol::header::{RequestHeaderVersion, ResponseHeaderVersion};
         let id: Arc<str> = Arc::from("c");
         let raw = raw_request(ApiKey::ApiVersions, 4, Bytes::new(), &id);
         assert_eq!(raw.request_header_version, RequestHeaderVersion::V2);
@@ -597,15 +663,13 @@ mod tests {
 
     #[test]
     fn unsupported_version_bodies_are_read_as_v0() {
-        let v0 = ApiVersionsResponse {
-            error_code: UNSUPPORTED_VERSION,
-            ..Default::default()
-        }
-        .to_bytes(0)
-        .unwrap()
-        .freeze();
+        let v0 = ApiVersionsResponse::default()
+            .with_error_code(ErrorCode::UnsupportedVersion)
+            .to_bytes(0)
+            .unwrap()
+            .freeze();
         let decoded = decode_api_versions(v0, 4).unwrap();
-        assert_eq!(decoded.error_code, UNSUPPORTED_VERSION);
+        assert_eq!(decoded.error_code, ErrorCode::UnsupportedVersion);
         assert!(decode_api_versions(Bytes::from_static(&[0]), 4).is_err());
         assert!(decode_api_versions(Bytes::new(), 0).is_err());
     }

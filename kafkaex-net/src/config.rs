@@ -52,6 +52,14 @@ pub struct NetConfig {
     /// How old cluster metadata may get before it is refreshed even when nothing failed (5 min
     /// by default, like the Java client's `metadata.max.age.ms`).
     pub metadata_max_age: Duration,
+    /// How many brokers without a connection (bootstrap addresses, or metadata brokers when no
+    /// connection is open) are connected to at once while looking for one that answers (4 by
+    /// default).
+    pub bootstrap_concurrency: usize,
+    /// How long a connect attempt runs alone before the next candidate is tried beside it
+    /// (200 ms by default): a healthy first address is the only one dialled, a dead or silent
+    /// one costs this much, not a whole connect timeout.
+    pub connect_stagger: Duration,
 }
 
 impl Default for NetConfig {
@@ -65,6 +73,8 @@ impl Default for NetConfig {
             sasl: None,
             retry: RetryPolicy::default(),
             metadata_max_age: Duration::from_secs(5 * 60),
+            bootstrap_concurrency: 4,
+            connect_stagger: Duration::from_millis(200),
         }
     }
 }
@@ -123,6 +133,18 @@ impl NetConfig {
         self.metadata_max_age = age;
         self
     }
+
+    /// Sets how many unconnected brokers are tried at once (at least 1).
+    pub fn with_bootstrap_concurrency(mut self, brokers: usize) -> Self {
+        self.bootstrap_concurrency = brokers.max(1);
+        self
+    }
+
+    /// Sets how long a connect attempt runs alone before the next candidate is tried beside it.
+    pub fn with_connect_stagger(mut self, stagger: Duration) -> Self {
+        self.connect_stagger = stagger;
+        self
+    }
 }
 
 #[cfg(test)]
@@ -137,6 +159,8 @@ mod tests {
         assert_eq!(config.request_timeout, Duration::from_secs(30));
         assert_eq!(config.max_response_size, 100 * 1024 * 1024);
         assert_eq!(config.metadata_max_age, Duration::from_secs(300));
+        assert_eq!(config.bootstrap_concurrency, 4);
+        assert_eq!(config.connect_stagger, Duration::from_millis(200));
         assert!(config.tls.is_none() && config.sasl.is_none());
     }
 

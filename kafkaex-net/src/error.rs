@@ -1,11 +1,12 @@
 //! Errors of the connection layer: framing, correlation, timeouts and I/O on one broker
-//! connection.
+//! connection, negotiation, routing, and Kafka error codes with where they apply.
 
+use std::fmt;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafkaex_protocol::{ApiKey, DecodeError, EncodeError, ErrorCode, VersionRange};
+use kafkaex_protocol::{ApiKey, DecodeError, EncodeError, ErrorCode, Uuid, VersionRange};
 
 use crate::sasl::SaslError;
 use crate::tls::TlsError;
@@ -54,12 +55,13 @@ pub enum NetError {
     /// No response arrived within the request's timeout. A response that arrives later is
     /// read and discarded; the connection stays usable.
     #[error(
-        "request (api key {api_key}, v{api_version}, {}) timed out after {timeout:?}",
+        "request ({api_key}, api key {}, v{api_version}, {}) timed out after {timeout:?}",
+        api_key.as_i16(),
         describe_correlation_id(*.correlation_id)
     )]
     Timeout {
-        /// The request's API key.
-        api_key: i16,
+        /// The request's API.
+        api_key: ApiKey,
         /// The request's API version.
         api_version: i16,
         /// The correlation id the request was sent with; `None` when the timeout elapsed while
@@ -84,6 +86,18 @@ pub enum NetError {
     /// int16 string allows).
     #[error("could not encode a request frame")]
     Encode(#[from] EncodeError),
+    /// A request body could not be encoded at the version chosen for it: `source` names the
+    /// message, the field and the version (a field the version cannot carry, say).
+    #[error("could not encode the {api} v{version} request")]
+    EncodeRequest {
+        /// The API of the request.
+        api: ApiKey,
+        /// The version chosen.
+        version: i16,
+        /// What could not be encoded.
+        #[source]
+        source: EncodeError,
+    },
     /// A response header could not be decoded (a frame too short for a correlation id, or a
     /// malformed tagged-field section). The connection closes: the peer is not speaking the
     /// protocol the requests assumed.
@@ -103,6 +117,22 @@ pub enum NetError {
         /// What is wrong with the body.
         #[source]
         source: DecodeError,
+    },
+    /// The request was written to the broker (or queued to be written) and then no response
+    /// came: it timed out or the connection failed, so the broker may have applied it. `cause`
+    /// says what failed. A request that is not safe to repeat (a Produce without an idempotent
+    /// producer id, most admin requests) is not retried after this.
+    #[error("{api} v{version} to broker {address} got no response after it was sent; the broker may have applied it")]
+    MaybeApplied {
+        /// The API of the request.
+        api: ApiKey,
+        /// The version it was sent at.
+        version: i16,
+        /// The `host:port` of the broker.
+        address: String,
+        /// What failed.
+        #[source]
+        cause: Arc<NetError>,
     },
     /// A TCP connection to a broker could not be opened (name resolution or connect failed).
     #[error("could not connect to broker {address}")]
@@ -157,18 +187,26 @@ pub enum NetError {
         /// The `host:port` of the broker.
         address: String,
     },
-    /// A response carried a Kafka error code for the request as a whole (or the one partition
-    /// or group it was about).
-    #[error("{api} failed on broker {address}: {code}{}", describe_message(.message))]
+    /// A Kafka error code: sent by the broker in a response (`origin` [`ErrorOrigin::Broker`]),
+    /// or concluded by the client from what it knows (`origin` [`ErrorOrigin::Client`], e.g.
+    /// "the metadata names no controller" as `NOT_CONTROLLER`), for the part of the request
+    /// `scope` names.
+    #[error("{}", describe_kafka(*.api, *.code, .message, .address, *.origin, .scope))]
     Kafka {
-        /// The API whose response carried the error.
+        /// The API whose response carried the error (for a client-made error, the API whose
+        /// answer it is derived from: Metadata for a missing leader).
         api: ApiKey,
         /// The error code.
         code: ErrorCode,
-        /// The error message the broker sent with it, if any.
+        /// The error message the broker sent with it, or the client's explanation.
         message: Option<String>,
-        /// The `host:port` of the broker.
+        /// The `host:port` of the broker that answered (for a client-made error, the broker
+        /// whose metadata it rests on; empty when none).
         address: String,
+        /// Who decided this is an error.
+        origin: ErrorOrigin,
+        /// What the code applies to.
+        scope: ErrorScope,
     },
     /// No broker could be reached: every candidate was tried and failed. `tried` holds each
     /// address with its error, in the order tried.
@@ -187,6 +225,114 @@ pub enum NetError {
     /// empty bootstrap list, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+}
+
+/// Who produced a [`NetError::Kafka`] code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorOrigin {
+    /// The broker sent it in a response.
+    Broker,
+    /// The client concluded it (from the metadata, or from a response that lacks an entry it
+    /// needs); no broker said so in these words.
+    Client,
+}
+
+/// Where in a request (and its response) an error code applies.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorScope {
+    /// The request as a whole (a top-level error code).
+    Response,
+    /// One topic.
+    Topic(String),
+    /// One topic named by its id.
+    TopicId(Uuid),
+    /// One partition.
+    Partition {
+        /// The topic.
+        topic: String,
+        /// The partition index.
+        partition: i32,
+    },
+    /// One partition of a topic named by its id.
+    PartitionOfTopicId {
+        /// The topic id.
+        topic_id: Uuid,
+        /// The partition index.
+        partition: i32,
+    },
+    /// One consumer group.
+    Group(String),
+    /// One member of a group.
+    Member {
+        /// The group.
+        group: String,
+        /// The member id (or group instance id, for static members).
+        member: String,
+    },
+    /// One transactional id.
+    Transaction(String),
+    /// One key of a batched FindCoordinator.
+    CoordinatorKey(String),
+    /// One config resource (DescribeConfigs, IncrementalAlterConfigs): its type and name.
+    Resource {
+        /// The resource type (2 topic, 4 broker, 8 broker logger, ...).
+        resource_type: i8,
+        /// The resource name.
+        name: String,
+    },
+}
+
+impl fmt::Display for ErrorScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Response => f.write_str("the request"),
+            Self::Topic(t) => write!(f, "topic {t}"),
+            Self::TopicId(id) => write!(f, "topic id {id:?}"),
+            Self::Partition { topic, partition } => write!(f, "{topic}-{partition}"),
+            Self::PartitionOfTopicId {
+                topic_id,
+                partition,
+            } => write!(f, "partition {partition} of topic id {topic_id:?}"),
+            Self::Group(g) => write!(f, "group {g:?}"),
+            Self::Member { group, member } => write!(f, "member {member:?} of group {group:?}"),
+            Self::Transaction(t) => write!(f, "transactional id {t:?}"),
+            Self::CoordinatorKey(k) => write!(f, "coordinator key {k:?}"),
+            Self::Resource {
+                resource_type,
+                name,
+            } => write!(f, "resource {name:?} (type {resource_type})"),
+        }
+    }
+}
+
+fn describe_kafka(
+    api: ApiKey,
+    code: ErrorCode,
+    message: &Option<String>,
+    address: &str,
+    origin: ErrorOrigin,
+    scope: &ErrorScope,
+) -> String {
+    let on = match scope {
+        ErrorScope::Response => String::new(),
+        scope => format!(" for {scope}"),
+    };
+    match origin {
+        ErrorOrigin::Broker => format!(
+            "{api} failed{on} on broker {address}: {code}{}",
+            describe_message(message)
+        ),
+        ErrorOrigin::Client => {
+            let source = if address.is_empty() {
+                String::new()
+            } else {
+                format!(", from what broker {address} answered")
+            };
+            let why = message.as_deref().unwrap_or("the client cannot go on");
+            format!("{api}{on}: {why} (taken as {}{source})", code.name())
+        }
+    }
 }
 
 fn describe_range(range: &Option<VersionRange>) -> String {
@@ -228,11 +374,47 @@ impl From<io::Error> for NetError {
 }
 
 impl NetError {
-    /// The error that closed the connection, looking through [`NetError::Closed`]; any other
-    /// error is returned as is.
+    /// A [`NetError::Kafka`] the broker sent.
+    pub fn from_broker(
+        api: ApiKey,
+        code: ErrorCode,
+        message: Option<String>,
+        address: impl Into<String>,
+        scope: ErrorScope,
+    ) -> Self {
+        Self::Kafka {
+            api,
+            code,
+            message,
+            address: address.into(),
+            origin: ErrorOrigin::Broker,
+            scope,
+        }
+    }
+
+    /// A [`NetError::Kafka`] the client concluded, with its explanation.
+    pub fn from_client(
+        api: ApiKey,
+        code: ErrorCode,
+        why: impl Into<String>,
+        address: impl Into<String>,
+        scope: ErrorScope,
+    ) -> Self {
+        Self::Kafka {
+            api,
+            code,
+            message: Some(why.into()),
+            address: address.into(),
+            origin: ErrorOrigin::Client,
+            scope,
+        }
+    }
+
+    /// The error that closed the connection, looking through [`NetError::Closed`] and
+    /// [`NetError::MaybeApplied`]; any other error is returned as is.
     pub fn root_cause(&self) -> &NetError {
         match self {
-            Self::Closed { cause } => cause.root_cause(),
+            Self::Closed { cause } | Self::MaybeApplied { cause, .. } => cause.root_cause(),
             other => other,
         }
     }
@@ -243,6 +425,9 @@ impl NetError {
     /// - connection failures: [`NetError::Io`], [`NetError::PeerClosed`],
     ///   [`NetError::TruncatedFrame`], [`NetError::Closed`], [`NetError::Connect`],
     ///   [`NetError::Timeout`], [`NetError::ConnectTimeout`];
+    /// - [`NetError::MaybeApplied`] when its cause is (whether a request that may have been
+    ///   applied is *worth* repeating is the caller's call: see
+    ///   [`NetError::may_have_been_applied`]);
     /// - [`NetError::Kafka`] with a code Kafka marks retriable (`NOT_LEADER_OR_FOLLOWER`,
     ///   `NOT_COORDINATOR`, `LEADER_NOT_AVAILABLE`, ...);
     /// - [`NetError::NoBrokerAvailable`] (brokers may come back).
@@ -260,12 +445,14 @@ impl NetError {
             | Self::Timeout { .. }
             | Self::ConnectTimeout { .. }
             | Self::NoBrokerAvailable { .. } => true,
+            Self::MaybeApplied { cause, .. } => cause.is_retriable(),
             Self::Kafka { code, .. } => code.is_retriable(),
             Self::FrameTooLarge { .. }
             | Self::NegativeFrameSize { .. }
             | Self::CorrelationMismatch { .. }
             | Self::ClosedByClient
             | Self::Encode(_)
+            | Self::EncodeRequest { .. }
             | Self::Decode(_)
             | Self::DecodeResponse { .. }
             | Self::Tls { .. }
@@ -284,18 +471,86 @@ impl NetError {
         }
     }
 
-    /// Whether this error means the connection can no longer be used (as opposed to one
-    /// request failing: [`NetError::Timeout`], or an encoding error caught before sending).
-    pub fn is_connection_failure(&self) -> bool {
-        !matches!(
-            self,
-            Self::Timeout { .. }
-                | Self::Encode(_)
-                | Self::DecodeResponse { .. }
-                | Self::UnsupportedVersion { .. }
-                | Self::Kafka { .. }
-                | Self::UnknownBroker { .. }
-                | Self::InvalidArgument(_)
-        )
+    /// Whether the request may have reached the broker and been applied although no success
+    /// was seen: [`NetError::MaybeApplied`], or a Kafka code that says the write happened but
+    /// its outcome is unknown (`REQUEST_TIMED_OUT`, `NOT_ENOUGH_REPLICAS_AFTER_APPEND`).
+    pub fn may_have_been_applied(&self) -> bool {
+        match self {
+            Self::MaybeApplied { .. } => true,
+            Self::Kafka { code, .. } => code_may_have_applied(*code),
+            _ => false,
+        }
     }
+
+    /// Whether this error means the connection can no longer be used (as opposed to one
+    /// request failing: [`NetError::Timeout`], an encoding error caught before sending, a
+    /// response that could not be decoded, an error code).
+    pub fn is_connection_failure(&self) -> bool {
+        match self {
+            Self::Io(_)
+            | Self::PeerClosed
+            | Self::TruncatedFrame { .. }
+            | Self::FrameTooLarge { .. }
+            | Self::NegativeFrameSize { .. }
+            | Self::CorrelationMismatch { .. }
+            | Self::Closed { .. }
+            | Self::ClosedByClient
+            | Self::Decode(_)
+            | Self::Connect { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::Tls { .. }
+            | Self::Sasl { .. }
+            | Self::NoBrokerAvailable { .. } => true,
+            Self::MaybeApplied { cause, .. } => cause.is_connection_failure(),
+            Self::Timeout { .. }
+            | Self::Encode(_)
+            | Self::EncodeRequest { .. }
+            | Self::DecodeResponse { .. }
+            | Self::UnsupportedVersion { .. }
+            | Self::Kafka { .. }
+            | Self::UnknownBroker { .. }
+            | Self::InvalidArgument(_) => false,
+        }
+    }
+
+    /// Whether, after this error from one broker, another broker may do better: the peer did
+    /// not answer, or is not a Kafka broker at all (it answered with something that is not a
+    /// Kafka frame, a wrong correlation id, or a body that does not decode). Errors in the
+    /// request or the configuration (TLS, SASL, versions, arguments) and Kafka error codes
+    /// would repeat.
+    pub fn is_broker_specific(&self) -> bool {
+        match self {
+            Self::Io(_)
+            | Self::PeerClosed
+            | Self::TruncatedFrame { .. }
+            | Self::FrameTooLarge { .. }
+            | Self::NegativeFrameSize { .. }
+            | Self::CorrelationMismatch { .. }
+            | Self::Closed { .. }
+            | Self::Decode(_)
+            | Self::DecodeResponse { .. }
+            | Self::Connect { .. }
+            | Self::Timeout { .. }
+            | Self::ConnectTimeout { .. }
+            | Self::NoBrokerAvailable { .. }
+            | Self::MaybeApplied { .. } => true,
+            Self::ClosedByClient
+            | Self::Encode(_)
+            | Self::EncodeRequest { .. }
+            | Self::Tls { .. }
+            | Self::Sasl { .. }
+            | Self::UnsupportedVersion { .. }
+            | Self::Kafka { .. }
+            | Self::UnknownBroker { .. }
+            | Self::InvalidArgument(_) => false,
+        }
+    }
+}
+
+/// Codes with which a broker says it wrote the request but cannot confirm the outcome.
+pub(crate) fn code_may_have_applied(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::RequestTimedOut | ErrorCode::NotEnoughReplicasAfterAppend
+    )
 }

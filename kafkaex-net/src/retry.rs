@@ -37,6 +37,7 @@ use crate::error::NetError;
 /// Out-of-range values are read leniently rather than rejected: a multiplier below 1 (or not a
 /// number) counts as 1, a jitter outside 0-1 is clamped into it.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// The wait before the first retry (100 ms by default).
     pub initial_backoff: Duration,

@@ -402,35 +402,24 @@ mod tests {
 
     #[test]
     fn from_response_keeps_unknown_keys_and_drops_malformed_ranges() {
-        let response = ApiVersionsResponse {
-            api_keys: vec![
-                ApiVersion {
-                    api_key: 3,
-                    min_version: 0,
-                    max_version: 12,
-                    ..Default::default()
-                },
-                ApiVersion {
-                    api_key: 9999,
-                    min_version: 0,
-                    max_version: 1,
-                    ..Default::default()
-                },
-                ApiVersion {
-                    api_key: 0,
-                    min_version: 5,
-                    max_version: 2,
-                    ..Default::default()
-                },
-                ApiVersion {
-                    api_key: 1,
-                    min_version: -1,
-                    max_version: 2,
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        };
+        let response = ApiVersionsResponse::default().with_api_keys(vec![
+            ApiVersion::default()
+                .with_api_key(3)
+                .with_min_version(0)
+                .with_max_version(12),
+            ApiVersion::default()
+                .with_api_key(9999)
+                .with_min_version(0)
+                .with_max_version(1),
+            ApiVersion::default()
+                .with_api_key(0)
+                .with_min_version(5)
+                .with_max_version(2),
+            ApiVersion::default()
+                .with_api_key(1)
+                .with_min_version(-1)
+                .with_max_version(2),
+        ]);
         let ranges = ApiVersionRanges::from_response(&response);
         assert_eq!(ranges.len(), 2);
         assert_eq!(ranges.get(ApiKey::Metadata), Some(range(0, 12)));
@@ -444,18 +433,16 @@ mod tests {
     }
 
     fn response(apis: &[(ApiKey, i16, i16)]) -> ApiVersionsResponse {
-        ApiVersionsResponse {
-            api_keys: apis
-                .iter()
-                .map(|&(api, min, max)| ApiVersion {
-                    api_key: api.as_i16(),
-                    min_version: min,
-                    max_version: max,
-                    ..Default::default()
+        ApiVersionsResponse::default().with_api_keys(
+            apis.iter()
+                .map(|&(api, min, max)| {
+                    ApiVersion::default()
+                        .with_api_key(api.as_i16())
+                        .with_min_version(min)
+                        .with_max_version(max)
                 })
                 .collect(),
-            ..Default::default()
-        }
+        )
     }
 
     #[test]

@@ -11,10 +11,9 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use kafkaex_net::broker::BrokerConnection;
 use kafkaex_net::config::NetConfig;
-use kafkaex_net::connection::{
+use kafkaex_net::raw::connection::{
     Connection, ConnectionConfig, RawRequest, RequestHeaderVersion, ResponseHeaderVersion,
 };
-use kafkaex_net::provider::{test_brokers, BrokerProfile, Brokers};
 use kafkaex_net::versions::{ApiVersionRanges, VersionChoice};
 use kafkaex_net::NetError;
 use kafkaex_protocol::messages::{
@@ -22,6 +21,7 @@ use kafkaex_protocol::messages::{
     MetadataResponse, ProduceRequest,
 };
 use kafkaex_protocol::{ApiKey, Message, VersionRange};
+use kafkaex_testkit::provider::{test_brokers, BrokerProfile, Brokers};
 
 fn config() -> NetConfig {
     NetConfig::new().with_client_id("kafkaex-net-broker-test")
@@ -148,6 +148,46 @@ async fn zk_broker_announces_kafka_3_ranges() {
     assert_eq!(conn.api_versions_version(), 4);
 }
 
+/// Kafka 2.5.1 with ZooKeeper (the `legacy` profile, what Elixir KafkaEx's CI ran): the
+/// version ranges a KafkaEx user's broker answers with, and the `UNSUPPORTED_VERSION` fallback
+/// for real (it knows ApiVersions up to v3, this client asks v4 first).
+#[tokio::test]
+async fn legacy_broker_announces_kafka_2_5_ranges() {
+    let Some(brokers) = test_brokers(
+        BrokerProfile::Legacy,
+        "legacy_broker_announces_kafka_2_5_ranges",
+    )
+    .await
+    else {
+        return;
+    };
+    let conn = connect(&brokers).await;
+    let versions = conn.versions();
+    print_table(BrokerProfile::Legacy, versions);
+    for (api, max) in [
+        (ApiKey::Produce, 8),
+        (ApiKey::Fetch, 11),
+        (ApiKey::ListOffsets, 5),
+        (ApiKey::Metadata, 9),
+        (ApiKey::OffsetCommit, 8),
+        (ApiKey::OffsetFetch, 7),
+        (ApiKey::FindCoordinator, 3),
+        (ApiKey::CreateTopics, 5),
+        (ApiKey::ApiVersions, 3),
+    ] {
+        let range = versions
+            .get(api)
+            .unwrap_or_else(|| panic!("{api} not listed"));
+        assert_eq!((range.min, range.max), (0, max), "{api}");
+    }
+    // Asked at v4 first, answered UNSUPPORTED_VERSION listing v0-v3, asked again at v3.
+    assert_eq!(conn.api_versions_version(), 3);
+    // A ZooKeeper broker serves the inter-broker APIs; 2.5 predates KRaft's.
+    assert!(versions.supports(ApiKey::LeaderAndIsr));
+    assert!(!versions.supports(ApiKey::DescribeQuorum));
+    assert!(!versions.supports(ApiKey::DescribeCluster));
+}
+
 /// The two brokers differ exactly where Kafka says they do.
 #[tokio::test]
 async fn kraft_and_zk_ranges_differ() {
@@ -193,7 +233,11 @@ async fn zk_metadata_at_newest_and_at_v0() {
     let conn = connect(&brokers).await;
     let broker_max = conn.versions().get(ApiKey::Metadata).unwrap().max;
 
-    let (version, newest) = conn
+    let kafkaex_net::Response {
+        version,
+        body: newest,
+        ..
+    } = conn
         .send(&MetadataRequest::default(), VersionChoice::Newest)
         .await
         .unwrap();
@@ -204,7 +248,9 @@ async fn zk_metadata_at_newest_and_at_v0() {
 
     // Metadata v0, which Kafka 0.8 clients sent: `topics` empty means all topics at v0 (null
     // came with v1), and the response has no controller or cluster id.
-    let (version, v0) = conn
+    let kafkaex_net::Response {
+        version, body: v0, ..
+    } = conn
         .send(&MetadataRequest::default(), VersionChoice::Exact(0))
         .await
         .unwrap();
@@ -226,7 +272,11 @@ async fn kraft_metadata_at_newest_and_unsupported_exact_versions() {
         return;
     };
     let conn = connect(&brokers).await;
-    let (version, metadata) = conn
+    let kafkaex_net::Response {
+        version,
+        body: metadata,
+        ..
+    } = conn
         .send(&MetadataRequest::default(), VersionChoice::Newest)
         .await
         .unwrap();
@@ -296,7 +346,7 @@ async fn kraft_refuses_the_produce_versions_it_lists_from_v0() {
     let call = |request| connection.call(request, std::time::Duration::from_secs(30));
 
     let body = ApiVersionsRequest::default().to_bytes(0).unwrap().freeze();
-    let listed = call(RawRequest::new(ApiKey::ApiVersions.as_i16(), 0, body))
+    let listed = call(RawRequest::new(ApiKey::ApiVersions, 0, body))
         .await
         .unwrap();
     let listed = ApiVersionsResponse::from_bytes(listed, 0).unwrap();
@@ -308,7 +358,7 @@ async fn kraft_refuses_the_produce_versions_it_lists_from_v0() {
     assert_eq!(produce.min_version, 0, "Kafka 4 lists Produce from v0");
 
     let body = ProduceRequest::default().to_bytes(2).unwrap().freeze();
-    let err = call(RawRequest::new(ApiKey::Produce.as_i16(), 2, body))
+    let err = call(RawRequest::new(ApiKey::Produce, 2, body))
         .await
         .unwrap_err();
     println!("Produce v2 on Kafka 4: {err:?}");
@@ -321,7 +371,11 @@ async fn kraft_refuses_the_produce_versions_it_lists_from_v0() {
 /// header) that lists the broker's own ApiVersions range.
 #[tokio::test]
 async fn brokers_answer_a_too_new_api_versions_with_a_v0_body() {
-    for profile in [BrokerProfile::Kraft, BrokerProfile::Zk] {
+    for profile in [
+        BrokerProfile::Kraft,
+        BrokerProfile::Zk,
+        BrokerProfile::Legacy,
+    ] {
         let Some(brokers) = test_brokers(
             profile,
             "brokers_answer_a_too_new_api_versions_with_a_v0_body",
@@ -348,7 +402,7 @@ async fn brokers_answer_a_too_new_api_versions_with_a_v0_body() {
             .to_bytes(4)
             .unwrap()
             .freeze();
-        let request = RawRequest::new(ApiKey::ApiVersions.as_i16(), broker_max + 1, body)
+        let request = RawRequest::new(ApiKey::ApiVersions, broker_max + 1, body)
             .with_header_versions(RequestHeaderVersion::V2, ResponseHeaderVersion::V0)
             .with_client_id("kafkaex-net-broker-test");
         let response = connection
@@ -357,7 +411,7 @@ async fn brokers_answer_a_too_new_api_versions_with_a_v0_body() {
             .unwrap();
         let response = ApiVersionsResponse::from_bytes(response, 0).unwrap();
         println!("{profile}: {response:?}");
-        assert_eq!(response.error_code, 35, "{profile}");
+        assert_eq!(response.error_code.code(), 35, "{profile}");
         let listed: Vec<_> = response
             .api_keys
             .iter()

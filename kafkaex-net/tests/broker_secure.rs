@@ -4,12 +4,13 @@
 
 use kafkaex_net::broker::BrokerConnection;
 use kafkaex_net::config::NetConfig;
-use kafkaex_net::provider::{test_brokers, BrokerProfile, Brokers};
 use kafkaex_net::sasl::{SaslConfig, SaslError};
 use kafkaex_net::tls::{rustls, TlsConfig, TlsError};
 use kafkaex_net::versions::VersionChoice;
 use kafkaex_net::NetError;
 use kafkaex_protocol::messages::MetadataRequest;
+use kafkaex_protocol::{ApiKey, ErrorCode};
+use kafkaex_testkit::provider::{test_brokers, BrokerProfile, Brokers};
 
 /// The listeners and credentials of the secure profile.
 struct Secure {
@@ -63,7 +64,7 @@ async fn connect_and_fetch_metadata(address: &str, config: &NetConfig) -> Broker
     let conn = BrokerConnection::connect(address, config)
         .await
         .unwrap_or_else(|e| panic!("connecting to {address}: {e:?}"));
-    let (_, metadata) = conn
+    let kafkaex_net::Response { body: metadata, .. } = conn
         .send(&MetadataRequest::default(), VersionChoice::Newest)
         .await
         .unwrap_or_else(|e| panic!("Metadata from {address}: {e:?}"));
@@ -97,8 +98,8 @@ fn assert_authentication_failed(err: &NetError, address: &str) {
     assert_eq!(got, address);
     match &**source {
         SaslError::Rejected {
-            api: "SaslAuthenticate",
-            error_code: 58,
+            api: ApiKey::SaslAuthenticate,
+            code: ErrorCode::SaslAuthenticationFailed,
             message: Some(message),
         } => assert!(
             message.to_lowercase().contains("authentication failed"),

@@ -9,9 +9,11 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafkaex_net::connection::{RequestHeaderVersion, ResponseHeaderVersion};
-use kafkaex_net::frame::{read_frame, write_frame};
-use kafkaex_net::{Connection, ConnectionConfig, NetError, RawRequest};
+use kafkaex_net::raw::connection::{RequestHeaderVersion, ResponseHeaderVersion};
+use kafkaex_net::raw::frame::{read_frame, write_frame};
+use kafkaex_net::raw::{Connection, ConnectionConfig, RawRequest};
+use kafkaex_net::NetError;
+use kafkaex_protocol::ApiKey;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::oneshot;
 
@@ -74,7 +76,8 @@ fn connect_default() -> (Arc<Connection>, Peer) {
 
 /// A request with header v0 (no client id) whose body is `body`.
 fn request(api_key: i16, body: &[u8]) -> RawRequest {
-    RawRequest::new(api_key, 1, Bytes::copy_from_slice(body))
+    let api = ApiKey::from_i16(api_key).expect("a known API key");
+    RawRequest::new(api, 1, Bytes::copy_from_slice(body))
         .with_header_versions(RequestHeaderVersion::V0, ResponseHeaderVersion::V0)
 }
 
@@ -95,9 +98,13 @@ async fn request_header_v0_is_key_version_correlation_id() {
         let conn = Arc::clone(&conn);
         async move {
             conn.call(
-                RawRequest::new(3, 5, Bytes::from_static(&[0xAA, 0xBB]))
-                    .with_header_versions(RequestHeaderVersion::V0, ResponseHeaderVersion::V0)
-                    .with_client_id("ignored-in-v0"),
+                RawRequest::new(
+                    ApiKey::from_i16(3).unwrap(),
+                    5,
+                    Bytes::from_static(&[0xAA, 0xBB]),
+                )
+                .with_header_versions(RequestHeaderVersion::V0, ResponseHeaderVersion::V0)
+                .with_client_id("ignored-in-v0"),
                 LONG,
             )
             .await
@@ -119,9 +126,14 @@ async fn request_header_v1_adds_client_id_as_int16_string() {
     let call = tokio::spawn({
         let conn = Arc::clone(&conn);
         async move {
-            let req = RawRequest::new(0x0102, 0x0304, Bytes::from_static(&[9]))
-                .with_header_versions(RequestHeaderVersion::V1, ResponseHeaderVersion::V0)
-                .with_client_id("abc");
+            // ListPartitionReassignments, key 46 = 0x2e.
+            let req = RawRequest::new(
+                ApiKey::ListPartitionReassignments,
+                0x0304,
+                Bytes::from_static(&[9]),
+            )
+            .with_header_versions(RequestHeaderVersion::V1, ResponseHeaderVersion::V0)
+            .with_client_id("abc");
             conn.call(req, LONG).await
         }
     });
@@ -129,7 +141,7 @@ async fn request_header_v1_adds_client_id_as_int16_string() {
     let id = seen.correlation_id.to_be_bytes();
     #[rustfmt::skip]
     let expected = [
-        1, 2, 3, 4, id[0], id[1], id[2], id[3],
+        0, 0x2e, 3, 4, id[0], id[1], id[2], id[3],
         0, 3, b'a', b'b', b'c',
         9,
     ];
@@ -144,7 +156,7 @@ async fn request_header_v1_sends_no_client_id_as_null() {
     let call = tokio::spawn({
         let conn = Arc::clone(&conn);
         async move {
-            let req = RawRequest::new(1, 0, Bytes::new());
+            let req = RawRequest::new(ApiKey::from_i16(1).unwrap(), 0, Bytes::new());
             conn.call(req, LONG).await
         }
     });
@@ -160,9 +172,13 @@ async fn request_header_v2_adds_an_empty_tagged_field_section() {
     let call = tokio::spawn({
         let conn = Arc::clone(&conn);
         async move {
-            let req = RawRequest::new(18, 3, Bytes::from_static(&[7, 7]))
-                .with_header_versions(RequestHeaderVersion::V2, ResponseHeaderVersion::V0)
-                .with_client_id("kx");
+            let req = RawRequest::new(
+                ApiKey::from_i16(18).unwrap(),
+                3,
+                Bytes::from_static(&[7, 7]),
+            )
+            .with_header_versions(RequestHeaderVersion::V2, ResponseHeaderVersion::V0)
+            .with_client_id("kx");
             conn.call(req, LONG).await
         }
     });
@@ -192,7 +208,7 @@ async fn response_header_v1_tagged_fields_are_skipped() {
     let call = tokio::spawn({
         let conn = Arc::clone(&conn);
         async move {
-            let req = RawRequest::new(3, 12, Bytes::new())
+            let req = RawRequest::new(ApiKey::from_i16(3).unwrap(), 12, Bytes::new())
                 .with_header_versions(RequestHeaderVersion::V2, ResponseHeaderVersion::V1);
             conn.call(req, LONG).await
         }
@@ -213,7 +229,7 @@ async fn response_header_v1_with_no_tagged_fields() {
     let call = tokio::spawn({
         let conn = Arc::clone(&conn);
         async move {
-            let req = RawRequest::new(3, 12, Bytes::new())
+            let req = RawRequest::new(ApiKey::from_i16(3).unwrap(), 12, Bytes::new())
                 .with_header_versions(RequestHeaderVersion::V2, ResponseHeaderVersion::V1);
             conn.call(req, LONG).await
         }
@@ -229,7 +245,7 @@ async fn malformed_response_header_tagged_fields_poison_the_connection() {
     let call = tokio::spawn({
         let conn = Arc::clone(&conn);
         async move {
-            let req = RawRequest::new(3, 12, Bytes::new())
+            let req = RawRequest::new(ApiKey::from_i16(3).unwrap(), 12, Bytes::new())
                 .with_header_versions(RequestHeaderVersion::V2, ResponseHeaderVersion::V1);
             conn.call(req, LONG).await
         }
@@ -593,7 +609,7 @@ async fn timeout_is_typed_and_the_late_response_is_discarded() {
         panic!("{err:?}");
     };
     assert_eq!(
-        (api_key, api_version, timeout),
+        (api_key.as_i16(), api_version, timeout),
         (19, 1, Duration::from_millis(250))
     );
     assert!(!conn.is_closed());
@@ -635,7 +651,8 @@ async fn send_no_response_registers_no_waiter() {
 #[tokio::test]
 async fn an_unencodable_request_fails_alone() {
     let (conn, mut peer) = connect_default();
-    let req = RawRequest::new(3, 1, Bytes::new()).with_client_id("x".repeat(40_000));
+    let req = RawRequest::new(ApiKey::from_i16(3).unwrap(), 1, Bytes::new())
+        .with_client_id("x".repeat(40_000));
     let err = conn.call(req, LONG).await.unwrap_err();
     assert!(matches!(err, NetError::Encode(_)), "{err:?}");
     assert!(!err.is_connection_failure());

@@ -8,144 +8,63 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::{BufMut, Bytes};
+use kafkaex_testkit::fake::{FakeCluster, Reply, Seen};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use kafkaex_net::broker::{BrokerConnection, CLIENT_SOFTWARE_NAME, CLIENT_SOFTWARE_VERSION};
 use kafkaex_net::config::NetConfig;
 use kafkaex_net::sasl::{SaslConfig, SaslError};
 use kafkaex_net::versions::VersionChoice;
 use kafkaex_net::NetError;
-use kafkaex_protocol::header::{decode_request_header, encode_response_frame};
 use kafkaex_protocol::messages::api_versions_response::ApiVersion;
 use kafkaex_protocol::messages::{
-    decode_request_body, ApiVersionsResponse, LeaderAndIsrRequest, MetadataRequest,
-    MetadataResponse, ProduceRequest, RequestKind, SaslAuthenticateResponse, SaslHandshakeResponse,
+    ApiVersionsResponse, LeaderAndIsrRequest, MetadataRequest, MetadataResponse, ProduceRequest,
+    RequestKind, ResponseKind, SaslAuthenticateResponse, SaslHandshakeResponse,
 };
-use kafkaex_protocol::{ApiKey, Encodable, ErrorCode, Message, VersionRange};
+use kafkaex_protocol::{ApiKey, ErrorCode, Message, VersionRange};
 
-/// Writes a response frame for (API, correlation id) into the buffer.
-type EncodeFrame = Box<dyn FnOnce(&mut BytesMut, ApiKey, i32) + Send>;
-
-/// What the scripted broker does with one request.
-enum Reply {
-    /// Answers with a body, encoded with `encode_response_frame` (see [`body`]).
-    Frame(EncodeFrame),
-    /// Answers with these raw body bytes after a v0 response header (for malformed answers).
-    RawBody(Bytes),
-    /// Never answers.
-    Silence,
-}
-
-/// One request the scripted broker received.
-#[derive(Debug, Clone)]
-struct Seen {
-    api: ApiKey,
-    version: i16,
-    client_id: Option<String>,
-    body: RequestKind,
-}
-
-type Handler = Box<dyn FnMut(&Seen) -> Reply + Send>;
-
+/// The test kit's fake broker, driven entirely by one handler per test.
 struct ScriptedBroker {
     address: String,
-    seen: watch::Receiver<Vec<Seen>>,
+    fake: FakeCluster,
 }
 
 impl ScriptedBroker {
     /// Listens on 127.0.0.1 and serves every connection with `handler` (shared, in order).
     async fn start(handler: impl FnMut(&Seen) -> Reply + Send + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap().to_string();
-        let (seen_tx, seen) = watch::channel(Vec::new());
-        let handler: Arc<Mutex<Handler>> = Arc::new(Mutex::new(Box::new(handler)));
-        let seen_tx = Arc::new(seen_tx);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, Arc::clone(&handler), Arc::clone(&seen_tx)));
-            }
-        });
-        Self { address, seen }
+        let fake = FakeCluster::scripted(handler).await;
+        Self {
+            address: fake.address(1),
+            fake,
+        }
     }
 
     fn seen(&self) -> Vec<Seen> {
-        self.seen.borrow().clone()
+        self.fake.requests()
     }
 
     fn seen_apis(&self) -> Vec<(ApiKey, i16)> {
-        self.seen().iter().map(|s| (s.api, s.version)).collect()
+        self.fake.apis()
     }
 
     /// Waits until the broker has received `n` requests.
     async fn wait_for_requests(&self, n: usize) {
-        let mut seen = self.seen.clone();
-        tokio::time::timeout(Duration::from_secs(30), seen.wait_for(|s| s.len() >= n))
-            .await
-            .expect("scripted broker never received the request")
-            .unwrap();
-    }
-}
-
-async fn serve(
-    mut stream: tokio::net::TcpStream,
-    handler: Arc<Mutex<Handler>>,
-    seen_tx: Arc<watch::Sender<Vec<Seen>>>,
-) {
-    loop {
-        let Ok(size) = stream.read_i32().await else {
-            return;
-        };
-        let mut frame = vec![0; size as usize];
-        if stream.read_exact(&mut frame).await.is_err() {
-            return;
-        }
-        let mut frame = Bytes::from(frame);
-        let (header, api) = decode_request_header(&mut frame).expect("request header");
-        let version = header.request_api_version;
-        let body = decode_request_body(api, version, frame).expect("request body");
-        let seen = Seen {
-            api,
-            version,
-            client_id: header.client_id.clone(),
-            body,
-        };
-        let reply = (handler.lock().unwrap())(&seen);
-        seen_tx.send_modify(|all| all.push(seen));
-        let mut out = BytesMut::new();
-        match reply {
-            Reply::Frame(encode) => encode(&mut out, api, header.correlation_id),
-            Reply::RawBody(body) => {
-                out.put_i32(4 + body.len() as i32);
-                out.put_i32(header.correlation_id);
-                out.put_slice(&body);
-            }
-            Reply::Silence => continue,
-        }
-        if stream.write_all(&out).await.is_err() {
-            return;
-        }
+        self.fake.wait_for(|seen| seen.len() >= n).await;
     }
 }
 
 /// Answers with `message` encoded at `version`, with the response header that version of the
 /// API uses.
-fn body<M: Encodable + Send + 'static>(version: i16, message: M) -> Reply {
-    Reply::Frame(Box::new(move |out, api, correlation_id| {
-        encode_response_frame(out, api, correlation_id, version, &message)
-            .expect("response encodes")
-    }))
+fn body(version: i16, message: impl Into<ResponseKind>) -> Reply {
+    Reply::body(version, message)
 }
 
 fn api(key: ApiKey, min: i16, max: i16) -> ApiVersion {
-    ApiVersion {
-        api_key: key.as_i16(),
-        min_version: min,
-        max_version: max,
-        ..Default::default()
-    }
+    ApiVersion::default()
+        .with_api_key(key.as_i16())
+        .with_min_version(min)
+        .with_max_version(max)
 }
 
 /// The ranges of a Kafka 4-like broker, trimmed to what these tests use.
@@ -160,13 +79,7 @@ fn kafka4_apis() -> Vec<ApiVersion> {
 }
 
 fn api_versions_ok(version: i16, apis: Vec<ApiVersion>) -> Reply {
-    body(
-        version,
-        ApiVersionsResponse {
-            api_keys: apis,
-            ..Default::default()
-        },
-    )
+    body(version, ApiVersionsResponse::default().with_api_keys(apis))
 }
 
 /// A broker that answers ApiVersions with `apis` and Metadata with one broker (node 7), and
@@ -176,10 +89,7 @@ fn standard_handler(apis: Vec<ApiVersion>) -> impl FnMut(&Seen) -> Reply + Send 
         ApiKey::ApiVersions => api_versions_ok(seen.version, apis.clone()),
         ApiKey::Metadata => body(
             seen.version,
-            MetadataResponse {
-                controller_id: if seen.version >= 1 { 7 } else { -1 },
-                ..Default::default()
-            },
+            MetadataResponse::default().with_controller_id(if seen.version >= 1 { 7 } else { -1 }),
         ),
         _ => Reply::Silence,
     }
@@ -220,14 +130,22 @@ async fn connect_negotiates_and_newest_is_the_lower_maximum() {
 
     // Newest: min(our max 13, broker max 9) = 9, so a flexible request header and response
     // header v1; the response decodes.
-    let (version, response) = conn
+    let kafkaex_net::Response {
+        version,
+        body: response,
+        ..
+    } = conn
         .send(&MetadataRequest::default(), VersionChoice::Newest)
         .await
         .unwrap();
     assert_eq!(version, 9);
     assert_eq!(response.controller_id, 7);
     // An exact version inside both ranges is used as is (v0: non-flexible headers).
-    let (version, response) = conn
+    let kafkaex_net::Response {
+        version,
+        body: response,
+        ..
+    } = conn
         .send(&MetadataRequest::default(), VersionChoice::Exact(0))
         .await
         .unwrap();
@@ -318,11 +236,9 @@ async fn unsupported_api_versions_version_retries_at_the_broker_maximum() {
         if seen.version > 2 {
             body(
                 0,
-                ApiVersionsResponse {
-                    error_code: 35,
-                    api_keys: vec![api(ApiKey::ApiVersions, 0, 2)],
-                    ..Default::default()
-                },
+                ApiVersionsResponse::default()
+                    .with_error_code(35)
+                    .with_api_keys(vec![api(ApiKey::ApiVersions, 0, 2)]),
             )
         } else {
             api_versions_ok(
@@ -350,13 +266,9 @@ async fn unsupported_api_versions_version_retries_at_the_broker_maximum() {
 #[tokio::test]
 async fn unsupported_api_versions_version_with_no_listing_retries_at_v0() {
     let broker = ScriptedBroker::start(|seen: &Seen| match seen.api {
-        ApiKey::ApiVersions if seen.version > 0 => body(
-            0,
-            ApiVersionsResponse {
-                error_code: 35,
-                ..Default::default()
-            },
-        ),
+        ApiKey::ApiVersions if seen.version > 0 => {
+            body(0, ApiVersionsResponse::default().with_error_code(35))
+        }
         ApiKey::ApiVersions => api_versions_ok(0, vec![api(ApiKey::Metadata, 0, 5)]),
         _ => body(seen.version, MetadataResponse::default()),
     })
@@ -369,7 +281,7 @@ async fn unsupported_api_versions_version_with_no_listing_retries_at_v0() {
         broker.seen_apis(),
         vec![(ApiKey::ApiVersions, 4), (ApiKey::ApiVersions, 0)]
     );
-    let (version, _) = conn
+    let kafkaex_net::Response { version, .. } = conn
         .send(&MetadataRequest::default(), VersionChoice::Newest)
         .await
         .unwrap();
@@ -383,11 +295,9 @@ async fn api_versions_rejected_at_every_version_is_a_kafka_error() {
     let broker = ScriptedBroker::start(|_: &Seen| {
         body(
             0,
-            ApiVersionsResponse {
-                error_code: 35,
-                api_keys: vec![api(ApiKey::ApiVersions, 0, 4)],
-                ..Default::default()
-            },
+            ApiVersionsResponse::default()
+                .with_error_code(35)
+                .with_api_keys(vec![api(ApiKey::ApiVersions, 0, 4)]),
         )
     })
     .await;
@@ -413,10 +323,7 @@ async fn api_versions_error_code_is_a_kafka_error() {
     let broker = ScriptedBroker::start(|seen: &Seen| {
         body(
             seen.version,
-            ApiVersionsResponse {
-                error_code: 42, // INVALID_REQUEST
-                ..Default::default()
-            },
+            ApiVersionsResponse::default().with_error_code(ErrorCode::InvalidRequest),
         )
     })
     .await;
@@ -576,32 +483,30 @@ async fn a_broker_that_never_answers_is_a_connect_timeout() {
 /// broker's maximum), and a wrong password surfacing the broker's message.
 #[tokio::test]
 async fn sasl_plain_over_the_negotiated_versions() {
-    let handler = |seen: &Seen| match &seen.body {
-        RequestKind::ApiVersions(_) => api_versions_ok(seen.version, kafka4_apis()),
-        RequestKind::SaslHandshake(request) => body(
-            seen.version,
-            SaslHandshakeResponse {
-                error_code: if request.mechanism == "PLAIN" { 0 } else { 33 },
-                mechanisms: vec!["PLAIN".to_owned()],
-                ..Default::default()
-            },
-        ),
-        RequestKind::SaslAuthenticate(request) => {
-            let ok = &request.auth_bytes[..] == b"\0alice\0right-password";
-            body(
+    let handler =
+        |seen: &Seen| match &seen.body {
+            RequestKind::ApiVersions(_) => api_versions_ok(seen.version, kafka4_apis()),
+            RequestKind::SaslHandshake(request) => body(
                 seen.version,
-                SaslAuthenticateResponse {
-                    error_code: if ok { 0 } else { 58 },
-                    error_message: (!ok)
-                        .then(|| "Authentication failed: Invalid username or password".to_owned()),
-                    session_lifetime_ms: if ok { 60_000 } else { 0 },
-                    ..Default::default()
-                },
-            )
-        }
-        RequestKind::Metadata(_) => body(seen.version, MetadataResponse::default()),
-        _ => Reply::Silence,
-    };
+                SaslHandshakeResponse::default()
+                    .with_error_code(if request.mechanism == "PLAIN" { 0 } else { 33 })
+                    .with_mechanisms(vec!["PLAIN".to_owned()]),
+            ),
+            RequestKind::SaslAuthenticate(request) => {
+                let ok = &request.auth_bytes[..] == b"\0alice\0right-password";
+                body(
+                    seen.version,
+                    SaslAuthenticateResponse::default()
+                        .with_error_code(if ok { 0 } else { 58 })
+                        .with_error_message((!ok).then(|| {
+                            "Authentication failed: Invalid username or password".to_owned()
+                        }))
+                        .with_session_lifetime_ms(if ok { 60_000 } else { 0 }),
+                )
+            }
+            RequestKind::Metadata(_) => body(seen.version, MetadataResponse::default()),
+            _ => Reply::Silence,
+        };
     let broker = ScriptedBroker::start(handler).await;
 
     let good = config().with_sasl(SaslConfig::plain("alice", "right-password"));
@@ -638,8 +543,8 @@ async fn sasl_plain_over_the_negotiated_versions() {
     assert_eq!(address, &broker.address);
     match &**source {
         SaslError::Rejected {
-            api: "SaslAuthenticate",
-            error_code: 58,
+            api: ApiKey::SaslAuthenticate,
+            code: ErrorCode::SaslAuthenticationFailed,
             message: Some(message),
         } => assert!(message.contains("Authentication failed"), "{message}"),
         other => panic!("{other:?}"),
@@ -666,7 +571,7 @@ async fn sasl_against_a_broker_without_sasl_apis_fails_typed() {
         matches!(
             **source,
             SaslError::UnsupportedVersions {
-                api: "SaslHandshake"
+                api: ApiKey::SaslHandshake
             }
         ),
         "{source:?}"
@@ -679,10 +584,7 @@ async fn send_no_response_writes_and_waits_for_nothing() {
     let conn = BrokerConnection::connect(&broker.address, &config())
         .await
         .unwrap();
-    let request = ProduceRequest {
-        acks: 0,
-        ..Default::default()
-    };
+    let request = ProduceRequest::default().with_acks(0);
     let version = conn
         .send_no_response(&request, VersionChoice::Newest)
         .await

@@ -14,12 +14,13 @@ fn ms(n: u64) -> Duration {
 }
 
 fn kafka(code: ErrorCode) -> NetError {
-    NetError::Kafka {
-        api: ApiKey::Produce,
+    NetError::from_broker(
+        ApiKey::Produce,
         code,
-        message: None,
-        address: "b:9092".into(),
-    }
+        None,
+        "b:9092",
+        kafkaex_net::ErrorScope::Response,
+    )
 }
 
 #[test]
@@ -126,7 +127,7 @@ fn retriable_errors_are_the_documented_ones() {
             timeout: ms(1),
         },
         NetError::Timeout {
-            api_key: 0,
+            api_key: ApiKey::Produce,
             api_version: 0,
             correlation_id: Some(1),
             timeout: ms(1),
@@ -205,7 +206,7 @@ async fn at_the_deadline_the_last_error_is_returned_without_sleeping_past_it() {
     let result: Result<(), NetError> = retry(&policy, |attempt| async move {
         // Each attempt fails differently, so we can tell which error comes back.
         Err(NetError::Timeout {
-            api_key: 3,
+            api_key: ApiKey::Metadata,
             api_version: 12,
             correlation_id: Some(i32::try_from(attempt).unwrap()),
             timeout: ms(1),

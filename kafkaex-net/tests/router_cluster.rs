@@ -9,13 +9,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Duration;
 
+use kafkaex_net::cluster::{Cluster, Route};
 use kafkaex_net::metadata::LeaderLookup;
-use kafkaex_net::provider::{test_brokers, BrokerProfile, Brokers};
-use kafkaex_net::router::{Cluster, Route};
 use kafkaex_net::versions::VersionChoice;
 use kafkaex_protocol::messages::create_topics_request::CreatableTopic;
 use kafkaex_protocol::messages::CreateTopicsRequest;
-use kafkaex_protocol::ErrorCode;
+use kafkaex_testkit::provider::{test_brokers, BrokerProfile, Brokers};
 
 const PARTITIONS: i32 = 6;
 
@@ -89,12 +88,9 @@ async fn create_replicated_topic(cluster: &Cluster, topic: &str) {
             .with_num_partitions(PARTITIONS)
             .with_replication_factor(3)])
         .with_timeout_ms(30_000);
-    let (_, response) = cluster
+    let kafkaex_net::Response { body: response, .. } = cluster
         .send_with_retry(Route::Controller, &request, VersionChoice::Newest, |r| {
-            r.topics
-                .iter()
-                .map(|t| ErrorCode::from_code(t.error_code))
-                .find(|c| !c.is_ok())
+            r.topics.iter().map(|t| t.error_code).find(|c| !c.is_ok())
         })
         .await
         .expect("CreateTopics");
@@ -156,10 +152,10 @@ async fn leaders_are_spread_and_leader_routes_reach_them() {
     let mut leaders = BTreeSet::new();
     for p in 0..PARTITIONS {
         let partition = metadata.partition(&topic, p).unwrap();
-        assert_eq!(partition.replicas.len(), 3, "{partition:?}");
+        assert_eq!(partition.replicas().len(), 3, "{partition:?}");
         // A new topic's leader can lag behind the metadata that names it and answer
         // NOT_LEADER_OR_FOLLOWER for a moment: retried, with a refresh in between.
-        let (_, response) = cluster
+        let kafkaex_net::Response { body: response, .. } = cluster
             .send_with_retry(
                 Route::leader(&topic, p),
                 &list_latest(&topic, p),
@@ -229,7 +225,7 @@ async fn a_stopped_leader_fails_over_to_a_new_one() {
     // invalidated, the metadata refreshed from a live node, and the retry reaches the new
     // leader, which answers without NOT_LEADER_OR_FOLLOWER.
     assert_eq!(leader_of(&cluster, &topic, 0), old_leader);
-    let (_, response) = cluster
+    let kafkaex_net::Response { body: response, .. } = cluster
         .send_with_retry(
             Route::leader(&topic, 0),
             &list_latest(&topic, 0),

@@ -6,14 +6,14 @@ use common::{config_with_deadline, list_latest, list_offsets_error, unique};
 
 use std::time::Duration;
 
+use kafkaex_net::cluster::{Cluster, CoordinatorType, Route};
 use kafkaex_net::config::NetConfig;
 use kafkaex_net::metadata::LeaderLookup;
-use kafkaex_net::provider::{test_brokers, BrokerProfile};
-use kafkaex_net::router::{Cluster, CoordinatorType, Route};
 use kafkaex_net::versions::VersionChoice;
 use kafkaex_net::NetError;
 use kafkaex_protocol::messages::{ApiVersionsRequest, DescribeGroupsRequest, MetadataRequest};
 use kafkaex_protocol::ErrorCode;
+use kafkaex_testkit::provider::{test_brokers, BrokerProfile};
 
 /// An address where nothing listens (a port bound and released).
 fn closed_address() -> String {
@@ -124,7 +124,7 @@ async fn auto_created_topic_gets_a_leader_and_leader_route_reaches_it() {
     let conn = cluster.broker_for(Route::leader(&topic, 0)).await.unwrap();
     assert_eq!(conn.address(), metadata.broker(leader).unwrap().address());
 
-    let (_, response) = cluster
+    let kafkaex_net::Response { body: response, .. } = cluster
         .send_with_retry(
             Route::leader(&topic, 0),
             &list_latest(&topic, 0),
@@ -186,17 +186,21 @@ async fn any_node_and_controller_routes() {
     let api_versions = ApiVersionsRequest::default()
         .with_client_software_name("kafkaex-router-test".into())
         .with_client_software_version("0.1".into());
-    let (version, response) = cluster
+    let kafkaex_net::Response {
+        version,
+        body: response,
+        ..
+    } = cluster
         .send(Route::Any, &api_versions, VersionChoice::Newest)
         .await
         .unwrap();
     assert!(version >= 3);
-    assert_eq!(response.error_code, 0);
+    assert_eq!(response.error_code, ErrorCode::None);
 
     for (node_id, broker) in metadata.brokers() {
         let conn = cluster.broker_for(Route::Node(*node_id)).await.unwrap();
         assert_eq!(conn.address(), broker.address());
-        let (_, answer) = cluster
+        let kafkaex_net::Response { body: answer, .. } = cluster
             .send(
                 Route::Node(*node_id),
                 &MetadataRequest::default(),
@@ -215,7 +219,7 @@ async fn any_node_and_controller_routes() {
     let controller = metadata.controller().expect("a controller id");
     let conn = cluster.broker_for(Route::Controller).await.unwrap();
     assert_eq!(conn.address(), controller.address());
-    let (_, answer) = cluster
+    let kafkaex_net::Response { body: answer, .. } = cluster
         .send(
             Route::Controller,
             &MetadataRequest::default(),
@@ -247,17 +251,12 @@ async fn group_and_transaction_coordinators_are_found_and_cached() {
     let group = unique("router-group");
     // The first FindCoordinator on a fresh broker may answer COORDINATOR_NOT_AVAILABLE while
     // __consumer_offsets is created: send_with_retry rides that out.
-    let (_, response) = cluster
+    let kafkaex_net::Response { body: response, .. } = cluster
         .send_with_retry(
             Route::GroupCoordinator(group.clone()),
             &DescribeGroupsRequest::default().with_groups(vec![group.clone()]),
             VersionChoice::Newest,
-            |r| {
-                r.groups
-                    .iter()
-                    .map(|g| ErrorCode::from_code(g.error_code))
-                    .find(|c| !c.is_ok())
-            },
+            |r| r.groups.iter().map(|g| g.error_code).find(|c| !c.is_ok()),
         )
         .await
         .unwrap();

@@ -7,78 +7,29 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use kafkaex_net::sasl::{authenticate, SaslConfig, SaslError, SaslRequest, SaslVersions};
-use kafkaex_protocol::messages::{
-    SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
-};
-use kafkaex_protocol::{ApiKey, Message, VersionRange};
+use kafkaex_protocol::{ApiKey, ErrorCode, VersionRange};
+use kafkaex_testkit::sasl::PlainAuthenticator;
 
-/// A broker with PLAIN credentials, scripted per test.
-struct PlainBroker {
-    enabled: Vec<String>,
-    username: &'static str,
-    password: &'static str,
-    session_lifetime_ms: i64,
-    /// What the broker saw: API key, version and (for SaslAuthenticate) the auth bytes.
-    seen: Vec<(ApiKey, i16, Option<Bytes>)>,
+/// The broker side of SASL/PLAIN from the test kit (user `alice`, password `secret`), answering
+/// the exchange directly (no socket).
+type PlainBroker = PlainAuthenticator;
+
+/// Hands a request to the broker, as the connection would.
+trait Serve {
+    fn serve(&mut self, request: SaslRequest) -> Ready<Result<Bytes, io::Error>>;
 }
 
-impl PlainBroker {
-    fn new() -> Self {
-        Self {
-            enabled: vec!["PLAIN".to_owned(), "SCRAM-SHA-512".to_owned()],
-            username: "alice",
-            password: "secret",
-            session_lifetime_ms: 0,
-            seen: Vec::new(),
-        }
-    }
-
-    fn handle(&mut self, request: SaslRequest) -> Ready<Result<Bytes, io::Error>> {
+impl Serve for PlainBroker {
+    fn serve(&mut self, request: SaslRequest) -> Ready<Result<Bytes, io::Error>> {
         let SaslRequest {
             api_key,
             version,
             body,
         } = request;
-        let response = match api_key {
-            ApiKey::SaslHandshake => {
-                let request = SaslHandshakeRequest::from_bytes(body, version).unwrap();
-                self.seen.push((api_key, version, None));
-                let error_code = if self.enabled.contains(&request.mechanism) {
-                    0
-                } else {
-                    33 // UNSUPPORTED_SASL_MECHANISM
-                };
-                SaslHandshakeResponse {
-                    error_code,
-                    mechanisms: self.enabled.clone(),
-                    ..Default::default()
-                }
-                .to_bytes(version)
-            }
-            ApiKey::SaslAuthenticate => {
-                let request = SaslAuthenticateRequest::from_bytes(body, version).unwrap();
-                self.seen
-                    .push((api_key, version, Some(request.auth_bytes.clone())));
-                let expected = format!("\0{}\0{}", self.username, self.password);
-                let response = if request.auth_bytes == expected.as_bytes() {
-                    SaslAuthenticateResponse {
-                        session_lifetime_ms: self.session_lifetime_ms,
-                        ..Default::default()
-                    }
-                } else {
-                    SaslAuthenticateResponse {
-                        error_code: 58, // SASL_AUTHENTICATION_FAILED
-                        error_message: Some(
-                            "Authentication failed: Invalid username or password".to_owned(),
-                        ),
-                        ..Default::default()
-                    }
-                };
-                response.to_bytes(version)
-            }
-            other => panic!("unexpected {other:?}"),
-        };
-        ready(Ok(response.unwrap().freeze()))
+        ready(
+            PlainAuthenticator::handle(self, api_key, version, body)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+        )
     }
 }
 
@@ -91,7 +42,7 @@ const LATEST: SaslVersions = SaslVersions {
 async fn plain_handshakes_then_authenticates_once() {
     let mut broker = PlainBroker::new();
     let config = SaslConfig::plain("alice", "secret");
-    let done = authenticate(&config, LATEST, |request| broker.handle(request))
+    let done = authenticate(&config, LATEST, |request| broker.serve(request))
         .await
         .unwrap();
     assert_eq!(done.mechanism, "PLAIN");
@@ -118,7 +69,7 @@ async fn reports_the_session_lifetime_for_reauthentication() {
         handshake: 1,
         authenticate: 1,
     };
-    let done = authenticate(&config, versions, |request| broker.handle(request))
+    let done = authenticate(&config, versions, |request| broker.serve(request))
         .await
         .unwrap();
     assert_eq!(done.session_lifetime, Some(Duration::from_secs(3600)));
@@ -134,7 +85,7 @@ async fn works_with_the_oldest_framed_versions() {
         handshake: 1,
         authenticate: 0,
     };
-    let done = authenticate(&config, versions, |request| broker.handle(request))
+    let done = authenticate(&config, versions, |request| broker.serve(request))
         .await
         .unwrap();
     assert_eq!(done.session_lifetime, None);
@@ -144,13 +95,13 @@ async fn works_with_the_oldest_framed_versions() {
 async fn wrong_password_is_a_typed_rejection_with_the_broker_message() {
     let mut broker = PlainBroker::new();
     let config = SaslConfig::plain("alice", "wrong");
-    let err = authenticate(&config, LATEST, |request| broker.handle(request))
+    let err = authenticate(&config, LATEST, |request| broker.serve(request))
         .await
         .unwrap_err();
     assert!(
         matches!(
             &err,
-            SaslError::Rejected { api: "SaslAuthenticate", error_code: 58, message: Some(m) }
+            SaslError::Rejected { api: ApiKey::SaslAuthenticate, code: ErrorCode::SaslAuthenticationFailed, message: Some(m) }
                 if m.contains("Invalid username or password")
         ),
         "{err:?}"
@@ -166,7 +117,7 @@ async fn wrong_password_is_a_typed_rejection_with_the_broker_message() {
 async fn a_mechanism_the_broker_does_not_enable_lists_the_enabled_ones() {
     let mut broker = PlainBroker::new();
     let config = SaslConfig::scram_sha256("alice", "secret");
-    let err = authenticate(&config, LATEST, |request| broker.handle(request))
+    let err = authenticate(&config, LATEST, |request| broker.serve(request))
         .await
         .unwrap_err();
     assert!(
@@ -224,7 +175,7 @@ async fn handshake_v0_is_refused() {
         matches!(
             err,
             SaslError::UnsupportedVersions {
-                api: "SaslHandshake"
+                api: ApiKey::SaslHandshake
             }
         ),
         "{err:?}"
@@ -255,20 +206,20 @@ fn negotiates_the_highest_common_versions() {
     assert!(matches!(
         SaslVersions::negotiate(range(0, 0), None),
         Err(SaslError::UnsupportedVersions {
-            api: "SaslHandshake"
+            api: ApiKey::SaslHandshake
         })
     ));
     assert!(matches!(
         SaslVersions::negotiate(range(0, 1), None),
         Err(SaslError::UnsupportedVersions {
-            api: "SaslAuthenticate"
+            api: ApiKey::SaslAuthenticate
         })
     ));
     // A broker that has dropped every version this client knows.
     assert!(matches!(
         SaslVersions::negotiate(range(0, 1), range(3, 4)),
         Err(SaslError::UnsupportedVersions {
-            api: "SaslAuthenticate"
+            api: ApiKey::SaslAuthenticate
         })
     ));
 }

@@ -246,12 +246,10 @@ async fn sha512_through_kafka_requests() {
                     1 => server.server_first(&auth),
                     _ => server.server_final(&auth),
                 };
-                SaslAuthenticateResponse {
-                    auth_bytes: Bytes::from(reply),
-                    session_lifetime_ms: 60_000,
-                    ..Default::default()
-                }
-                .to_bytes(request.version)
+                SaslAuthenticateResponse::default()
+                    .with_auth_bytes(Bytes::from(reply))
+                    .with_session_lifetime_ms(60_000)
+                    .to_bytes(request.version)
             }
             other => panic!("unexpected {other:?}"),
         };

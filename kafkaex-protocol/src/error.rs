@@ -49,8 +49,17 @@ pub enum EncodeError {
         len: usize,
     },
     /// Compressing records failed.
-    #[error("compression failed: {0}")]
+    #[error("compression failed")]
     Compression(#[from] CompressionError),
+    /// An unknown tagged field uses the tag of a field the struct knows, so both would be
+    /// written under one tag.
+    #[error("{message}: an unknown tagged field uses tag {tag}, which is a known field's")]
+    TaggedFieldConflict {
+        /// Message or struct name.
+        message: &'static str,
+        /// The tag.
+        tag: u32,
+    },
     /// Invalid records input (for example a batch with no records where one is required).
     #[error("invalid records: {0}")]
     InvalidRecords(&'static str),
@@ -141,16 +150,17 @@ pub enum DecodeError {
     #[error("corrupt records: {0}")]
     CorruptRecords(&'static str),
     /// Decompressing records failed.
-    #[error("decompression failed: {0}")]
+    #[error("decompression failed")]
     Compression(#[from] CompressionError),
-    /// Context: the error happened inside this message at this version.
-    #[error("decoding {message} v{version}: {source}")]
+    /// Context: the error happened inside this message at this version; `source` says what.
+    #[error("could not decode {message} v{version}")]
     InMessage {
         /// Message name.
         message: &'static str,
         /// Version being decoded.
         version: i16,
         /// The underlying error.
+        #[source]
         source: Box<DecodeError>,
     },
 }
@@ -191,12 +201,51 @@ pub enum CompressionError {
         /// The configured cap in bytes.
         limit: usize,
     },
-    /// The codec rejected the data.
-    #[error("{codec}: {message}")]
+    /// The codec rejected the data; `source` is the codec's own error.
+    #[error("the {codec} codec failed")]
     Codec {
         /// Codec name.
         codec: &'static str,
         /// What the codec said.
-        message: String,
+        #[source]
+        source: CodecError,
     },
 }
+
+/// A codec library's error (or a framing problem found around it), shared so that
+/// [`CompressionError`] stays `Clone`. Two are equal when they print the same.
+#[derive(Clone)]
+pub struct CodecError(std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl CodecError {
+    /// Wraps a codec's error, or a message (`&str`, `String`).
+    pub fn new(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self(std::sync::Arc::from(error.into()))
+    }
+}
+
+impl std::fmt::Debug for CodecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl std::fmt::Display for CodecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.0, f)
+    }
+}
+
+impl std::error::Error for CodecError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for CodecError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for CodecError {}

@@ -38,7 +38,11 @@ macro_rules! error_codes {
         /// Each variant's documentation is Kafka's default message for it, then its Kafka name,
         /// number and retriable flag. Convert with [`ErrorCode::from_code`] (or `From<i16>`) and
         /// [`ErrorCode::code`].
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        ///
+        /// Equality and hashing go by the numeric code, so `Unknown(3)` built by hand equals
+        /// [`ErrorCode::UnknownTopicOrPartition`]; [`ErrorCode::default`] is [`ErrorCode::None`],
+        /// which is what generated messages start from.
+        #[derive(Clone, Copy, Debug)]
         #[non_exhaustive]
         pub enum ErrorCode {
             $(
@@ -400,6 +404,27 @@ impl ErrorCode {
         } else {
             Err(self)
         }
+    }
+}
+
+impl Default for ErrorCode {
+    /// [`ErrorCode::None`]: no error.
+    fn default() -> Self {
+        Self::None
+    }
+}
+
+impl PartialEq for ErrorCode {
+    fn eq(&self, other: &Self) -> bool {
+        self.code() == other.code()
+    }
+}
+
+impl Eq for ErrorCode {}
+
+impl std::hash::Hash for ErrorCode {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.code().hash(state);
     }
 }
 

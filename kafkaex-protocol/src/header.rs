@@ -9,8 +9,127 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{DecodeError, EncodeError};
-use crate::generated::{ApiKey, RequestHeader, RequestKind, ResponseHeader};
 use crate::message::{Decodable, Encodable, Request};
+use crate::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader};
+use crate::primitives;
+
+/// The request header versions Kafka defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RequestHeaderVersion {
+    /// `api_key: int16, api_version: int16, correlation_id: int32`.
+    V0,
+    /// v0 plus `client_id: nullable int16 string`.
+    V1,
+    /// v1 plus a tagged-field section (the client id keeps its classic int16 length).
+    V2,
+}
+
+impl RequestHeaderVersion {
+    /// The version with this number, if Kafka defines it.
+    pub fn from_i16(version: i16) -> Option<Self> {
+        match version {
+            0 => Some(Self::V0),
+            1 => Some(Self::V1),
+            2 => Some(Self::V2),
+            _ => None,
+        }
+    }
+
+    /// The version number.
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Self::V0 => 0,
+            Self::V1 => 1,
+            Self::V2 => 2,
+        }
+    }
+}
+
+/// The response header versions Kafka defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ResponseHeaderVersion {
+    /// `correlation_id: int32`.
+    V0,
+    /// v0 plus a tagged-field section.
+    V1,
+}
+
+impl ResponseHeaderVersion {
+    /// The version with this number, if Kafka defines it.
+    pub fn from_i16(version: i16) -> Option<Self> {
+        match version {
+            0 => Some(Self::V0),
+            1 => Some(Self::V1),
+            _ => None,
+        }
+    }
+
+    /// The version number.
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Self::V0 => 0,
+            Self::V1 => 1,
+        }
+    }
+}
+
+/// The offset of the correlation id in a request frame head from [`encode_request_head`]: after
+/// the size prefix, the API key and the API version, in every header version.
+pub const REQUEST_HEAD_CORRELATION_ID_OFFSET: usize = 8;
+
+/// The start of a request frame, without copying the body: the 4-byte size prefix (counting
+/// `body_len` bytes of body that the caller writes after it) and the request header of
+/// `header_version`. This is what a connection writes in front of an already encoded body; it
+/// writes the same bytes as [`RequestHeader`] would, without building one.
+pub fn encode_request_head(
+    api_key: ApiKey,
+    api_version: i16,
+    header_version: RequestHeaderVersion,
+    correlation_id: i32,
+    client_id: Option<&str>,
+    body_len: usize,
+) -> Result<BytesMut, EncodeError> {
+    let mut header_len = 2 + 2 + 4;
+    if header_version >= RequestHeaderVersion::V1 {
+        header_len += primitives::nullable_string_len(client_id, false);
+    }
+    if header_version >= RequestHeaderVersion::V2 {
+        header_len += 1;
+    }
+    let mut head = BytesMut::with_capacity(4 + header_len);
+    let size = header_len
+        .checked_add(body_len)
+        .and_then(|size| i32::try_from(size).ok())
+        .ok_or(EncodeError::TooLong {
+            what: "request frame",
+            len: header_len.saturating_add(body_len),
+        })?;
+    head.put_i32(size);
+    head.put_i16(api_key.as_i16());
+    head.put_i16(api_version);
+    head.put_i32(correlation_id);
+    if header_version >= RequestHeaderVersion::V1 {
+        primitives::put_nullable_string(&mut head, client_id, false)?;
+    }
+    if header_version >= RequestHeaderVersion::V2 {
+        // No tagged fields: a count of zero.
+        primitives::put_uvarint(&mut head, 0);
+    }
+    Ok(head)
+}
+
+/// Reads what follows the correlation id in a response header of `version` (nothing in v0, a
+/// tagged-field section in v1, whose fields are skipped: no response header field is tagged
+/// today), leaving `buf` at the body.
+pub fn skip_response_header_rest(
+    buf: &mut Bytes,
+    version: ResponseHeaderVersion,
+) -> Result<(), DecodeError> {
+    match version {
+        ResponseHeaderVersion::V0 => Ok(()),
+        ResponseHeaderVersion::V1 => primitives::skip_tagged_fields(buf),
+    }
+}
 
 /// Appends a complete request frame to `buf`: the 4-byte size prefix (back-patched once the frame
 /// is written), the request header of the version `R` needs at `version`, and the body.
@@ -64,9 +183,9 @@ fn encode_frame_of(
     let body_len = body.encoded_len(version)?;
     let header_version = api_key.request_header_version(version);
     write_frame(buf, |buf| {
-        let size = header.encoded_len(header_version)? + body_len;
+        let size = header.encoded_len(header_version.as_i16())? + body_len;
         put_size(buf, size, "request frame")?;
-        header.encode(buf, header_version)?;
+        header.encode(buf, header_version.as_i16())?;
         body.encode(buf, version)
     })
 }
@@ -98,7 +217,7 @@ pub fn decode_response_header(
     version: i16,
     buf: &mut Bytes,
 ) -> Result<ResponseHeader, DecodeError> {
-    ResponseHeader::decode(buf, api_key.response_header_version(version))
+    ResponseHeader::decode(buf, api_key.response_header_version(version).as_i16())
 }
 
 /// Appends a complete response frame (size prefix, response header, body) to `buf`, as a broker
@@ -117,9 +236,9 @@ pub fn encode_response_frame(
     let body_len = body.encoded_len(version)?;
     let header_version = api_key.response_header_version(version);
     write_frame(buf, |buf| {
-        let size = header.encoded_len(header_version)? + body_len;
+        let size = header.encoded_len(header_version.as_i16())? + body_len;
         put_size(buf, size, "response frame")?;
-        header.encode(buf, header_version)?;
+        header.encode(buf, header_version.as_i16())?;
         body.encode(buf, version)
     })
 }
@@ -140,17 +259,17 @@ pub fn decode_request_header(buf: &mut Bytes) -> Result<(RequestHeader, ApiKey),
         what: "api key",
         value: i64::from(key),
     })?;
-    let header = RequestHeader::decode(buf, api_key.request_header_version(version))?;
+    let header = RequestHeader::decode(buf, api_key.request_header_version(version).as_i16())?;
     Ok((header, api_key))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generated::{
+    use crate::message::Message;
+    use crate::messages::{
         ApiVersionsRequest, ApiVersionsResponse, ControlledShutdownRequest, MetadataRequest,
     };
-    use crate::message::Message;
 
     #[test]
     fn request_frame_has_size_header_and_body() {
@@ -241,13 +360,83 @@ mod tests {
 
     #[test]
     fn header_versions_follow_the_rules() {
-        assert_eq!(ApiKey::Produce.request_header_version(8), 1);
-        assert_eq!(ApiKey::Produce.request_header_version(9), 2);
-        assert_eq!(ApiKey::ControlledShutdown.request_header_version(0), 0);
-        assert_eq!(ApiKey::ControlledShutdown.request_header_version(1), 1);
-        assert_eq!(ApiKey::Fetch.response_header_version(12), 1);
-        assert_eq!(ApiKey::Fetch.response_header_version(11), 0);
-        assert_eq!(ApiKey::ApiVersions.response_header_version(4), 0);
-        assert_eq!(ApiKey::ApiVersions.request_header_version(3), 2);
+        use RequestHeaderVersion as Req;
+        use ResponseHeaderVersion as Resp;
+        assert_eq!(ApiKey::Produce.request_header_version(8), Req::V1);
+        assert_eq!(ApiKey::Produce.request_header_version(9), Req::V2);
+        assert_eq!(
+            ApiKey::ControlledShutdown.request_header_version(0),
+            Req::V0
+        );
+        assert_eq!(
+            ApiKey::ControlledShutdown.request_header_version(1),
+            Req::V1
+        );
+        assert_eq!(ApiKey::Fetch.response_header_version(12), Resp::V1);
+        assert_eq!(ApiKey::Fetch.response_header_version(11), Resp::V0);
+        assert_eq!(ApiKey::ApiVersions.response_header_version(4), Resp::V0);
+        assert_eq!(ApiKey::ApiVersions.request_header_version(3), Req::V2);
+    }
+
+    #[test]
+    fn header_version_numbers() {
+        for v in 0..3 {
+            assert_eq!(RequestHeaderVersion::from_i16(v).unwrap().as_i16(), v);
+        }
+        assert_eq!(RequestHeaderVersion::from_i16(3), None);
+        for v in 0..2 {
+            assert_eq!(ResponseHeaderVersion::from_i16(v).unwrap().as_i16(), v);
+        }
+        assert_eq!(ResponseHeaderVersion::from_i16(2), None);
+    }
+
+    #[test]
+    fn request_head_matches_the_generated_header() {
+        for (version, client_id) in [
+            (RequestHeaderVersion::V0, None),
+            (RequestHeaderVersion::V1, Some("kafkaex")),
+            (RequestHeaderVersion::V1, None),
+            (RequestHeaderVersion::V2, Some("kafkaex")),
+            (RequestHeaderVersion::V2, None),
+        ] {
+            let head = encode_request_head(ApiKey::Fetch, 13, version, 77, client_id, 5).unwrap();
+            let header = RequestHeader::default()
+                .with_request_api_key(ApiKey::Fetch.as_i16())
+                .with_request_api_version(13)
+                .with_correlation_id(77)
+                .with_client_id(client_id.map(str::to_owned));
+            let expected = header.to_bytes(version.as_i16()).unwrap();
+            assert_eq!(&head[4..], &expected[..], "{version:?}");
+            let size = i32::from_be_bytes([head[0], head[1], head[2], head[3]]);
+            assert_eq!(size as usize, expected.len() + 5);
+            assert_eq!(
+                &head[REQUEST_HEAD_CORRELATION_ID_OFFSET..REQUEST_HEAD_CORRELATION_ID_OFFSET + 4],
+                &77i32.to_be_bytes()
+            );
+        }
+        let long = "x".repeat(40_000);
+        assert!(matches!(
+            encode_request_head(
+                ApiKey::Fetch,
+                1,
+                RequestHeaderVersion::V1,
+                0,
+                Some(&long),
+                0
+            ),
+            Err(EncodeError::TooLong { .. })
+        ));
+    }
+
+    #[test]
+    fn response_header_rest_skips_tagged_fields() {
+        let mut b = Bytes::from_static(&[1, 9, 2, 0xde, 0xad, 0xaa]);
+        skip_response_header_rest(&mut b, ResponseHeaderVersion::V1).unwrap();
+        assert_eq!(&b[..], &[0xaa]);
+        let mut b = Bytes::from_static(&[0xaa]);
+        skip_response_header_rest(&mut b, ResponseHeaderVersion::V0).unwrap();
+        assert_eq!(&b[..], &[0xaa]);
+        let mut b = Bytes::from_static(&[1, 9, 5, 0]);
+        assert!(skip_response_header_rest(&mut b, ResponseHeaderVersion::V1).is_err());
     }
 }

@@ -20,15 +20,14 @@ pub mod murmur2;
 pub mod primitives;
 pub mod records;
 
-pub mod generated;
+/// Every generated message: one module per request, response, header or data message with its
+/// nested structs, the top-level types re-exported here, [`ApiKey`] and dispatch by API key.
+/// Generated into `src/generated/` by `cargo xtask codegen` from Kafka's JSON specs.
+#[path = "generated/mod.rs"]
+pub mod messages;
 
 pub use error::{CompressionError, DecodeError, EncodeError};
 pub use error_code::ErrorCode;
-pub use generated::ApiKey;
 pub use message::{Decodable, Encodable, Message, Request};
-pub use primitives::{RawTaggedField, Uuid, VersionRange};
-
-/// All generated messages.
-pub mod messages {
-    pub use crate::generated::*;
-}
+pub use messages::ApiKey;
+pub use primitives::{UnknownTaggedFields, Uuid, VersionRange};

@@ -47,17 +47,11 @@ impl VersionRange {
     }
 }
 
-/// A tagged field that this code does not know, kept so a decode/encode round trip preserves it.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct RawTaggedField {
-    /// The tag.
-    pub tag: u32,
-    /// The field's bytes as received.
-    pub data: Bytes,
-}
-
-/// Unknown tagged fields of a struct, in the order received.
-pub type UnknownTaggedFields = Vec<RawTaggedField>;
+/// Tagged fields of a struct that this code does not know, by tag, kept so a decode/encode round
+/// trip preserves them. A map, so tags are unique and always written in ascending order, as
+/// KIP-482 requires (Java's reader refuses anything else); they are interleaved with the known
+/// tagged fields by tag when encoded.
+pub type UnknownTaggedFields = std::collections::BTreeMap<u32, Bytes>;
 
 #[inline]
 fn need(buf: &Bytes, n: usize) -> Result<(), DecodeError> {
@@ -282,7 +276,8 @@ pub fn get_array_len(buf: &mut Bytes, compact: bool) -> Result<Option<usize>, De
 
 /// Reads the tagged-field section header and calls `field(tag, data)` for each field, with `data`
 /// a zero-copy slice of exactly that field's bytes. `field` returns `Ok(true)` when it knew the tag;
-/// unknown tags are appended to `unknown`.
+/// unknown tags are kept in `unknown`. A tag that appears twice is an error (it could not be
+/// written back, and Kafka never sends one).
 pub fn get_tagged_fields(
     buf: &mut Bytes,
     unknown: &mut UnknownTaggedFields,
@@ -307,9 +302,38 @@ pub fn get_tagged_fields(
             });
         }
         let data = buf.split_to(size);
-        if !field(tag, data.clone())? {
-            unknown.push(RawTaggedField { tag, data });
+        if !field(tag, data.clone())? && unknown.insert(tag, data).is_some() {
+            return Err(DecodeError::InvalidValue {
+                what: "tagged field tag (repeated)",
+                value: i64::from(tag),
+            });
         }
+    }
+    Ok(())
+}
+
+/// Skips a tagged-field section (count, then tag, size and bytes per field) without keeping
+/// anything, checking every size against the bytes left.
+pub fn skip_tagged_fields(buf: &mut Bytes) -> Result<(), DecodeError> {
+    let count = get_uvarint(buf)? as usize;
+    if count > buf.remaining() {
+        return Err(DecodeError::InvalidLength {
+            what: "tagged fields",
+            len: count as i64,
+            remaining: buf.remaining(),
+        });
+    }
+    for _ in 0..count {
+        let _tag = get_uvarint(buf)?;
+        let size = get_uvarint(buf)? as usize;
+        if size > buf.remaining() {
+            return Err(DecodeError::InvalidLength {
+                what: "tagged field",
+                len: size as i64,
+                remaining: buf.remaining(),
+            });
+        }
+        buf.advance(size);
     }
     Ok(())
 }
@@ -517,21 +541,40 @@ pub fn array_len_len(len: Option<usize>, compact: bool) -> usize {
     len_len(len, compact)
 }
 
-/// Writes unknown tagged fields (after the known ones, as Kafka's Java code does).
-pub fn put_unknown_tagged_fields(buf: &mut BytesMut, fields: &[RawTaggedField]) {
-    for f in fields {
-        put_uvarint(buf, f.tag);
-        put_uvarint(buf, f.data.len() as u32);
-        buf.put_slice(&f.data);
+/// Writes the unknown tagged fields whose tag is below `below` (all of them for `None`) that
+/// `rest` still holds, advancing it. Generated encoders call this before each known tagged field
+/// and once at the end, so known and unknown fields come out in one ascending order.
+pub fn put_unknown_tagged_fields(
+    buf: &mut BytesMut,
+    rest: &mut std::iter::Peekable<std::collections::btree_map::Iter<'_, u32, Bytes>>,
+    below: Option<u32>,
+) {
+    while let Some((tag, data)) = rest.next_if(|(tag, _)| below.is_none_or(|b| **tag < b)) {
+        put_uvarint(buf, *tag);
+        put_uvarint(buf, data.len() as u32);
+        buf.put_slice(data);
     }
 }
 
 /// Encoded size of unknown tagged fields (without the count prefix).
-pub fn unknown_tagged_fields_len(fields: &[RawTaggedField]) -> usize {
+pub fn unknown_tagged_fields_len(fields: &UnknownTaggedFields) -> usize {
     fields
         .iter()
-        .map(|f| uvarint_len(f.tag) + uvarint_len(f.data.len() as u32) + f.data.len())
+        .map(|(tag, data)| uvarint_len(*tag) + uvarint_len(data.len() as u32) + data.len())
         .sum()
+}
+
+/// Fails when an unknown tagged field uses the tag of a field the struct knows (`known`): the
+/// two would be written under one tag.
+pub fn check_unknown_tags(
+    fields: &UnknownTaggedFields,
+    known: &[u32],
+    message: &'static str,
+) -> Result<(), EncodeError> {
+    match known.iter().find(|tag| fields.contains_key(tag)) {
+        Some(tag) => Err(EncodeError::TaggedFieldConflict { message, tag: *tag }),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

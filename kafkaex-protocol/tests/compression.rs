@@ -192,3 +192,28 @@ fn batches_with_large_values_round_trip_through_every_codec() {
         assert_eq!(back, batch, "{codec}");
     }
 }
+
+/// Each error prints its own layer; the cause is reached through `source()`, never printed twice.
+#[test]
+fn errors_keep_the_codec_error_as_their_source() {
+    use std::error::Error as _;
+    let err = decompress(Compression::Gzip, b"not gzip at all", 1 << 20).unwrap_err();
+    assert!(
+        matches!(err, CompressionError::Codec { codec: "gzip", .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "the gzip codec failed");
+    let codec = err.source().expect("the codec's own error");
+    assert!(!codec.to_string().is_empty());
+
+    let decode = DecodeError::from(err.clone());
+    assert_eq!(decode.to_string(), "decompression failed");
+    assert_eq!(decode.source().unwrap().to_string(), err.to_string());
+
+    let nested = DecodeError::InvalidUtf8.in_message("FetchResponse", 4);
+    assert_eq!(nested.to_string(), "could not decode FetchResponse v4");
+    assert_eq!(
+        nested.source().unwrap().to_string(),
+        DecodeError::InvalidUtf8.to_string()
+    );
+}

@@ -328,3 +328,30 @@ fn ok_result_and_display() {
     let boxed: Box<dyn std::error::Error> = Box::new(ErrorCode::NotCoordinator);
     assert!(boxed.to_string().starts_with("NOT_COORDINATOR (16)"));
 }
+
+#[test]
+fn generated_error_code_fields_are_typed_and_lossless() {
+    use kafkaex_protocol::messages::HeartbeatResponse;
+    use kafkaex_protocol::Message;
+    for code in [0i16, 3, 27, -1, 137, 30000, i16::MIN] {
+        let response = HeartbeatResponse::default().with_error_code(ErrorCode::from_code(code));
+        let wire = response.to_bytes(4).unwrap().freeze();
+        assert_eq!(&wire[4..6], &code.to_be_bytes());
+        let back = HeartbeatResponse::from_bytes(wire, 4).unwrap();
+        assert_eq!(back.error_code.code(), code);
+        assert_eq!(back, response);
+    }
+    assert_eq!(HeartbeatResponse::default().error_code, ErrorCode::None);
+}
+
+#[test]
+fn equality_and_hashing_go_by_the_code() {
+    use std::collections::HashSet;
+    assert_eq!(ErrorCode::Unknown(3), ErrorCode::UnknownTopicOrPartition);
+    assert_ne!(ErrorCode::Unknown(30000), ErrorCode::Unknown(30001));
+    let set: HashSet<ErrorCode> = [ErrorCode::Unknown(6), ErrorCode::NotLeaderOrFollower]
+        .into_iter()
+        .collect();
+    assert_eq!(set.len(), 1);
+    assert_eq!(ErrorCode::default(), ErrorCode::None);
+}

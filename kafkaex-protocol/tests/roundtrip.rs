@@ -7,8 +7,8 @@
 //! A failure prints the API, version and seed; `TestRng::new(seed)` reproduces it.
 
 use bytes::{Bytes, BytesMut};
-use kafkaex_protocol::generated::testing::{Random, TestRng};
-use kafkaex_protocol::generated::{
+use kafkaex_protocol::messages::testing::{Random, TestRng};
+use kafkaex_protocol::messages::{
     decode_request_body, decode_response_body, random_request, random_response, ApiKey,
     ConsumerProtocolAssignment, ConsumerProtocolSubscription, RequestHeader, ResponseHeader,
 };

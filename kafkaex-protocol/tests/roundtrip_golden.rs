@@ -5,14 +5,14 @@
 //! and hostile input.
 
 use bytes::{Bytes, BytesMut};
-use kafkaex_protocol::generated::testing::TestRng;
-use kafkaex_protocol::generated::{
+use kafkaex_protocol::header::encode_request_frame;
+use kafkaex_protocol::messages::testing::TestRng;
+use kafkaex_protocol::messages::{
     api_versions_response, decode_request_body, decode_response_body, fetch_request,
     random_request, random_response, ApiKey, ApiVersionsRequest, ApiVersionsResponse, FetchRequest,
     MetadataRequest, MetadataResponse, ProduceRequest, RequestKind,
 };
-use kafkaex_protocol::header::encode_request_frame;
-use kafkaex_protocol::{DecodeError, Encodable, EncodeError, Message, RawTaggedField};
+use kafkaex_protocol::{DecodeError, Encodable, EncodeError, Message, UnknownTaggedFields};
 
 #[test]
 fn api_versions_request_v3_golden() {
@@ -54,9 +54,9 @@ fn api_versions_request_v2_drops_ignorable_fields() {
 #[test]
 fn metadata_request_v0_golden() {
     let req = MetadataRequest::default().with_topics(Some(vec![
-        kafkaex_protocol::generated::metadata_request::MetadataRequestTopic::default()
+        kafkaex_protocol::messages::metadata_request::MetadataRequestTopic::default()
             .with_name(Some("foo".into())),
-        kafkaex_protocol::generated::metadata_request::MetadataRequestTopic::default()
+        kafkaex_protocol::messages::metadata_request::MetadataRequestTopic::default()
             .with_name(Some("bar".into())),
     ]));
     let body = req.to_bytes(0).unwrap();
@@ -118,10 +118,8 @@ fn field_not_in_version_is_an_error_naming_message_and_version() {
     assert!(req.to_bytes(4).is_ok());
 
     // Unknown tagged fields cannot be carried by a non-flexible version either.
-    let req = ApiVersionsRequest::default().with_unknown_tagged_fields(vec![RawTaggedField {
-        tag: 9,
-        data: Bytes::from_static(b"x"),
-    }]);
+    let req = ApiVersionsRequest::default()
+        .with_unknown_tagged_fields(UnknownTaggedFields::from([(9, Bytes::from_static(b"x"))]));
     assert!(matches!(
         req.to_bytes(2),
         Err(EncodeError::FieldNotInVersion { version: 2, .. })
@@ -194,10 +192,7 @@ fn unknown_tagged_fields_survive_a_round_trip() {
     assert_eq!(req.client_software_name, "k");
     assert_eq!(
         req.unknown_tagged_fields,
-        vec![RawTaggedField {
-            tag: 42,
-            data: Bytes::from_static(&[7, 8, 9])
-        }]
+        UnknownTaggedFields::from([(42, Bytes::from_static(&[7, 8, 9]))])
     );
     assert_eq!(req.to_bytes(3).unwrap().freeze(), wire);
 }
@@ -225,6 +220,65 @@ fn known_tagged_fields_are_written_only_when_set() {
     assert_eq!(
         ApiVersionsResponse::from_bytes(bytes.freeze(), 3).unwrap(),
         resp
+    );
+}
+
+#[test]
+fn unknown_tagged_fields_are_written_in_ascending_tag_order_after_known_ones() {
+    // ApiVersionsResponse v3 knows tags 0-3. Received: known tag 1, unknown 9, known 3,
+    // unknown 5 (out of order, as a sloppy peer might send them).
+    let plain: &[u8] = &[0, 0, 1, 0, 0, 0, 0, 0];
+    let mut wire = plain[..plain.len() - 1].to_vec();
+    wire.extend_from_slice(&[
+        4, 1, 8, 0, 0, 0, 0, 0, 0, 0, 7, 9, 1, 0xaa, 3, 1, 1, 5, 2, 0xbb, 0xcc,
+    ]);
+    let resp = ApiVersionsResponse::from_bytes(Bytes::from(wire), 3).unwrap();
+    assert_eq!(resp.finalized_features_epoch, 7);
+    assert!(resp.zk_migration_ready);
+    assert_eq!(
+        resp.unknown_tagged_fields,
+        UnknownTaggedFields::from([
+            (5, Bytes::from_static(&[0xbb, 0xcc])),
+            (9, Bytes::from_static(&[0xaa]))
+        ])
+    );
+    // Written back: 1, 3, 5, 9, every tag ascending as KIP-482 requires.
+    let mut sorted = plain[..plain.len() - 1].to_vec();
+    sorted.extend_from_slice(&[
+        4, 1, 8, 0, 0, 0, 0, 0, 0, 0, 7, 3, 1, 1, 5, 2, 0xbb, 0xcc, 9, 1, 0xaa,
+    ]);
+    let bytes = resp.to_bytes(3).unwrap();
+    assert_eq!(&bytes[..], &sorted[..]);
+    assert_eq!(resp.encoded_len(3).unwrap(), sorted.len());
+}
+
+#[test]
+fn an_unknown_tagged_field_may_not_reuse_a_known_tag() {
+    let resp = ApiVersionsResponse::default()
+        .with_unknown_tagged_fields(UnknownTaggedFields::from([(3, Bytes::from_static(&[1]))]));
+    let err = resp.to_bytes(3).unwrap_err();
+    assert_eq!(
+        err,
+        EncodeError::TaggedFieldConflict {
+            message: "ApiVersionsResponse",
+            tag: 3
+        }
+    );
+    assert!(resp.encoded_len(3).is_err());
+    // Not known there, so allowed (and written): tag 3 of a struct without tagged fields.
+    let req = ApiVersionsRequest::default()
+        .with_unknown_tagged_fields(UnknownTaggedFields::from([(3, Bytes::from_static(&[1]))]));
+    assert!(req.to_bytes(3).is_ok());
+}
+
+#[test]
+fn a_repeated_tag_is_a_decode_error() {
+    // ApiVersionsRequest v3 (two empty compact strings), then unknown tag 42 twice.
+    let wire = Bytes::from_static(&[1, 1, 2, 42, 1, 7, 42, 1, 8]);
+    let err = ApiVersionsRequest::from_bytes(wire, 3).unwrap_err();
+    assert!(
+        matches!(err.root(), DecodeError::InvalidValue { value: 42, .. }),
+        "{err:?}"
     );
 }
 

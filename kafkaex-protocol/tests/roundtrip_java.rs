@@ -5,7 +5,7 @@
 //! same bytes.
 
 use bytes::Bytes;
-use kafkaex_protocol::generated::{
+use kafkaex_protocol::messages::{
     ApiVersionsResponse, ConsumerGroupHeartbeatResponse, ConsumerProtocolSubscription,
     CreateTopicsResponse, DescribeTopicPartitionsRequest, FetchRequest, FetchResponse,
     MetadataRequest, ProduceRequest, RequestHeader, UpdateMetadataRequest,
@@ -122,6 +122,6 @@ fn headers_and_odds_and_ends() {
     assert_eq!(m.topics, vec!["a".to_string(), "b".to_string()]);
     assert_eq!(m.rack_id.as_deref(), Some("r"));
     let m: CreateTopicsResponse = java(5, "00000000020274000001ffffffffffff00010002000500");
-    assert_eq!(m.topics[0].topic_config_error_code, 5);
+    assert_eq!(m.topics[0].topic_config_error_code.code(), 5);
     assert_eq!(m.topics[0].configs, None);
 }

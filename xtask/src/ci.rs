@@ -20,10 +20,10 @@ use crate::workspace_root;
 /// - with `crc-fast`, every record test (golden bytes, Java interop) runs on that CRC32C, and a
 ///   unit test checks it against the default `crc32c` crate at every length and alignment; the
 ///   default build is compiled by the fuzz and bench steps.
-const TEST_FEATURES: &str = "kafkaex-net/testcontainers,kafkaex-protocol/crc-fast";
+const TEST_FEATURES: &str = "kafkaex-testkit/testcontainers,kafkaex-protocol/crc-fast";
 
 /// Broker profiles the test suite needs, in start order.
-const TEST_PROFILES: &[&str] = &["kraft", "zk", "cluster", "secure"];
+const TEST_PROFILES: &[&str] = &["kraft", "zk", "legacy", "cluster", "secure"];
 
 pub(crate) fn run_ci(args: &[String]) -> Result<()> {
     let started = Instant::now();
@@ -192,7 +192,7 @@ pub(crate) fn run_test(args: &[String]) -> Result<()> {
         // Tells the tests that brokers are expected: a missing broker is then a failure, not a skip.
         cmd.env("KAFKAEX_REQUIRE_BROKERS", "1");
     }
-    // Every broker test that finds no broker appends a line here (kafkaex_net::provider), so the
+    // Every broker test that finds no broker appends a line here (kafkaex_testkit::provider), so the
     // number of skipped broker tests is printed at the end instead of hiding in captured output.
     let skip_log = root.join("target/kafkaex-skipped-tests.log");
     let _ = std::fs::remove_file(&skip_log);

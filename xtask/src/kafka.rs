@@ -12,9 +12,15 @@
 //! | `cluster` | 4.4.0 | three KRaft nodes, each broker+controller, 3 voters     | 127.0.0.1:29092,29093,29094  |
 //! | `zk`      | 3.9.1 | ZooKeeper-mode broker and its ZooKeeper (32181)         | 127.0.0.1:39092              |
 //! | `secure`  | 4.4.0 | SSL 49093, SASL_SSL/PLAIN 49094, SASL_SSL/SCRAM 49095   | see `target/kafka/secure/env`|
+//! | `legacy`  | 2.5.1 | ZooKeeper-mode broker and its ZooKeeper 3.5.8 (52181)   | 127.0.0.1:59092              |
 //!
 //! Why a `zk` profile: only a ZooKeeper-mode broker still serves OffsetCommit/OffsetFetch v0
 //! (offsets kept in ZooKeeper) and the oldest API versions, which KafkaEx's legacy API used.
+//! Why `legacy`: 2.5.1 is the release Elixir KafkaEx's CI ran, so it has the version ranges
+//! KafkaEx users' brokers answered with (Produce and OffsetCommit up to v8, Fetch v11,
+//! OffsetFetch v7, CreateTopics v5, ApiVersions v3); the `zk` profile's 3.9 accepts much newer
+//! versions. Both ZooKeeper profiles are set up the same way (see [`Profile::zookeeper`]);
+//! 2.5.1 (Scala 2.13.1, ZooKeeper 3.5.8) runs on Java 17 with the same JVM options as the others.
 //!
 //! Layout of a profile directory: `node-<id>/` (or `zookeeper/`) holding the process's
 //! `server.properties`, `data/`, `pid` and `<name>.log`; the logging config; for `secure`, the
@@ -46,6 +52,8 @@ use self::probe::Readiness;
 const KRAFT_VERSION: &str = "4.4.0";
 /// Kafka release of the `zk` profile: 3.9 is the last line with ZooKeeper mode (removed in 4.0).
 const ZK_VERSION: &str = "3.9.1";
+/// Kafka release of the `legacy` profile: what Elixir KafkaEx's CI ran.
+const LEGACY_VERSION: &str = "2.5.1";
 /// How long a start may take before we give up: JVM start, storage load and (for the cluster)
 /// a controller election, all on two cores.
 const START_TIMEOUT: Duration = Duration::from_secs(90);
@@ -139,7 +147,8 @@ const USAGE: &str = "usage: cargo xtask kafka <subcommand>\n\
   env                         print `export` lines for the profiles that are up\n\
   stop-node PROFILE NODE_ID   stop one node (e.g. `stop-node cluster 2`), keeping its data\n\
   start-node PROFILE NODE_ID  start a stopped node again\n\
-profiles: kraft (127.0.0.1:19092), cluster (29092-29094), zk (39092), secure (49092-49095)";
+profiles: kraft (127.0.0.1:19092), cluster (29092-29094), zk (39092), secure (49092-49095),\n\
+  legacy (Kafka 2.5.1, 59092)";
 
 fn profiles_arg(rest: &[String]) -> Result<Vec<Profile>> {
     match rest {
@@ -160,12 +169,15 @@ enum Profile {
     Cluster,
     /// One KRaft node with TLS and SASL listeners.
     Secure,
+    /// Kafka 2.5.1 in ZooKeeper mode plus its ZooKeeper.
+    Legacy,
 }
 
 impl Profile {
-    const ALL: [Profile; 4] = [
+    const ALL: [Profile; 5] = [
         Profile::Kraft,
         Profile::Zk,
+        Profile::Legacy,
         Profile::Cluster,
         Profile::Secure,
     ];
@@ -174,7 +186,10 @@ impl Profile {
         Self::ALL
             .into_iter()
             .find(|p| p.name() == name)
-            .with_context(|| format!("unknown profile {name:?} (kraft, cluster, zk, secure, all)"))
+            .with_context(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|p| p.name()).collect();
+                format!("unknown profile {name:?} ({}, all)", names.join(", "))
+            })
     }
 
     fn name(self) -> &'static str {
@@ -183,6 +198,7 @@ impl Profile {
             Profile::Zk => "zk",
             Profile::Cluster => "cluster",
             Profile::Secure => "secure",
+            Profile::Legacy => "legacy",
         }
     }
 
@@ -190,6 +206,7 @@ impl Profile {
         // Overridable to try another release without editing code.
         let (var, default) = match self {
             Profile::Zk => ("KAFKAEX_KAFKA_ZK_VERSION", ZK_VERSION),
+            Profile::Legacy => ("KAFKAEX_KAFKA_LEGACY_VERSION", LEGACY_VERSION),
             _ => ("KAFKAEX_KAFKA_VERSION", KRAFT_VERSION),
         };
         std::env::var(var).unwrap_or_else(|_| default.to_string())
@@ -206,6 +223,7 @@ impl Profile {
             Profile::Cluster => vec![(1, 29092), (2, 29093), (3, 29094)],
             Profile::Zk => vec![(0, 39092)],
             Profile::Secure => vec![(1, 49092)],
+            Profile::Legacy => vec![(0, 59092)],
         }
     }
 
@@ -215,12 +233,18 @@ impl Profile {
             Profile::Kraft => 19093,
             Profile::Cluster => 29190 + id as u16,
             Profile::Secure => 49096,
-            Profile::Zk => unreachable!("no KRaft controller in ZooKeeper mode"),
+            Profile::Zk | Profile::Legacy => unreachable!("no KRaft controller in ZooKeeper mode"),
         }
     }
 
-    /// ZooKeeper's client address (`zk` profile).
-    const ZOOKEEPER: &'static str = "127.0.0.1:32181";
+    /// ZooKeeper's client address, for the profiles whose broker runs in ZooKeeper mode.
+    fn zookeeper(self) -> Option<&'static str> {
+        match self {
+            Profile::Zk => Some("127.0.0.1:32181"),
+            Profile::Legacy => Some("127.0.0.1:52181"),
+            Profile::Kraft | Profile::Cluster | Profile::Secure => None,
+        }
+    }
     /// The TLS listeners of the `secure` profile: name, port, security protocol.
     const SECURE_LISTENERS: [(&'static str, u16, &'static str); 3] = [
         ("SSL", 49093, "SSL"),
@@ -231,13 +255,13 @@ impl Profile {
     fn services(self, root: &Path) -> Vec<Service> {
         let dir = self.dir(root);
         let mut out = Vec::new();
-        if self == Profile::Zk {
+        if let Some(zookeeper) = self.zookeeper() {
             out.push(Service {
                 name: "zookeeper".into(),
                 dir: dir.join("zookeeper"),
                 node_id: None,
                 main_class: "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-                ready: Readiness::Port(Self::ZOOKEEPER.into()),
+                ready: Readiness::Port(zookeeper.into()),
             });
         }
         for (id, port) in self.nodes() {
@@ -263,9 +287,9 @@ impl Profile {
     /// Every loopback port the profile listens on.
     fn ports(self) -> Vec<u16> {
         let mut ports: Vec<u16> = self.nodes().iter().map(|(_, p)| *p).collect();
-        match self {
-            Profile::Zk => ports.push(32181),
-            _ => ports.extend(self.nodes().iter().map(|(id, _)| self.controller_port(*id))),
+        match self.zookeeper() {
+            Some(zookeeper) => ports.push(port_of(zookeeper)),
+            None => ports.extend(self.nodes().iter().map(|(id, _)| self.controller_port(*id))),
         }
         if self == Profile::Secure {
             ports.extend(Self::SECURE_LISTENERS.iter().map(|(_, p, _)| *p));
@@ -296,7 +320,17 @@ impl Profile {
             Profile::Kraft => vec![var("KAFKAEX_BOOTSTRAP_KRAFT", self.bootstrap())],
             Profile::Zk => vec![
                 var("KAFKAEX_BOOTSTRAP_ZK", self.bootstrap()),
-                var("KAFKAEX_ZOOKEEPER_ZK", Self::ZOOKEEPER.into()),
+                var(
+                    "KAFKAEX_ZOOKEEPER_ZK",
+                    self.zookeeper().unwrap_or_default().into(),
+                ),
+            ],
+            Profile::Legacy => vec![
+                var("KAFKAEX_BOOTSTRAP_LEGACY", self.bootstrap()),
+                var(
+                    "KAFKAEX_ZOOKEEPER_LEGACY",
+                    self.zookeeper().unwrap_or_default().into(),
+                ),
             ],
             Profile::Cluster => {
                 let nodes: Vec<String> = self
@@ -335,9 +369,9 @@ impl Profile {
     }
 
     /// Log config file name and the JVM property pointing at it: log4j 2 on Kafka 4.x, reload4j
-    /// (log4j 1 API) on 3.x.
+    /// (log4j 1 API) on 2.x and 3.x.
     fn log_config(self, root: &Path) -> (PathBuf, String, &'static str) {
-        if dist::is_3x(&self.version()) {
+        if dist::uses_log4j1(&self.version()) {
             let path = self.dir(root).join("log4j.properties");
             let prop = format!("-Dlog4j.configuration=file:{}", path.display());
             (path, prop, LOG4J1)
@@ -605,14 +639,14 @@ fn start_fresh(
 
     for s in services {
         let text = match s.node_id {
-            None => zookeeper_properties(s),
-            Some(id) if profile == Profile::Zk => zk_broker_properties(s, id),
+            None => zookeeper_properties(profile, s),
+            Some(id) if profile.zookeeper().is_some() => zk_broker_properties(profile, s, id),
             Some(id) => kraft_properties(profile, s, id, tls.as_ref()),
         };
         std::fs::write(s.config(), text)?;
     }
 
-    if profile != Profile::Zk {
+    if profile.zookeeper().is_none() {
         let t = Instant::now();
         format_storage(lib, &log_prop, services, &format_extra)?;
         eprintln!("xtask kafka:   storage formatted in {:.1?}", t.elapsed());
@@ -746,33 +780,46 @@ fn kraft_properties(
     )
 }
 
-fn zk_broker_properties(s: &Service, id: u32) -> String {
-    let port = Profile::Zk.nodes()[0].1;
+/// A ZooKeeper-mode broker (`zk`, `legacy`). Every setting here and in [`common_properties`]
+/// exists in 2.5 as in 3.9; the message format and inter-broker protocol stay at the release's
+/// defaults (its newest).
+fn zk_broker_properties(profile: Profile, s: &Service, id: u32) -> String {
+    let port = profile.nodes()[0].1;
     format!(
-        "# Written by `cargo xtask kafka up zk`.\n\
+        "# Written by `cargo xtask kafka up {profile}`.\n\
          broker.id={id}\n\
          listeners=PLAINTEXT://127.0.0.1:{port}\n\
          advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
          zookeeper.connect={zk}\n\
          zookeeper.connection.timeout.ms=30000\n\
          {common}",
-        zk = Profile::ZOOKEEPER,
+        profile = profile.name(),
+        zk = profile.zookeeper().expect("a ZooKeeper-mode profile"),
         common = common_properties(&s.data(), 1, 1),
     )
 }
 
-fn zookeeper_properties(s: &Service) -> String {
-    let (host, port) = Profile::ZOOKEEPER.split_once(':').expect("host:port");
+fn zookeeper_properties(profile: Profile, s: &Service) -> String {
+    let zookeeper = profile.zookeeper().expect("a ZooKeeper-mode profile");
+    let (host, port) = zookeeper.split_once(':').expect("host:port");
     format!(
-        "# Written by `cargo xtask kafka up zk`.\n\
+        "# Written by `cargo xtask kafka up {profile}`.\n\
          dataDir={}\n\
          clientPort={port}\n\
          clientPortAddress={host}\n\
          maxClientCnxns=0\n\
          admin.enableServer=false\n\
          4lw.commands.whitelist=ruok,srvr,stat\n",
-        s.data().display()
+        s.data().display(),
+        profile = profile.name(),
     )
+}
+
+/// The port of a `host:port` constant.
+fn port_of(addr: &str) -> u16 {
+    addr.rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .expect("a host:port constant")
 }
 
 /// The variables of `target/kafka/secure/env`.
@@ -1068,4 +1115,95 @@ fn status(root: &Path, rest: &[String]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_profile_parses_from_its_name_and_errors_list_them_all() {
+        for p in Profile::ALL {
+            assert_eq!(Profile::parse(p.name()).unwrap(), p);
+        }
+        let err = format!("{:#}", Profile::parse("nope").unwrap_err());
+        for p in Profile::ALL {
+            assert!(err.contains(p.name()), "{err}");
+            assert!(USAGE.contains(p.name()), "usage text lacks {}", p.name());
+        }
+        assert_eq!(
+            profiles_arg(&["all".into()]).unwrap(),
+            Profile::ALL.to_vec()
+        );
+        assert_eq!(profiles_arg(&[]).unwrap(), vec![Profile::Kraft]);
+    }
+
+    /// Two profiles can run at once (`cargo xtask test` runs them all), so no port may be taken
+    /// twice, within a profile or across profiles; and every address a profile advertises is
+    /// one it checks before starting.
+    #[test]
+    fn ports_are_distinct_across_all_profiles() {
+        let mut owner = std::collections::BTreeMap::new();
+        for p in Profile::ALL {
+            for port in p.ports() {
+                if let Some(other) = owner.insert(port, p) {
+                    panic!("port {port} used by {} and {}", other.name(), p.name());
+                }
+            }
+            let advertised = p
+                .bootstrap()
+                .split(',')
+                .chain(p.zookeeper())
+                .map(port_of)
+                .collect::<Vec<_>>();
+            for port in advertised {
+                assert!(p.ports().contains(&port), "{}: {port}", p.name());
+            }
+        }
+    }
+
+    #[test]
+    fn legacy_is_kafka_2_5_with_its_own_zookeeper() {
+        let root = Path::new("/nonexistent");
+        let p = Profile::Legacy;
+        if std::env::var_os("KAFKAEX_KAFKA_LEGACY_VERSION").is_none() {
+            assert_eq!(p.version(), "2.5.1");
+        }
+        assert_eq!(p.bootstrap(), "127.0.0.1:59092");
+        assert_eq!(
+            p.env(root),
+            vec![
+                ("KAFKAEX_BOOTSTRAP_LEGACY".into(), "127.0.0.1:59092".into()),
+                ("KAFKAEX_ZOOKEEPER_LEGACY".into(), "127.0.0.1:52181".into()),
+            ]
+        );
+        let services = p.services(root);
+        let names: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["zookeeper", "node-0"]);
+        let broker = zk_broker_properties(p, &services[1], 0);
+        assert!(broker.contains("zookeeper.connect=127.0.0.1:52181\n"));
+        assert!(broker.contains("listeners=PLAINTEXT://127.0.0.1:59092\n"));
+        assert!(!broker.contains("log.message.format.version"));
+        assert!(!broker.contains("inter.broker.protocol.version"));
+        assert!(zookeeper_properties(p, &services[0]).contains("clientPort=52181\n"));
+        assert!(p
+            .log_config(root)
+            .1
+            .starts_with("-Dlog4j.configuration=file:"));
+    }
+
+    /// Each profile's bootstrap variable is its own, so the tests never mix profiles up.
+    #[test]
+    fn env_variables_do_not_overlap() {
+        let root = Path::new("/nonexistent");
+        let mut seen = std::collections::BTreeMap::new();
+        for p in Profile::ALL {
+            for (k, _) in p.env(root) {
+                if let Some(other) = seen.insert(k.clone(), p) {
+                    // The xtask path is shared on purpose (only `cluster` prints it today).
+                    assert_eq!(k, "KAFKAEX_XTASK", "{k}: {} and {}", other.name(), p.name());
+                }
+            }
+        }
+    }
 }

@@ -47,7 +47,7 @@ fn print_usage() {
          \x20 test [--no-brokers]                   start the test brokers, run the whole test suite, stop them\n\
          \x20 ci                                     fmt, clippy, codegen --check, fuzz/bench builds, then test\n\
          \x20 interop build|verify FILE|produce|fetch|write|capture   the Java client as a peer (interop/java)\n\
-         \x20 kafka up|down|status|env [PROFILE|all]   local brokers: kraft, cluster, zk, secure (`kafka help`)\n\
+         \x20 kafka up|down|status|env [PROFILE|all]   local brokers: kraft, cluster, zk, secure, legacy (`kafka help`)\n\
          \x20 fuzz [--seconds N] [TARGET..] | --build | seed | list   run the protocol fuzz targets (nightly)\n\
          \x20 bench e2e [--records N] [--arms a,b] [--skip-build] ...   end-to-end client benchmark against the kraft broker\n"
     );

@@ -12,12 +12,9 @@ use bytes::Bytes;
 use kafkaex_protocol::messages::{
     SaslAuthenticateRequest, SaslAuthenticateResponse, SaslHandshakeRequest, SaslHandshakeResponse,
 };
-use kafkaex_protocol::{ApiKey, Message, VersionRange};
+use kafkaex_protocol::{ApiKey, ErrorCode, Message, VersionRange};
 
-use super::{SaslConfig, SaslError, SaslStep};
-
-/// Kafka's `UNSUPPORTED_SASL_MECHANISM` error code.
-const UNSUPPORTED_SASL_MECHANISM: i16 = 33;
+use super::{SaslConfig, SaslError, SaslSession, SaslStep};
 
 /// The `SaslHandshake` and `SaslAuthenticate` versions to use with one broker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +36,7 @@ impl SaslVersions {
         handshake: Option<VersionRange>,
         authenticate: Option<VersionRange>,
     ) -> Result<Self, SaslError> {
-        let pick = |api: &'static str, ours: VersionRange, theirs: Option<VersionRange>| {
+        let pick = |api: ApiKey, ours: VersionRange, theirs: Option<VersionRange>| {
             let theirs = theirs.ok_or(SaslError::UnsupportedVersions { api })?;
             let version = ours.max.min(theirs.max);
             if version < ours.min || version < theirs.min {
@@ -49,7 +46,7 @@ impl SaslVersions {
         };
         Ok(Self {
             handshake: pick(
-                "SaslHandshake",
+                ApiKey::SaslHandshake,
                 VersionRange {
                     min: 1,
                     max: SaslHandshakeRequest::VERSIONS.max,
@@ -57,7 +54,7 @@ impl SaslVersions {
                 handshake,
             )?,
             authenticate: pick(
-                "SaslAuthenticate",
+                ApiKey::SaslAuthenticate,
                 SaslAuthenticateRequest::VERSIONS,
                 authenticate,
             )?,
@@ -133,14 +130,11 @@ where
     let mechanism = config.mechanism_name();
     if versions.handshake < 1 {
         return Err(SaslError::UnsupportedVersions {
-            api: "SaslHandshake",
+            api: ApiKey::SaslHandshake,
         });
     }
 
-    let handshake = SaslHandshakeRequest {
-        mechanism: mechanism.to_owned(),
-        ..Default::default()
-    };
+    let handshake = SaslHandshakeRequest::default().with_mechanism(mechanism.to_owned());
     let response: SaslHandshakeResponse = round_trip(
         &mut send,
         ApiKey::SaslHandshake,
@@ -149,17 +143,17 @@ where
     )
     .await?;
     match response.error_code {
-        0 => {}
-        UNSUPPORTED_SASL_MECHANISM => {
+        ErrorCode::None => {}
+        ErrorCode::UnsupportedSaslMechanism => {
             return Err(SaslError::UnsupportedMechanism {
                 mechanism,
                 enabled: response.mechanisms,
             })
         }
-        error_code => {
+        code => {
             return Err(SaslError::Rejected {
-                api: "SaslHandshake",
-                error_code,
+                api: ApiKey::SaslHandshake,
+                code,
                 message: None,
             })
         }
@@ -169,7 +163,9 @@ where
     let mut challenge: Option<Bytes> = None;
     let mut session_lifetime_ms = 0;
     loop {
-        let auth_bytes = match session.step(challenge.as_deref())? {
+        let (back, step) = step_off_runtime(session, challenge.take()).await?;
+        session = back;
+        let auth_bytes = match step {
             SaslStep::Send(bytes) => Bytes::from(bytes),
             SaslStep::Done => {
                 return Ok(Authenticated {
@@ -181,10 +177,7 @@ where
                 })
             }
         };
-        let request = SaslAuthenticateRequest {
-            auth_bytes,
-            ..Default::default()
-        };
+        let request = SaslAuthenticateRequest::default().with_auth_bytes(auth_bytes);
         let response: SaslAuthenticateResponse = round_trip(
             &mut send,
             ApiKey::SaslAuthenticate,
@@ -192,16 +185,34 @@ where
             &request,
         )
         .await?;
-        if response.error_code != 0 {
+        if !response.error_code.is_ok() {
             return Err(SaslError::Rejected {
-                api: "SaslAuthenticate",
-                error_code: response.error_code,
+                api: ApiKey::SaslAuthenticate,
+                code: response.error_code,
                 message: response.error_message,
             });
         }
         session_lifetime_ms = response.session_lifetime_ms;
         challenge = Some(response.auth_bytes);
     }
+}
+
+/// Runs one step of the mechanism on tokio's blocking pool: a SCRAM step derives the salted
+/// password with PBKDF2, which at the iteration counts a broker may ask for takes up to a
+/// second of CPU, and must neither stall the runtime's other tasks nor outlast a connect
+/// timeout (an abandoned step finishes on its thread and is dropped).
+async fn step_off_runtime(
+    mut session: Box<dyn SaslSession>,
+    challenge: Option<Bytes>,
+) -> Result<(Box<dyn SaslSession>, SaslStep), SaslError> {
+    let mechanism = session.mechanism_name();
+    let (session, step) = tokio::task::spawn_blocking(move || {
+        let step = session.step(challenge.as_deref());
+        (session, step)
+    })
+    .await
+    .map_err(|_| SaslError::StepAborted { mechanism })?;
+    Ok((session, step?))
 }
 
 async fn round_trip<F, Fut, E, Req, Resp>(

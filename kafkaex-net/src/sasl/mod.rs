@@ -26,6 +26,10 @@ mod exchange;
 mod plain;
 mod scram;
 
+/// The largest SCRAM iteration count this client accepts from a broker (more is refused as
+/// a way to make the client burn CPU).
+pub use scram::MAX_ITERATIONS as SCRAM_MAX_ITERATIONS;
+
 pub use exchange::{authenticate, Authenticated, SaslRequest, SaslVersions};
 pub use plain::PlainSession;
 pub use scram::{ScramMechanism, ScramSession, MAX_ITERATIONS, MIN_ITERATIONS};
@@ -288,12 +292,12 @@ pub enum SaslError {
     },
     /// The broker answered a SASL request with an error code; for `SaslAuthenticate` usually
     /// `SASL_AUTHENTICATION_FAILED` (58): wrong credentials, unknown user.
-    #[error("the broker rejected {api} with error code {error_code}{}", describe(.message))]
+    #[error("the broker rejected {api} with error code {}{}", code.code(), describe(.message))]
     Rejected {
         /// `SaslHandshake` or `SaslAuthenticate`.
-        api: &'static str,
+        api: kafkaex_protocol::ApiKey,
         /// The Kafka error code.
-        error_code: i16,
+        code: kafkaex_protocol::ErrorCode,
         /// The broker's error message, if it sent one.
         message: Option<String>,
     },
@@ -301,7 +305,7 @@ pub enum SaslError {
     #[error("the broker supports no usable {api} version")]
     UnsupportedVersions {
         /// `SaslHandshake` or `SaslAuthenticate`.
-        api: &'static str,
+        api: kafkaex_protocol::ApiKey,
     },
     /// A SASL request could not be encoded.
     #[error("could not encode a SASL request")]
@@ -309,6 +313,12 @@ pub enum SaslError {
     /// A SASL response could not be decoded.
     #[error("could not decode a SASL response")]
     Decode(#[source] kafkaex_protocol::DecodeError),
+    /// A mechanism step, run off the async runtime, did not complete (its thread panicked).
+    #[error("the {mechanism} step did not complete")]
+    StepAborted {
+        /// The mechanism.
+        mechanism: &'static str,
+    },
     /// The connection failed to send a SASL request or to receive its response.
     #[error("SASL request failed in transport")]
     Transport(#[source] Box<dyn std::error::Error + Send + Sync>),

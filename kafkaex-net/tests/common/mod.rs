@@ -41,6 +41,6 @@ pub(crate) fn list_offsets_error(response: &ListOffsetsResponse) -> Option<Error
         .topics
         .iter()
         .flat_map(|t| &t.partitions)
-        .map(|p| ErrorCode::from_code(p.error_code))
+        .map(|p| p.error_code)
         .find(|code| !code.is_ok())
 }

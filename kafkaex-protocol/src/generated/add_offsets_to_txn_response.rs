@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AddOffsetsToTxnResponse {
     /// Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -15,7 +16,7 @@ pub struct AddOffsetsToTxnResponse {
     /// The response error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -27,8 +28,8 @@ impl AddOffsetsToTxnResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -53,11 +54,12 @@ impl crate::Encodable for AddOffsetsToTxnResponse {
         }
         let flexible = version >= 3;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AddOffsetsToTxnResponse",
@@ -100,7 +102,7 @@ impl AddOffsetsToTxnResponse {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
                 Ok(false)
@@ -132,12 +134,12 @@ impl crate::Message for AddOffsetsToTxnResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AddOffsetsToTxnResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AddOffsetsToTxnResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AddPartitionsToTxnRequest {
     /// List of transactions to add partitions to.
     ///
@@ -134,7 +135,8 @@ impl crate::Encodable for AddPartitionsToTxnRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AddPartitionsToTxnRequest",
@@ -297,18 +299,18 @@ impl crate::Message for AddPartitionsToTxnRequest {
 }
 
 impl crate::Request for AddPartitionsToTxnRequest {
-    type Response = crate::generated::AddPartitionsToTxnResponse;
+    type Response = crate::messages::AddPartitionsToTxnResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::AddPartitionsToTxn;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AddPartitionsToTxnRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AddPartitionsToTxnRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
             this.transactions = rng.vec(|rng| {
-                <AddPartitionsToTxnTransaction as crate::generated::testing::Random>::random(
+                <AddPartitionsToTxnTransaction as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
@@ -324,7 +326,7 @@ impl crate::generated::testing::Random for AddPartitionsToTxnRequest {
         }
         if version <= 3 {
             this.v3_and_below_topics = rng.vec(|rng| {
-                <AddPartitionsToTxnTopic as crate::generated::testing::Random>::random(rng, version)
+                <AddPartitionsToTxnTopic as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -339,6 +341,7 @@ impl crate::generated::testing::Random for AddPartitionsToTxnRequest {
 /// Held by `AddPartitionsToTxnRequest::transactions`.
 /// Kafka treats an array of these as a map keyed by `transactional_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AddPartitionsToTxnTransaction {
     /// The transactional id corresponding to the transaction.
     ///
@@ -454,7 +457,8 @@ impl crate::Encodable for AddPartitionsToTxnTransaction {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AddPartitionsToTxnRequest.AddPartitionsToTxnTransaction",
@@ -569,8 +573,8 @@ impl crate::Decodable for AddPartitionsToTxnTransaction {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AddPartitionsToTxnTransaction {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AddPartitionsToTxnTransaction {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
@@ -587,7 +591,7 @@ impl crate::generated::testing::Random for AddPartitionsToTxnTransaction {
         }
         if version >= 4 {
             this.topics = rng.vec(|rng| {
-                <AddPartitionsToTxnTopic as crate::generated::testing::Random>::random(rng, version)
+                <AddPartitionsToTxnTopic as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -602,6 +606,7 @@ impl crate::generated::testing::Random for AddPartitionsToTxnTransaction {
 /// Held by `AddPartitionsToTxnTransaction::topics`, `AddPartitionsToTxnRequest::v3_and_below_topics`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AddPartitionsToTxnTopic {
     /// The name of the topic.
     ///
@@ -647,7 +652,8 @@ impl crate::Encodable for AddPartitionsToTxnTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AddPartitionsToTxnRequest.AddPartitionsToTxnTopic",
@@ -702,8 +708,8 @@ impl crate::Decodable for AddPartitionsToTxnTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AddPartitionsToTxnTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AddPartitionsToTxnTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.name = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AddPartitionsToTxnResponse {
     /// Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct AddPartitionsToTxnResponse {
     /// The response top level error code.
     ///
     /// Versions: 4+; ignorable.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Results categorized by transactional ID.
     ///
     /// Versions: 4+.
@@ -36,8 +37,8 @@ impl AddPartitionsToTxnResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `results_by_transaction` (builder style).
@@ -76,7 +77,7 @@ impl crate::Encodable for AddPartitionsToTxnResponse {
         let flexible = version >= 3;
         buf.put_i32(self.throttle_time_ms);
         if version >= 4 {
-            buf.put_i16(self.error_code);
+            buf.put_i16(self.error_code.code());
         }
         if version >= 4 {
             crate::primitives::put_array_len(
@@ -113,7 +114,8 @@ impl crate::Encodable for AddPartitionsToTxnResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AddPartitionsToTxnResponse",
@@ -190,7 +192,7 @@ impl AddPartitionsToTxnResponse {
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
         if version >= 4 {
-            this.error_code = crate::primitives::get_i16(buf)?;
+            this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         }
         if version >= 4 {
             this.results_by_transaction = {
@@ -251,24 +253,22 @@ impl crate::Message for AddPartitionsToTxnResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AddPartitionsToTxnResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AddPartitionsToTxnResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         if version >= 4 {
-            this.error_code = rng.next_u64() as i16;
+            this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         if version >= 4 {
             this.results_by_transaction = rng.vec(|rng| {
-                <AddPartitionsToTxnResult as crate::generated::testing::Random>::random(
-                    rng, version,
-                )
+                <AddPartitionsToTxnResult as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if version <= 3 {
             this.results_by_topic_v3_and_below = rng.vec(|rng| {
-                <AddPartitionsToTxnTopicResult as crate::generated::testing::Random>::random(
+                <AddPartitionsToTxnTopicResult as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
@@ -285,6 +285,7 @@ impl crate::generated::testing::Random for AddPartitionsToTxnResponse {
 /// Held by `AddPartitionsToTxnResponse::results_by_transaction`.
 /// Kafka treats an array of these as a map keyed by `transactional_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AddPartitionsToTxnResult {
     /// The transactional id corresponding to the transaction.
     ///
@@ -346,7 +347,8 @@ impl crate::Encodable for AddPartitionsToTxnResult {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AddPartitionsToTxnResponse.AddPartitionsToTxnResult",
@@ -428,8 +430,8 @@ impl crate::Decodable for AddPartitionsToTxnResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AddPartitionsToTxnResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AddPartitionsToTxnResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
@@ -437,7 +439,7 @@ impl crate::generated::testing::Random for AddPartitionsToTxnResult {
         }
         if version >= 4 {
             this.topic_results = rng.vec(|rng| {
-                <AddPartitionsToTxnTopicResult as crate::generated::testing::Random>::random(
+                <AddPartitionsToTxnTopicResult as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
@@ -454,6 +456,7 @@ impl crate::generated::testing::Random for AddPartitionsToTxnResult {
 /// Held by `AddPartitionsToTxnResult::topic_results`, `AddPartitionsToTxnResponse::results_by_topic_v3_and_below`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AddPartitionsToTxnTopicResult {
     /// The topic name.
     ///
@@ -502,7 +505,8 @@ impl crate::Encodable for AddPartitionsToTxnTopicResult {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AddPartitionsToTxnResponse.AddPartitionsToTxnTopicResult",
@@ -564,13 +568,13 @@ impl crate::Decodable for AddPartitionsToTxnTopicResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AddPartitionsToTxnTopicResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AddPartitionsToTxnTopicResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.name = rng.string();
         this.results_by_partition = rng.vec(|rng| {
-            <AddPartitionsToTxnPartitionResult as crate::generated::testing::Random>::random(
+            <AddPartitionsToTxnPartitionResult as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
@@ -586,6 +590,7 @@ impl crate::generated::testing::Random for AddPartitionsToTxnTopicResult {
 /// Held by `AddPartitionsToTxnTopicResult::results_by_partition`.
 /// Kafka treats an array of these as a map keyed by `partition_index`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AddPartitionsToTxnPartitionResult {
     /// The partition indexes.
     ///
@@ -594,7 +599,7 @@ pub struct AddPartitionsToTxnPartitionResult {
     /// The response error code.
     ///
     /// Versions: 0+.
-    pub partition_error_code: i16,
+    pub partition_error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -606,8 +611,8 @@ impl AddPartitionsToTxnPartitionResult {
         self
     }
     /// Sets `partition_error_code` (builder style).
-    pub fn with_partition_error_code(mut self, value: i16) -> Self {
-        self.partition_error_code = value;
+    pub fn with_partition_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.partition_error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -624,11 +629,12 @@ impl crate::Encodable for AddPartitionsToTxnPartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 3;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.partition_error_code);
+        buf.put_i16(self.partition_error_code.code());
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AddPartitionsToTxnResponse.AddPartitionsToTxnPartitionResult",
@@ -663,7 +669,7 @@ impl crate::Decodable for AddPartitionsToTxnPartitionResult {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.partition_error_code = crate::primitives::get_i16(buf)?;
+        this.partition_error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
                 Ok(false)
@@ -674,12 +680,12 @@ impl crate::Decodable for AddPartitionsToTxnPartitionResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AddPartitionsToTxnPartitionResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AddPartitionsToTxnPartitionResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.partition_error_code = rng.next_u64() as i16;
+        this.partition_error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by controller, broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AddRaftVoterRequest {
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
     pub cluster_id: Option<String>,
@@ -37,7 +38,7 @@ impl Default for AddRaftVoterRequest {
             voter_id: 0,
             voter_directory_id: crate::Uuid::ZERO,
             listeners: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -99,7 +100,8 @@ impl crate::Encodable for AddRaftVoterRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -177,13 +179,13 @@ impl crate::Message for AddRaftVoterRequest {
 }
 
 impl crate::Request for AddRaftVoterRequest {
-    type Response = crate::generated::AddRaftVoterResponse;
+    type Response = crate::messages::AddRaftVoterResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::AddRaftVoter;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AddRaftVoterRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AddRaftVoterRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.cluster_id = rng.option(|rng| rng.string());
@@ -191,7 +193,7 @@ impl crate::generated::testing::Random for AddRaftVoterRequest {
         this.voter_id = rng.next_u64() as i32;
         this.voter_directory_id = rng.uuid();
         this.listeners =
-            rng.vec(|rng| <Listener as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <Listener as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -204,6 +206,7 @@ impl crate::generated::testing::Random for AddRaftVoterRequest {
 /// Held by `AddRaftVoterRequest::listeners`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Listener {
     /// The name of the endpoint
     ///
@@ -255,7 +258,8 @@ impl crate::Encodable for Listener {
         buf.put_u16(self.port);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -288,8 +292,8 @@ impl crate::Decodable for Listener {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Listener {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for Listener {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();

@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AllocateProducerIdsRequest {
     /// The ID of the requesting broker
     ///
@@ -25,7 +26,7 @@ impl Default for AllocateProducerIdsRequest {
         Self {
             broker_id: 0,
             broker_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -65,7 +66,8 @@ impl crate::Encodable for AllocateProducerIdsRequest {
         buf.put_i64(self.broker_epoch);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -124,13 +126,13 @@ impl crate::Message for AllocateProducerIdsRequest {
 }
 
 impl crate::Request for AllocateProducerIdsRequest {
-    type Response = crate::generated::AllocateProducerIdsResponse;
+    type Response = crate::messages::AllocateProducerIdsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::AllocateProducerIds;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AllocateProducerIdsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for AllocateProducerIdsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.broker_id = rng.next_u64() as i32;

@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AllocateProducerIdsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -15,7 +16,7 @@ pub struct AllocateProducerIdsResponse {
     /// The top level response error code
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The first producer ID in this range, inclusive
     ///
     /// Versions: 0+; entity: `producerId`.
@@ -35,8 +36,8 @@ impl AllocateProducerIdsResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `producer_id_start` (builder style).
@@ -70,12 +71,13 @@ impl crate::Encodable for AllocateProducerIdsResponse {
             });
         }
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i64(self.producer_id_start);
         buf.put_i32(self.producer_id_len);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -104,7 +106,7 @@ impl AllocateProducerIdsResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.producer_id_start = crate::primitives::get_i64(buf)?;
         this.producer_id_len = crate::primitives::get_i32(buf)?;
         if flexible {
@@ -138,12 +140,12 @@ impl crate::Message for AllocateProducerIdsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AllocateProducerIdsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for AllocateProducerIdsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.producer_id_start = rng.next_u64() as i64;
         this.producer_id_len = rng.next_u64() as i32;
         if flexible {

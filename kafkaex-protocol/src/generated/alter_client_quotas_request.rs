@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 1; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AlterClientQuotasRequest {
     /// The quota configuration entries to alter.
     ///
@@ -61,7 +62,8 @@ impl crate::Encodable for AlterClientQuotasRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterClientQuotasRequest",
@@ -149,17 +151,17 @@ impl crate::Message for AlterClientQuotasRequest {
 }
 
 impl crate::Request for AlterClientQuotasRequest {
-    type Response = crate::generated::AlterClientQuotasResponse;
+    type Response = crate::messages::AlterClientQuotasResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::AlterClientQuotas;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterClientQuotasRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterClientQuotasRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.entries =
-            rng.vec(|rng| <EntryData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <EntryData as crate::messages::testing::Random>::random(rng, version));
         this.validate_only = rng.bool();
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -172,6 +174,7 @@ impl crate::generated::testing::Random for AlterClientQuotasRequest {
 ///
 /// Held by `AlterClientQuotasRequest::entries`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct EntryData {
     /// The quota entity to alter.
     ///
@@ -220,7 +223,8 @@ impl crate::Encodable for EntryData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterClientQuotasRequest.EntryData",
@@ -292,14 +296,14 @@ impl crate::Decodable for EntryData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for EntryData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for EntryData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.entity =
-            rng.vec(|rng| <EntityData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <EntityData as crate::messages::testing::Random>::random(rng, version));
         this.ops =
-            rng.vec(|rng| <OpData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <OpData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -311,6 +315,7 @@ impl crate::generated::testing::Random for EntryData {
 ///
 /// Held by `EntryData::entity`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EntityData {
     /// The entity type.
     ///
@@ -329,7 +334,7 @@ impl Default for EntityData {
         Self {
             entity_type: String::new(),
             entity_name: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -363,7 +368,8 @@ impl crate::Encodable for EntityData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterClientQuotasRequest.EntityData",
@@ -409,8 +415,8 @@ impl crate::Decodable for EntityData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for EntityData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for EntityData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.entity_type = rng.string();
@@ -426,6 +432,7 @@ impl crate::generated::testing::Random for EntityData {
 ///
 /// Held by `EntryData::ops`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OpData {
     /// The quota configuration key.
     ///
@@ -478,7 +485,8 @@ impl crate::Encodable for OpData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterClientQuotasRequest.OpData",
@@ -526,8 +534,8 @@ impl crate::Decodable for OpData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OpData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OpData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.key = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 1.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AlterClientQuotasResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -61,7 +62,8 @@ impl crate::Encodable for AlterClientQuotasResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterClientQuotasResponse",
@@ -149,13 +151,13 @@ impl crate::Message for AlterClientQuotasResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterClientQuotasResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterClientQuotasResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         this.entries =
-            rng.vec(|rng| <EntryData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <EntryData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -167,11 +169,12 @@ impl crate::generated::testing::Random for AlterClientQuotasResponse {
 ///
 /// Held by `AlterClientQuotasResponse::entries`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EntryData {
     /// The error code, or `0` if the quota alteration succeeded.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or `null` if the quota alteration succeeded.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -187,18 +190,18 @@ pub struct EntryData {
 impl Default for EntryData {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             entity: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl EntryData {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -224,7 +227,7 @@ impl EntryData {
 impl crate::Encodable for EntryData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 1;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         crate::primitives::put_array_len(buf, Some(self.entity.len()), flexible)?;
         for x in &self.entity {
@@ -233,7 +236,8 @@ impl crate::Encodable for EntryData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterClientQuotasResponse.EntryData",
@@ -273,7 +277,7 @@ impl crate::Decodable for EntryData {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.entity = {
             let n = crate::primitives::get_array_len(buf, flexible)?
@@ -294,14 +298,14 @@ impl crate::Decodable for EntryData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for EntryData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for EntryData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.entity =
-            rng.vec(|rng| <EntityData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <EntityData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -313,6 +317,7 @@ impl crate::generated::testing::Random for EntryData {
 ///
 /// Held by `EntryData::entity`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EntityData {
     /// The entity type.
     ///
@@ -331,7 +336,7 @@ impl Default for EntityData {
         Self {
             entity_type: String::new(),
             entity_name: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -365,7 +370,8 @@ impl crate::Encodable for EntityData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterClientQuotasResponse.EntityData",
@@ -411,8 +417,8 @@ impl crate::Decodable for EntityData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for EntityData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for EntityData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.entity_type = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AlterConfigsRequest {
     /// The updates for each resource.
     ///
@@ -61,7 +62,8 @@ impl crate::Encodable for AlterConfigsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterConfigsRequest",
@@ -148,17 +150,17 @@ impl crate::Message for AlterConfigsRequest {
 }
 
 impl crate::Request for AlterConfigsRequest {
-    type Response = crate::generated::AlterConfigsResponse;
+    type Response = crate::messages::AlterConfigsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::AlterConfigs;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterConfigsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterConfigsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.resources = rng.vec(|rng| {
-            <AlterConfigsResource as crate::generated::testing::Random>::random(rng, version)
+            <AlterConfigsResource as crate::messages::testing::Random>::random(rng, version)
         });
         this.validate_only = rng.bool();
         if flexible {
@@ -173,6 +175,7 @@ impl crate::generated::testing::Random for AlterConfigsRequest {
 /// Held by `AlterConfigsRequest::resources`.
 /// Kafka treats an array of these as a map keyed by `resource_type` and `resource_name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AlterConfigsResource {
     /// The resource type.
     ///
@@ -228,7 +231,8 @@ impl crate::Encodable for AlterConfigsResource {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterConfigsRequest.AlterConfigsResource",
@@ -289,15 +293,14 @@ impl crate::Decodable for AlterConfigsResource {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterConfigsResource {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterConfigsResource {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.resource_type = rng.next_u64() as i8;
         this.resource_name = rng.string();
-        this.configs = rng.vec(|rng| {
-            <AlterableConfig as crate::generated::testing::Random>::random(rng, version)
-        });
+        this.configs = rng
+            .vec(|rng| <AlterableConfig as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -310,6 +313,7 @@ impl crate::generated::testing::Random for AlterConfigsResource {
 /// Held by `AlterConfigsResource::configs`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AlterableConfig {
     /// The configuration key name.
     ///
@@ -328,7 +332,7 @@ impl Default for AlterableConfig {
         Self {
             name: String::new(),
             value: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -362,7 +366,8 @@ impl crate::Encodable for AlterableConfig {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterConfigsRequest.AlterableConfig",
@@ -408,8 +413,8 @@ impl crate::Decodable for AlterableConfig {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterableConfig {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterableConfig {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.name = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by broker, controller, zkBroker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AlterPartitionReassignmentsRequest {
     /// The time in ms to wait for the request to complete.
     ///
@@ -26,7 +27,7 @@ impl Default for AlterPartitionReassignmentsRequest {
         Self {
             timeout_ms: 60000,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -70,7 +71,8 @@ impl crate::Encodable for AlterPartitionReassignmentsRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -143,18 +145,18 @@ impl crate::Message for AlterPartitionReassignmentsRequest {
 }
 
 impl crate::Request for AlterPartitionReassignmentsRequest {
-    type Response = crate::generated::AlterPartitionReassignmentsResponse;
+    type Response = crate::messages::AlterPartitionReassignmentsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::AlterPartitionReassignments;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterPartitionReassignmentsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterPartitionReassignmentsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.timeout_ms = rng.next_u64() as i32;
         this.topics = rng.vec(|rng| {
-            <ReassignableTopic as crate::generated::testing::Random>::random(rng, version)
+            <ReassignableTopic as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -167,6 +169,7 @@ impl crate::generated::testing::Random for AlterPartitionReassignmentsRequest {
 ///
 /// Held by `AlterPartitionReassignmentsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ReassignableTopic {
     /// The topic name.
     ///
@@ -211,7 +214,8 @@ impl crate::Encodable for ReassignableTopic {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -255,13 +259,13 @@ impl crate::Decodable for ReassignableTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ReassignableTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ReassignableTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <ReassignablePartition as crate::generated::testing::Random>::random(rng, version)
+            <ReassignablePartition as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -274,6 +278,7 @@ impl crate::generated::testing::Random for ReassignableTopic {
 ///
 /// Held by `ReassignableTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ReassignablePartition {
     /// The partition index.
     ///
@@ -323,7 +328,8 @@ impl crate::Encodable for ReassignablePartition {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -367,8 +373,8 @@ impl crate::Decodable for ReassignablePartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ReassignablePartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for ReassignablePartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;

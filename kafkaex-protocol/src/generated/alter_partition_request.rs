@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AlterPartitionRequest {
     /// The ID of the requesting broker
     ///
@@ -29,7 +30,7 @@ impl Default for AlterPartitionRequest {
             broker_id: 0,
             broker_epoch: -1,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -79,7 +80,8 @@ impl crate::Encodable for AlterPartitionRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -153,19 +155,19 @@ impl crate::Message for AlterPartitionRequest {
 }
 
 impl crate::Request for AlterPartitionRequest {
-    type Response = crate::generated::AlterPartitionResponse;
+    type Response = crate::messages::AlterPartitionResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::AlterPartition;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterPartitionRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterPartitionRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.broker_id = rng.next_u64() as i32;
         this.broker_epoch = rng.next_u64() as i64;
         this.topics =
-            rng.vec(|rng| <TopicData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <TopicData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -177,6 +179,7 @@ impl crate::generated::testing::Random for AlterPartitionRequest {
 ///
 /// Held by `AlterPartitionRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicData {
     /// The name of the topic to alter ISRs for
     ///
@@ -233,7 +236,8 @@ impl crate::Encodable for TopicData {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -287,8 +291,8 @@ impl crate::Decodable for TopicData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         if version <= 1 {
@@ -298,7 +302,7 @@ impl crate::generated::testing::Random for TopicData {
             this.topic_id = rng.uuid();
         }
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -310,6 +314,7 @@ impl crate::generated::testing::Random for TopicData {
 ///
 /// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index
     ///
@@ -419,7 +424,8 @@ impl crate::Encodable for PartitionData {
         buf.put_i32(self.partition_epoch);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -513,8 +519,8 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
@@ -523,9 +529,8 @@ impl crate::generated::testing::Random for PartitionData {
             this.new_isr = rng.vec(|rng| rng.next_u64() as i32);
         }
         if version >= 3 {
-            this.new_isr_with_epochs = rng.vec(|rng| {
-                <BrokerState as crate::generated::testing::Random>::random(rng, version)
-            });
+            this.new_isr_with_epochs = rng
+                .vec(|rng| <BrokerState as crate::messages::testing::Random>::random(rng, version));
         }
         if version >= 1 {
             this.leader_recovery_state = rng.next_u64() as i8;
@@ -542,6 +547,7 @@ impl crate::generated::testing::Random for PartitionData {
 ///
 /// Held by `PartitionData::new_isr_with_epochs`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BrokerState {
     /// The ID of the broker.
     ///
@@ -560,7 +566,7 @@ impl Default for BrokerState {
         Self {
             broker_id: 0,
             broker_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -608,7 +614,8 @@ impl crate::Encodable for BrokerState {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -658,8 +665,8 @@ impl crate::Decodable for BrokerState {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for BrokerState {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for BrokerState {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         if version >= 3 {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AlterPartitionResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct AlterPartitionResponse {
     /// The top level response error code
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
     /// Tagged fields this code does not know, kept so they survive a round trip.
@@ -30,8 +31,8 @@ impl AlterPartitionResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `topics` (builder style).
@@ -61,14 +62,15 @@ impl crate::Encodable for AlterPartitionResponse {
         }
         let flexible = true;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.topics.len()), flexible)?;
         for x in &self.topics {
             x.encode(buf, version)?;
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -102,7 +104,7 @@ impl AlterPartitionResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.topics = {
             let n = crate::primitives::get_array_len(buf, flexible)?
                 .ok_or(crate::DecodeError::UnexpectedNull { what: "Topics" })?;
@@ -142,14 +144,14 @@ impl crate::Message for AlterPartitionResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterPartitionResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterPartitionResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.topics =
-            rng.vec(|rng| <TopicData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <TopicData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -161,6 +163,7 @@ impl crate::generated::testing::Random for AlterPartitionResponse {
 ///
 /// Held by `AlterPartitionResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicData {
     /// The name of the topic
     ///
@@ -217,7 +220,8 @@ impl crate::Encodable for TopicData {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -271,8 +275,8 @@ impl crate::Decodable for TopicData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         if version <= 1 {
@@ -282,7 +286,7 @@ impl crate::generated::testing::Random for TopicData {
             this.topic_id = rng.uuid();
         }
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -294,6 +298,7 @@ impl crate::generated::testing::Random for TopicData {
 ///
 /// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index
     ///
@@ -302,7 +307,7 @@ pub struct PartitionData {
     /// The partition level error code
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The broker ID of the leader.
     ///
     /// Versions: 0+; entity: `brokerId`.
@@ -334,8 +339,8 @@ impl PartitionData {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `leader_id` (builder style).
@@ -377,7 +382,7 @@ impl crate::Encodable for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
         crate::primitives::put_array_len(buf, Some(self.isr.len()), flexible)?;
@@ -390,7 +395,8 @@ impl crate::Encodable for PartitionData {
         buf.put_i32(self.partition_epoch);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -418,7 +424,7 @@ impl crate::Decodable for PartitionData {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.leader_id = crate::primitives::get_i32(buf)?;
         this.leader_epoch = crate::primitives::get_i32(buf)?;
         this.isr = {
@@ -444,12 +450,12 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.leader_id = rng.next_u64() as i32;
         this.leader_epoch = rng.next_u64() as i32;
         this.isr = rng.vec(|rng| rng.next_u64() as i32);

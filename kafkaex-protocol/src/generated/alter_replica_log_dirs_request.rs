@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AlterReplicaLogDirsRequest {
     /// The alterations to make for each directory.
     ///
@@ -51,7 +52,8 @@ impl crate::Encodable for AlterReplicaLogDirsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterReplicaLogDirsRequest",
@@ -137,17 +139,17 @@ impl crate::Message for AlterReplicaLogDirsRequest {
 }
 
 impl crate::Request for AlterReplicaLogDirsRequest {
-    type Response = crate::generated::AlterReplicaLogDirsResponse;
+    type Response = crate::messages::AlterReplicaLogDirsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::AlterReplicaLogDirs;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterReplicaLogDirsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterReplicaLogDirsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.dirs = rng.vec(|rng| {
-            <AlterReplicaLogDir as crate::generated::testing::Random>::random(rng, version)
+            <AlterReplicaLogDir as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -161,6 +163,7 @@ impl crate::generated::testing::Random for AlterReplicaLogDirsRequest {
 /// Held by `AlterReplicaLogDirsRequest::dirs`.
 /// Kafka treats an array of these as a map keyed by `path`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AlterReplicaLogDir {
     /// The absolute directory path.
     ///
@@ -206,7 +209,8 @@ impl crate::Encodable for AlterReplicaLogDir {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterReplicaLogDirsRequest.AlterReplicaLogDir",
@@ -265,13 +269,13 @@ impl crate::Decodable for AlterReplicaLogDir {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterReplicaLogDir {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterReplicaLogDir {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.path = rng.string();
         this.topics = rng.vec(|rng| {
-            <AlterReplicaLogDirTopic as crate::generated::testing::Random>::random(rng, version)
+            <AlterReplicaLogDirTopic as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -285,6 +289,7 @@ impl crate::generated::testing::Random for AlterReplicaLogDir {
 /// Held by `AlterReplicaLogDir::topics`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AlterReplicaLogDirTopic {
     /// The topic name.
     ///
@@ -330,7 +335,8 @@ impl crate::Encodable for AlterReplicaLogDirTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "AlterReplicaLogDirsRequest.AlterReplicaLogDirTopic",
@@ -385,8 +391,8 @@ impl crate::Decodable for AlterReplicaLogDirTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterReplicaLogDirTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterReplicaLogDirTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.name = rng.string();

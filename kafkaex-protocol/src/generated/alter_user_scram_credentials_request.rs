@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AlterUserScramCredentialsRequest {
     /// The SCRAM credentials to remove.
     ///
@@ -63,7 +64,8 @@ impl crate::Encodable for AlterUserScramCredentialsRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -149,20 +151,20 @@ impl crate::Message for AlterUserScramCredentialsRequest {
 }
 
 impl crate::Request for AlterUserScramCredentialsRequest {
-    type Response = crate::generated::AlterUserScramCredentialsResponse;
+    type Response = crate::messages::AlterUserScramCredentialsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::AlterUserScramCredentials;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterUserScramCredentialsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterUserScramCredentialsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.deletions = rng.vec(|rng| {
-            <ScramCredentialDeletion as crate::generated::testing::Random>::random(rng, version)
+            <ScramCredentialDeletion as crate::messages::testing::Random>::random(rng, version)
         });
         this.upsertions = rng.vec(|rng| {
-            <ScramCredentialUpsertion as crate::generated::testing::Random>::random(rng, version)
+            <ScramCredentialUpsertion as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -175,6 +177,7 @@ impl crate::generated::testing::Random for AlterUserScramCredentialsRequest {
 ///
 /// Held by `AlterUserScramCredentialsRequest::deletions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ScramCredentialDeletion {
     /// The user name.
     ///
@@ -216,7 +219,8 @@ impl crate::Encodable for ScramCredentialDeletion {
         buf.put_i8(self.mechanism);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -247,8 +251,8 @@ impl crate::Decodable for ScramCredentialDeletion {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ScramCredentialDeletion {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for ScramCredentialDeletion {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();
@@ -264,6 +268,7 @@ impl crate::generated::testing::Random for ScramCredentialDeletion {
 ///
 /// Held by `AlterUserScramCredentialsRequest::upsertions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ScramCredentialUpsertion {
     /// The user name.
     ///
@@ -335,7 +340,8 @@ impl crate::Encodable for ScramCredentialUpsertion {
         crate::primitives::put_bytes(buf, &self.salted_password, flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -372,8 +378,8 @@ impl crate::Decodable for ScramCredentialUpsertion {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ScramCredentialUpsertion {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for ScramCredentialUpsertion {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AlterUserScramCredentialsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -60,7 +61,8 @@ impl crate::Encodable for AlterUserScramCredentialsResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -133,13 +135,13 @@ impl crate::Message for AlterUserScramCredentialsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterUserScramCredentialsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterUserScramCredentialsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         this.results = rng.vec(|rng| {
-            <AlterUserScramCredentialsResult as crate::generated::testing::Random>::random(
+            <AlterUserScramCredentialsResult as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
@@ -154,6 +156,7 @@ impl crate::generated::testing::Random for AlterUserScramCredentialsResponse {
 ///
 /// Held by `AlterUserScramCredentialsResponse::results`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AlterUserScramCredentialsResult {
     /// The user name.
     ///
@@ -162,7 +165,7 @@ pub struct AlterUserScramCredentialsResult {
     /// The error code.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, if any.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -175,9 +178,9 @@ impl Default for AlterUserScramCredentialsResult {
     fn default() -> Self {
         Self {
             user: String::new(),
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -189,8 +192,8 @@ impl AlterUserScramCredentialsResult {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -212,11 +215,12 @@ impl crate::Encodable for AlterUserScramCredentialsResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, _version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
         crate::primitives::put_string(buf, &self.user, flexible)?;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -237,7 +241,7 @@ impl crate::Decodable for AlterUserScramCredentialsResult {
         let flexible = true;
         let mut this = Self::default();
         this.user = crate::primitives::get_string(buf, flexible)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
@@ -249,12 +253,12 @@ impl crate::Decodable for AlterUserScramCredentialsResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterUserScramCredentialsResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for AlterUserScramCredentialsResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.user = rng.string();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();

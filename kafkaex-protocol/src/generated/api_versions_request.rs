@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: flexible from version 3; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ApiVersionsRequest {
     /// The name of the client.
     ///
@@ -59,7 +60,8 @@ impl crate::Encodable for ApiVersionsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ApiVersionsRequest",
@@ -141,13 +143,13 @@ impl crate::Message for ApiVersionsRequest {
 }
 
 impl crate::Request for ApiVersionsRequest {
-    type Response = crate::generated::ApiVersionsResponse;
+    type Response = crate::messages::ApiVersionsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ApiVersions;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ApiVersionsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ApiVersionsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 3 {

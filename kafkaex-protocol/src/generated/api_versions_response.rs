@@ -8,11 +8,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ApiVersionsResponse {
     /// The top-level error code.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The APIs supported by the broker.
     ///
     /// Versions: 0+.
@@ -44,22 +45,22 @@ pub struct ApiVersionsResponse {
 impl Default for ApiVersionsResponse {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             api_keys: Vec::new(),
             throttle_time_ms: 0,
             supported_features: Vec::new(),
             finalized_features_epoch: -1,
             finalized_features: Vec::new(),
             zk_migration_ready: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl ApiVersionsResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `api_keys` (builder style).
@@ -113,7 +114,7 @@ impl crate::Encodable for ApiVersionsResponse {
             });
         }
         let flexible = version >= 3;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.api_keys.len()), flexible)?;
         for x in &self.api_keys {
             x.encode(buf, version)?;
@@ -123,6 +124,11 @@ impl crate::Encodable for ApiVersionsResponse {
         }
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0, 1, 2, 3],
+                "ApiVersionsResponse",
+            )?;
             if version >= 3 && !self.supported_features.is_empty() {
                 tagged += 1;
             }
@@ -136,6 +142,8 @@ impl crate::Encodable for ApiVersionsResponse {
                 tagged += 1;
             }
             crate::primitives::put_uvarint(buf, tagged as u32);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
             if version >= 3 && !self.supported_features.is_empty() {
                 let size = {
                     let mut len = 0usize;
@@ -155,6 +163,7 @@ impl crate::Encodable for ApiVersionsResponse {
                     x.encode(buf, version)?;
                 }
             }
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(1));
             if version >= 3 && self.finalized_features_epoch != -1 {
                 let size = {
                     let mut len = 0usize;
@@ -165,6 +174,7 @@ impl crate::Encodable for ApiVersionsResponse {
                 crate::primitives::put_uvarint(buf, size as u32);
                 buf.put_i64(self.finalized_features_epoch);
             }
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(2));
             if version >= 3 && !self.finalized_features.is_empty() {
                 let size = {
                     let mut len = 0usize;
@@ -184,6 +194,7 @@ impl crate::Encodable for ApiVersionsResponse {
                     x.encode(buf, version)?;
                 }
             }
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(3));
             if version >= 3 && self.zk_migration_ready {
                 let size = {
                     let mut len = 0usize;
@@ -194,7 +205,7 @@ impl crate::Encodable for ApiVersionsResponse {
                 crate::primitives::put_uvarint(buf, size as u32);
                 crate::primitives::put_bool(buf, self.zk_migration_ready);
             }
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ApiVersionsResponse",
@@ -228,6 +239,11 @@ impl crate::Encodable for ApiVersionsResponse {
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
             len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0, 1, 2, 3],
+                "ApiVersionsResponse",
+            )?;
             if version >= 3 && !self.supported_features.is_empty() {
                 let size = {
                     let mut len = 0usize;
@@ -292,7 +308,7 @@ impl ApiVersionsResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.api_keys = {
             let n = crate::primitives::get_array_len(buf, flexible)?
                 .ok_or(crate::DecodeError::UnexpectedNull { what: "ApiKeys" })?;
@@ -381,19 +397,19 @@ impl crate::Message for ApiVersionsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ApiVersionsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ApiVersionsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.api_keys =
-            rng.vec(|rng| <ApiVersion as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <ApiVersion as crate::messages::testing::Random>::random(rng, version));
         if version >= 1 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
         if version >= 3 && rng.bool() {
             this.supported_features = rng.vec(|rng| {
-                <SupportedFeatureKey as crate::generated::testing::Random>::random(rng, version)
+                <SupportedFeatureKey as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if version >= 3 && rng.bool() {
@@ -401,7 +417,7 @@ impl crate::generated::testing::Random for ApiVersionsResponse {
         }
         if version >= 3 && rng.bool() {
             this.finalized_features = rng.vec(|rng| {
-                <FinalizedFeatureKey as crate::generated::testing::Random>::random(rng, version)
+                <FinalizedFeatureKey as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if version >= 3 && rng.bool() {
@@ -419,6 +435,7 @@ impl crate::generated::testing::Random for ApiVersionsResponse {
 /// Held by `ApiVersionsResponse::api_keys`.
 /// Kafka treats an array of these as a map keyed by `api_key`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ApiVersion {
     /// The API index.
     ///
@@ -471,7 +488,8 @@ impl crate::Encodable for ApiVersion {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ApiVersionsResponse.ApiVersion",
@@ -519,8 +537,8 @@ impl crate::Decodable for ApiVersion {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ApiVersion {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ApiVersion {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.api_key = rng.next_u64() as i16;
@@ -538,6 +556,7 @@ impl crate::generated::testing::Random for ApiVersion {
 /// Held by `ApiVersionsResponse::supported_features`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct SupportedFeatureKey {
     /// The name of the feature.
     ///
@@ -614,7 +633,8 @@ impl crate::Encodable for SupportedFeatureKey {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ApiVersionsResponse.SupportedFeatureKey",
@@ -692,8 +712,8 @@ impl crate::Decodable for SupportedFeatureKey {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for SupportedFeatureKey {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for SupportedFeatureKey {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 3 {
@@ -717,6 +737,7 @@ impl crate::generated::testing::Random for SupportedFeatureKey {
 /// Held by `ApiVersionsResponse::finalized_features`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct FinalizedFeatureKey {
     /// The name of the feature.
     ///
@@ -793,7 +814,8 @@ impl crate::Encodable for FinalizedFeatureKey {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ApiVersionsResponse.FinalizedFeatureKey",
@@ -871,8 +893,8 @@ impl crate::Decodable for FinalizedFeatureKey {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FinalizedFeatureKey {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FinalizedFeatureKey {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 3 {

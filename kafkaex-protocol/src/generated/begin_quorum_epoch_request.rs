@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 1; served by controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BeginQuorumEpochRequest {
     /// Versions: 0+; nullable: 0+.
     pub cluster_id: Option<String>,
@@ -32,7 +33,7 @@ impl Default for BeginQuorumEpochRequest {
             voter_id: -1,
             topics: Vec::new(),
             leader_endpoints: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -96,7 +97,8 @@ impl crate::Encodable for BeginQuorumEpochRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BeginQuorumEpochRequest",
@@ -212,13 +214,13 @@ impl crate::Message for BeginQuorumEpochRequest {
 }
 
 impl crate::Request for BeginQuorumEpochRequest {
-    type Response = crate::generated::BeginQuorumEpochResponse;
+    type Response = crate::messages::BeginQuorumEpochResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::BeginQuorumEpoch;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for BeginQuorumEpochRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for BeginQuorumEpochRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.cluster_id = rng.option(|rng| rng.string());
@@ -226,10 +228,10 @@ impl crate::generated::testing::Random for BeginQuorumEpochRequest {
             this.voter_id = rng.next_u64() as i32;
         }
         this.topics =
-            rng.vec(|rng| <TopicData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <TopicData as crate::messages::testing::Random>::random(rng, version));
         if version >= 1 {
             this.leader_endpoints = rng.vec(|rng| {
-                <LeaderEndpoint as crate::generated::testing::Random>::random(rng, version)
+                <LeaderEndpoint as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -243,6 +245,7 @@ impl crate::generated::testing::Random for BeginQuorumEpochRequest {
 ///
 /// Held by `BeginQuorumEpochRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicData {
     /// The topic name
     ///
@@ -286,7 +289,8 @@ impl crate::Encodable for TopicData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BeginQuorumEpochRequest.TopicData",
@@ -345,13 +349,13 @@ impl crate::Decodable for TopicData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.topic_name = rng.string();
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -363,6 +367,7 @@ impl crate::generated::testing::Random for TopicData {
 ///
 /// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index
     ///
@@ -427,7 +432,8 @@ impl crate::Encodable for PartitionData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BeginQuorumEpochRequest.PartitionData",
@@ -481,8 +487,8 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
@@ -503,6 +509,7 @@ impl crate::generated::testing::Random for PartitionData {
 /// Held by `BeginQuorumEpochRequest::leader_endpoints`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaderEndpoint {
     /// The name of the endpoint
     ///
@@ -579,7 +586,8 @@ impl crate::Encodable for LeaderEndpoint {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BeginQuorumEpochRequest.LeaderEndpoint",
@@ -657,8 +665,8 @@ impl crate::Decodable for LeaderEndpoint {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderEndpoint {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderEndpoint {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         if version >= 1 {

@@ -8,11 +8,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 1.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct BeginQuorumEpochResponse {
     /// The top level error code.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
     /// Endpoints for all leaders enumerated in PartitionData
@@ -25,8 +26,8 @@ pub struct BeginQuorumEpochResponse {
 
 impl BeginQuorumEpochResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `topics` (builder style).
@@ -60,7 +61,7 @@ impl crate::Encodable for BeginQuorumEpochResponse {
             });
         }
         let flexible = version >= 1;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.topics.len()), flexible)?;
         for x in &self.topics {
             x.encode(buf, version)?;
@@ -74,10 +75,17 @@ impl crate::Encodable for BeginQuorumEpochResponse {
         }
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "BeginQuorumEpochResponse",
+            )?;
             if version >= 1 && !self.node_endpoints.is_empty() {
                 tagged += 1;
             }
             crate::primitives::put_uvarint(buf, tagged as u32);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
             if version >= 1 && !self.node_endpoints.is_empty() {
                 let size = {
                     let mut len = 0usize;
@@ -96,7 +104,7 @@ impl crate::Encodable for BeginQuorumEpochResponse {
                     x.encode(buf, version)?;
                 }
             }
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BeginQuorumEpochResponse",
@@ -134,6 +142,11 @@ impl crate::Encodable for BeginQuorumEpochResponse {
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
             len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "BeginQuorumEpochResponse",
+            )?;
             if version >= 1 && !self.node_endpoints.is_empty() {
                 let size = {
                     let mut len = 0usize;
@@ -164,7 +177,7 @@ impl BeginQuorumEpochResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.topics = {
             let n = crate::primitives::get_array_len(buf, flexible)?
                 .ok_or(crate::DecodeError::UnexpectedNull { what: "Topics" })?;
@@ -225,16 +238,16 @@ impl crate::Message for BeginQuorumEpochResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for BeginQuorumEpochResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for BeginQuorumEpochResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.topics =
-            rng.vec(|rng| <TopicData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <TopicData as crate::messages::testing::Random>::random(rng, version));
         if version >= 1 && rng.bool() {
             this.node_endpoints = rng.vec(|rng| {
-                <NodeEndpoint as crate::generated::testing::Random>::random(rng, version)
+                <NodeEndpoint as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -248,6 +261,7 @@ impl crate::generated::testing::Random for BeginQuorumEpochResponse {
 ///
 /// Held by `BeginQuorumEpochResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicData {
     /// The topic name.
     ///
@@ -291,7 +305,8 @@ impl crate::Encodable for TopicData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BeginQuorumEpochResponse.TopicData",
@@ -350,13 +365,13 @@ impl crate::Decodable for TopicData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.topic_name = rng.string();
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -368,13 +383,14 @@ impl crate::generated::testing::Random for TopicData {
 ///
 /// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index.
     ///
     /// Versions: 0+.
     pub partition_index: i32,
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The ID of the current leader or -1 if the leader is unknown.
     ///
     /// Versions: 0+; entity: `brokerId`.
@@ -394,8 +410,8 @@ impl PartitionData {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `leader_id` (builder style).
@@ -422,13 +438,14 @@ impl crate::Encodable for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 1;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BeginQuorumEpochResponse.PartitionData",
@@ -465,7 +482,7 @@ impl crate::Decodable for PartitionData {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.leader_id = crate::primitives::get_i32(buf)?;
         this.leader_epoch = crate::primitives::get_i32(buf)?;
         if flexible {
@@ -478,12 +495,12 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.leader_id = rng.next_u64() as i32;
         this.leader_epoch = rng.next_u64() as i32;
         if flexible {
@@ -498,6 +515,7 @@ impl crate::generated::testing::Random for PartitionData {
 /// Held by `BeginQuorumEpochResponse::node_endpoints`.
 /// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct NodeEndpoint {
     /// The ID of the associated node
     ///
@@ -574,7 +592,8 @@ impl crate::Encodable for NodeEndpoint {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "BeginQuorumEpochResponse.NodeEndpoint",
@@ -652,8 +671,8 @@ impl crate::Decodable for NodeEndpoint {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for NodeEndpoint {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for NodeEndpoint {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         if version >= 1 {

@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BrokerHeartbeatRequest {
     /// The broker ID.
     ///
@@ -45,7 +46,7 @@ impl Default for BrokerHeartbeatRequest {
             want_fence: false,
             want_shut_down: false,
             offline_log_dirs: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -114,10 +115,17 @@ impl crate::Encodable for BrokerHeartbeatRequest {
             });
         }
         let mut tagged = self.unknown_tagged_fields.len();
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "BrokerHeartbeatRequest",
+        )?;
         if version >= 1 && !self.offline_log_dirs.is_empty() {
             tagged += 1;
         }
         crate::primitives::put_uvarint(buf, tagged as u32);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
         if version >= 1 && !self.offline_log_dirs.is_empty() {
             let size = {
                 let mut len = 0usize;
@@ -132,7 +140,7 @@ impl crate::Encodable for BrokerHeartbeatRequest {
                 crate::primitives::put_uuid(buf, x);
             }
         }
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -159,6 +167,11 @@ impl crate::Encodable for BrokerHeartbeatRequest {
         }
         let mut tagged = self.unknown_tagged_fields.len();
         len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "BrokerHeartbeatRequest",
+        )?;
         if version >= 1 && !self.offline_log_dirs.is_empty() {
             let size = {
                 let mut len = 0usize;
@@ -233,13 +246,13 @@ impl crate::Message for BrokerHeartbeatRequest {
 }
 
 impl crate::Request for BrokerHeartbeatRequest {
-    type Response = crate::generated::BrokerHeartbeatResponse;
+    type Response = crate::messages::BrokerHeartbeatResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::BrokerHeartbeat;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for BrokerHeartbeatRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for BrokerHeartbeatRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.broker_id = rng.next_u64() as i32;

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct BrokerRegistrationRequest {
     /// The broker ID.
     ///
@@ -61,7 +62,7 @@ impl Default for BrokerRegistrationRequest {
             is_migrating_zk_broker: false,
             log_dirs: Vec::new(),
             previous_broker_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -165,7 +166,8 @@ impl crate::Encodable for BrokerRegistrationRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -292,22 +294,22 @@ impl crate::Message for BrokerRegistrationRequest {
 }
 
 impl crate::Request for BrokerRegistrationRequest {
-    type Response = crate::generated::BrokerRegistrationResponse;
+    type Response = crate::messages::BrokerRegistrationResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::BrokerRegistration;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for BrokerRegistrationRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for BrokerRegistrationRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.broker_id = rng.next_u64() as i32;
         this.cluster_id = rng.string();
         this.incarnation_id = rng.uuid();
         this.listeners =
-            rng.vec(|rng| <Listener as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <Listener as crate::messages::testing::Random>::random(rng, version));
         this.features =
-            rng.vec(|rng| <Feature as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <Feature as crate::messages::testing::Random>::random(rng, version));
         this.rack = rng.option(|rng| rng.string());
         if version >= 1 {
             this.is_migrating_zk_broker = rng.bool();
@@ -330,6 +332,7 @@ impl crate::generated::testing::Random for BrokerRegistrationRequest {
 /// Held by `BrokerRegistrationRequest::listeners`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Listener {
     /// The name of the endpoint.
     ///
@@ -391,7 +394,8 @@ impl crate::Encodable for Listener {
         buf.put_i16(self.security_protocol);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -426,8 +430,8 @@ impl crate::Decodable for Listener {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Listener {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for Listener {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();
@@ -446,6 +450,7 @@ impl crate::generated::testing::Random for Listener {
 /// Held by `BrokerRegistrationRequest::features`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Feature {
     /// The feature name.
     ///
@@ -497,7 +502,8 @@ impl crate::Encodable for Feature {
         buf.put_i16(self.max_supported_version);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -530,8 +536,8 @@ impl crate::Decodable for Feature {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Feature {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for Feature {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();

@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ConsumerGroupDescribeRequest {
     /// The ids of the groups to describe
     ///
@@ -57,7 +58,8 @@ impl crate::Encodable for ConsumerGroupDescribeRequest {
         crate::primitives::put_bool(buf, self.include_authorized_operations);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -130,13 +132,13 @@ impl crate::Message for ConsumerGroupDescribeRequest {
 }
 
 impl crate::Request for ConsumerGroupDescribeRequest {
-    type Response = crate::generated::ConsumerGroupDescribeResponse;
+    type Response = crate::messages::ConsumerGroupDescribeResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ConsumerGroupDescribe;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ConsumerGroupDescribeRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for ConsumerGroupDescribeRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.group_ids = rng.vec(|rng| rng.string());

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ConsumerGroupDescribeResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -60,7 +61,8 @@ impl crate::Encodable for ConsumerGroupDescribeResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -133,13 +135,13 @@ impl crate::Message for ConsumerGroupDescribeResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ConsumerGroupDescribeResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ConsumerGroupDescribeResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         this.groups = rng
-            .vec(|rng| <DescribedGroup as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <DescribedGroup as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -151,11 +153,12 @@ impl crate::generated::testing::Random for ConsumerGroupDescribeResponse {
 ///
 /// Held by `ConsumerGroupDescribeResponse::groups`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribedGroup {
     /// The describe error, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The top-level error message, or null if there was no error.
     ///
     /// Versions: 0+; nullable: 0+.
@@ -195,7 +198,7 @@ pub struct DescribedGroup {
 impl Default for DescribedGroup {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: None,
             group_id: String::new(),
             group_state: String::new(),
@@ -204,15 +207,15 @@ impl Default for DescribedGroup {
             assignor_name: String::new(),
             members: Vec::new(),
             authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl DescribedGroup {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -268,7 +271,7 @@ impl DescribedGroup {
 impl crate::Encodable for DescribedGroup {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         crate::primitives::put_string(buf, &self.group_id, flexible)?;
         crate::primitives::put_string(buf, &self.group_state, flexible)?;
@@ -282,7 +285,8 @@ impl crate::Encodable for DescribedGroup {
         buf.put_i32(self.authorized_operations);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -313,7 +317,7 @@ impl crate::Decodable for DescribedGroup {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.group_id = crate::primitives::get_string(buf, flexible)?;
         this.group_state = crate::primitives::get_string(buf, flexible)?;
@@ -340,11 +344,11 @@ impl crate::Decodable for DescribedGroup {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribedGroup {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribedGroup {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.group_id = rng.string();
         this.group_state = rng.string();
@@ -352,7 +356,7 @@ impl crate::generated::testing::Random for DescribedGroup {
         this.assignment_epoch = rng.next_u64() as i32;
         this.assignor_name = rng.string();
         this.members =
-            rng.vec(|rng| <Member as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <Member as crate::messages::testing::Random>::random(rng, version));
         this.authorized_operations = rng.next_u64() as i32;
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -365,6 +369,7 @@ impl crate::generated::testing::Random for DescribedGroup {
 ///
 /// Held by `DescribedGroup::members`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Member {
     /// The member ID.
     ///
@@ -493,7 +498,8 @@ impl crate::Encodable for Member {
         self.target_assignment.encode(buf, version)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -559,8 +565,8 @@ impl crate::Decodable for Member {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Member {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for Member {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.member_id = rng.string();
@@ -571,9 +577,9 @@ impl crate::generated::testing::Random for Member {
         this.client_host = rng.string();
         this.subscribed_topic_names = rng.vec(|rng| rng.string());
         this.subscribed_topic_regex = rng.option(|rng| rng.string());
-        this.assignment = <Assignment as crate::generated::testing::Random>::random(rng, version);
+        this.assignment = <Assignment as crate::messages::testing::Random>::random(rng, version);
         this.target_assignment =
-            <Assignment as crate::generated::testing::Random>::random(rng, version);
+            <Assignment as crate::messages::testing::Random>::random(rng, version);
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -585,6 +591,7 @@ impl crate::generated::testing::Random for Member {
 ///
 /// Held by `Member::assignment`, `Member::target_assignment`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Assignment {
     /// The assigned topic-partitions to the member.
     ///
@@ -619,7 +626,8 @@ impl crate::Encodable for Assignment {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -664,13 +672,12 @@ impl crate::Decodable for Assignment {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Assignment {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for Assignment {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_partitions = rng.vec(|rng| {
-            <TopicPartitions as crate::generated::testing::Random>::random(rng, version)
-        });
+        this.topic_partitions = rng
+            .vec(|rng| <TopicPartitions as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -682,6 +689,7 @@ impl crate::generated::testing::Random for Assignment {
 ///
 /// Held by `Assignment::topic_partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicPartitions {
     /// The topic ID.
     ///
@@ -736,7 +744,8 @@ impl crate::Encodable for TopicPartitions {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -778,8 +787,8 @@ impl crate::Decodable for TopicPartitions {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicPartitions {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for TopicPartitions {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ConsumerGroupHeartbeatRequest {
     /// The group identifier.
     ///
@@ -66,7 +67,7 @@ impl Default for ConsumerGroupHeartbeatRequest {
             subscribed_topic_regex: None,
             server_assignor: None,
             topic_partitions: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -183,7 +184,8 @@ impl crate::Encodable for ConsumerGroupHeartbeatRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -308,13 +310,13 @@ impl crate::Message for ConsumerGroupHeartbeatRequest {
 }
 
 impl crate::Request for ConsumerGroupHeartbeatRequest {
-    type Response = crate::generated::ConsumerGroupHeartbeatResponse;
+    type Response = crate::messages::ConsumerGroupHeartbeatResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ConsumerGroupHeartbeat;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ConsumerGroupHeartbeatRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ConsumerGroupHeartbeatRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.group_id = rng.string();
@@ -330,7 +332,7 @@ impl crate::generated::testing::Random for ConsumerGroupHeartbeatRequest {
         this.server_assignor = rng.option(|rng| rng.string());
         this.topic_partitions = rng.option(|rng| {
             rng.vec(|rng| {
-                <TopicPartitions as crate::generated::testing::Random>::random(rng, version)
+                <TopicPartitions as crate::messages::testing::Random>::random(rng, version)
             })
         });
         if flexible {
@@ -344,6 +346,7 @@ impl crate::generated::testing::Random for ConsumerGroupHeartbeatRequest {
 ///
 /// Held by `ConsumerGroupHeartbeatRequest::topic_partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicPartitions {
     /// The topic ID.
     ///
@@ -388,7 +391,8 @@ impl crate::Encodable for TopicPartitions {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -428,8 +432,8 @@ impl crate::Decodable for TopicPartitions {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicPartitions {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for TopicPartitions {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: no flexible versions.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ConsumerProtocolAssignment {
     /// Versions: 0+.
     pub assigned_partitions: Vec<TopicPartition>,
@@ -135,11 +136,11 @@ impl crate::Message for ConsumerProtocolAssignment {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ConsumerProtocolAssignment {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ConsumerProtocolAssignment {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let mut this = Self::default();
         this.assigned_partitions = rng
-            .vec(|rng| <TopicPartition as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <TopicPartition as crate::messages::testing::Random>::random(rng, version));
         this.user_data = rng.option(|rng| rng.bytes());
         this
     }
@@ -150,6 +151,7 @@ impl crate::generated::testing::Random for ConsumerProtocolAssignment {
 /// Held by `ConsumerProtocolAssignment::assigned_partitions`.
 /// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicPartition {
     /// Versions: 0+; map key of its array; entity: `topicName`.
     pub topic: String,
@@ -233,8 +235,8 @@ impl crate::Decodable for TopicPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for TopicPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let mut this = Self::default();
         this.topic = rng.string();
         this.partitions = rng.vec(|rng| rng.next_u64() as i32);

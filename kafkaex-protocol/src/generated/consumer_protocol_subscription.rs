@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: no flexible versions.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ConsumerProtocolSubscription {
     /// Versions: 0+.
     pub topics: Vec<String>,
@@ -31,7 +32,7 @@ impl Default for ConsumerProtocolSubscription {
             owned_partitions: Vec::new(),
             generation_id: -1,
             rack_id: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -212,14 +213,14 @@ impl crate::Message for ConsumerProtocolSubscription {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ConsumerProtocolSubscription {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ConsumerProtocolSubscription {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let mut this = Self::default();
         this.topics = rng.vec(|rng| rng.string());
         this.user_data = rng.option(|rng| rng.bytes());
         if version >= 1 {
             this.owned_partitions = rng.vec(|rng| {
-                <TopicPartition as crate::generated::testing::Random>::random(rng, version)
+                <TopicPartition as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if version >= 2 {
@@ -237,6 +238,7 @@ impl crate::generated::testing::Random for ConsumerProtocolSubscription {
 /// Held by `ConsumerProtocolSubscription::owned_partitions`.
 /// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicPartition {
     /// Versions: 1+; map key of its array; entity: `topicName`.
     pub topic: String,
@@ -356,8 +358,8 @@ impl crate::Decodable for TopicPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let mut this = Self::default();
         if version >= 1 {
             this.topic = rng.string();

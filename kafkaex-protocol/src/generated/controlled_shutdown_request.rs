@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3; served by zkBroker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ControlledShutdownRequest {
     /// The id of the broker for which controlled shutdown has been requested.
     ///
@@ -25,7 +26,7 @@ impl Default for ControlledShutdownRequest {
         Self {
             broker_id: 0,
             broker_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -69,7 +70,8 @@ impl crate::Encodable for ControlledShutdownRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ControlledShutdownRequest",
@@ -148,13 +150,13 @@ impl crate::Message for ControlledShutdownRequest {
 }
 
 impl crate::Request for ControlledShutdownRequest {
-    type Response = crate::generated::ControlledShutdownResponse;
+    type Response = crate::messages::ControlledShutdownResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ControlledShutdown;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ControlledShutdownRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ControlledShutdownRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.broker_id = rng.next_u64() as i32;

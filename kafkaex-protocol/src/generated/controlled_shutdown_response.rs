@@ -8,11 +8,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ControlledShutdownResponse {
     /// The top-level error code.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The partitions that the broker still leads.
     ///
     /// Versions: 0+.
@@ -23,8 +24,8 @@ pub struct ControlledShutdownResponse {
 
 impl ControlledShutdownResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `remaining_partitions` (builder style).
@@ -53,7 +54,7 @@ impl crate::Encodable for ControlledShutdownResponse {
             });
         }
         let flexible = version >= 3;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.remaining_partitions.len()), flexible)?;
         for x in &self.remaining_partitions {
             x.encode(buf, version)?;
@@ -61,7 +62,8 @@ impl crate::Encodable for ControlledShutdownResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ControlledShutdownResponse",
@@ -108,7 +110,7 @@ impl ControlledShutdownResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.remaining_partitions = {
             let n = crate::primitives::get_array_len(buf, flexible)?.ok_or(
                 crate::DecodeError::UnexpectedNull {
@@ -152,13 +154,13 @@ impl crate::Message for ControlledShutdownResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ControlledShutdownResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ControlledShutdownResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.remaining_partitions = rng.vec(|rng| {
-            <RemainingPartition as crate::generated::testing::Random>::random(rng, version)
+            <RemainingPartition as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -172,6 +174,7 @@ impl crate::generated::testing::Random for ControlledShutdownResponse {
 /// Held by `ControlledShutdownResponse::remaining_partitions`.
 /// Kafka treats an array of these as a map keyed by `topic_name` and `partition_index`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct RemainingPartition {
     /// The name of the topic.
     ///
@@ -214,7 +217,8 @@ impl crate::Encodable for RemainingPartition {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ControlledShutdownResponse.RemainingPartition",
@@ -260,8 +264,8 @@ impl crate::Decodable for RemainingPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for RemainingPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for RemainingPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.topic_name = rng.string();

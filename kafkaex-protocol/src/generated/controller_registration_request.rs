@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ControllerRegistrationRequest {
     /// The ID of the controller to register.
     ///
@@ -93,7 +94,8 @@ impl crate::Encodable for ControllerRegistrationRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -185,22 +187,22 @@ impl crate::Message for ControllerRegistrationRequest {
 }
 
 impl crate::Request for ControllerRegistrationRequest {
-    type Response = crate::generated::ControllerRegistrationResponse;
+    type Response = crate::messages::ControllerRegistrationResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ControllerRegistration;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ControllerRegistrationRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ControllerRegistrationRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.controller_id = rng.next_u64() as i32;
         this.incarnation_id = rng.uuid();
         this.zk_migration_ready = rng.bool();
         this.listeners =
-            rng.vec(|rng| <Listener as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <Listener as crate::messages::testing::Random>::random(rng, version));
         this.features =
-            rng.vec(|rng| <Feature as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <Feature as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -213,6 +215,7 @@ impl crate::generated::testing::Random for ControllerRegistrationRequest {
 /// Held by `ControllerRegistrationRequest::listeners`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Listener {
     /// The name of the endpoint.
     ///
@@ -274,7 +277,8 @@ impl crate::Encodable for Listener {
         buf.put_i16(self.security_protocol);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -309,8 +313,8 @@ impl crate::Decodable for Listener {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Listener {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for Listener {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();
@@ -329,6 +333,7 @@ impl crate::generated::testing::Random for Listener {
 /// Held by `ControllerRegistrationRequest::features`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Feature {
     /// The feature name.
     ///
@@ -380,7 +385,8 @@ impl crate::Encodable for Feature {
         buf.put_i16(self.max_supported_version);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -413,8 +419,8 @@ impl crate::Decodable for Feature {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Feature {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for Feature {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();

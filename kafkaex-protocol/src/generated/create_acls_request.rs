@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CreateAclsRequest {
     /// The ACLs that we want to create.
     ///
@@ -51,7 +52,8 @@ impl crate::Encodable for CreateAclsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateAclsRequest",
@@ -136,17 +138,17 @@ impl crate::Message for CreateAclsRequest {
 }
 
 impl crate::Request for CreateAclsRequest {
-    type Response = crate::generated::CreateAclsResponse;
+    type Response = crate::messages::CreateAclsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::CreateAcls;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreateAclsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreateAclsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.creations =
-            rng.vec(|rng| <AclCreation as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <AclCreation as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -158,6 +160,7 @@ impl crate::generated::testing::Random for CreateAclsRequest {
 ///
 /// Held by `CreateAclsRequest::creations`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AclCreation {
     /// The type of the resource.
     ///
@@ -201,7 +204,7 @@ impl Default for AclCreation {
             host: String::new(),
             operation: 0,
             permission_type: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -273,7 +276,8 @@ impl crate::Encodable for AclCreation {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateAclsRequest.AclCreation",
@@ -339,8 +343,8 @@ impl crate::Decodable for AclCreation {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AclCreation {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AclCreation {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.resource_type = rng.next_u64() as i8;

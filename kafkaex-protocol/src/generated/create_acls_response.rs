@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CreateAclsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -61,7 +62,8 @@ impl crate::Encodable for CreateAclsResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateAclsResponse",
@@ -148,13 +150,13 @@ impl crate::Message for CreateAclsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreateAclsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreateAclsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         this.results = rng.vec(|rng| {
-            <AclCreationResult as crate::generated::testing::Random>::random(rng, version)
+            <AclCreationResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -167,11 +169,12 @@ impl crate::generated::testing::Random for CreateAclsResponse {
 ///
 /// Held by `CreateAclsResponse::results`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AclCreationResult {
     /// The result error, or zero if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The result message, or null if there was no error.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -183,17 +186,17 @@ pub struct AclCreationResult {
 impl Default for AclCreationResult {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl AclCreationResult {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -214,12 +217,13 @@ impl AclCreationResult {
 impl crate::Encodable for AclCreationResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 2;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateAclsResponse.AclCreationResult",
@@ -253,7 +257,7 @@ impl crate::Decodable for AclCreationResult {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
@@ -265,11 +269,11 @@ impl crate::Decodable for AclCreationResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AclCreationResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AclCreationResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CreateDelegationTokenRequest {
     /// The principal type of the owner of the token. If it's null it defaults to the token request principal.
     ///
@@ -36,7 +37,7 @@ impl Default for CreateDelegationTokenRequest {
             owner_principal_name: Some(String::new()),
             renewers: Vec::new(),
             max_lifetime_ms: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -117,7 +118,8 @@ impl crate::Encodable for CreateDelegationTokenRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateDelegationTokenRequest",
@@ -235,13 +237,13 @@ impl crate::Message for CreateDelegationTokenRequest {
 }
 
 impl crate::Request for CreateDelegationTokenRequest {
-    type Response = crate::generated::CreateDelegationTokenResponse;
+    type Response = crate::messages::CreateDelegationTokenResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::CreateDelegationToken;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreateDelegationTokenRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreateDelegationTokenRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         if version >= 3 {
@@ -251,7 +253,7 @@ impl crate::generated::testing::Random for CreateDelegationTokenRequest {
             this.owner_principal_name = rng.option(|rng| rng.string());
         }
         this.renewers = rng.vec(|rng| {
-            <CreatableRenewers as crate::generated::testing::Random>::random(rng, version)
+            <CreatableRenewers as crate::messages::testing::Random>::random(rng, version)
         });
         this.max_lifetime_ms = rng.next_u64() as i64;
         if flexible {
@@ -265,6 +267,7 @@ impl crate::generated::testing::Random for CreateDelegationTokenRequest {
 ///
 /// Held by `CreateDelegationTokenRequest::renewers`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CreatableRenewers {
     /// The type of the Kafka principal.
     ///
@@ -307,7 +310,8 @@ impl crate::Encodable for CreatableRenewers {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateDelegationTokenRequest.CreatableRenewers",
@@ -353,8 +357,8 @@ impl crate::Decodable for CreatableRenewers {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreatableRenewers {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreatableRenewers {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.principal_type = rng.string();

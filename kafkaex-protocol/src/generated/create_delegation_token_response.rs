@@ -7,11 +7,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CreateDelegationTokenResponse {
     /// The top-level error, or zero if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The principal type of the token owner.
     ///
     /// Versions: 0+.
@@ -58,8 +59,8 @@ pub struct CreateDelegationTokenResponse {
 
 impl CreateDelegationTokenResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `principal_type` (builder style).
@@ -133,7 +134,7 @@ impl crate::Encodable for CreateDelegationTokenResponse {
             });
         }
         let flexible = version >= 2;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_string(buf, &self.principal_type, flexible)?;
         crate::primitives::put_string(buf, &self.principal_name, flexible)?;
         if version >= 3 {
@@ -163,7 +164,8 @@ impl crate::Encodable for CreateDelegationTokenResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateDelegationTokenResponse",
@@ -230,7 +232,7 @@ impl CreateDelegationTokenResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.principal_type = crate::primitives::get_string(buf, flexible)?;
         this.principal_name = crate::primitives::get_string(buf, flexible)?;
         if version >= 3 {
@@ -276,11 +278,11 @@ impl crate::Message for CreateDelegationTokenResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreateDelegationTokenResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreateDelegationTokenResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.principal_type = rng.string();
         this.principal_name = rng.string();
         if version >= 3 {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CreatePartitionsRequest {
     /// Each topic that we want to create new partitions inside.
     ///
@@ -71,7 +72,8 @@ impl crate::Encodable for CreatePartitionsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreatePartitionsRequest",
@@ -161,17 +163,17 @@ impl crate::Message for CreatePartitionsRequest {
 }
 
 impl crate::Request for CreatePartitionsRequest {
-    type Response = crate::generated::CreatePartitionsResponse;
+    type Response = crate::messages::CreatePartitionsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::CreatePartitions;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreatePartitionsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreatePartitionsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.topics = rng.vec(|rng| {
-            <CreatePartitionsTopic as crate::generated::testing::Random>::random(rng, version)
+            <CreatePartitionsTopic as crate::messages::testing::Random>::random(rng, version)
         });
         this.timeout_ms = rng.next_u64() as i32;
         this.validate_only = rng.bool();
@@ -187,6 +189,7 @@ impl crate::generated::testing::Random for CreatePartitionsRequest {
 /// Held by `CreatePartitionsRequest::topics`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CreatePartitionsTopic {
     /// The topic name.
     ///
@@ -210,7 +213,7 @@ impl Default for CreatePartitionsTopic {
             name: String::new(),
             count: 0,
             assignments: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -258,7 +261,8 @@ impl crate::Encodable for CreatePartitionsTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreatePartitionsRequest.CreatePartitionsTopic",
@@ -324,15 +328,15 @@ impl crate::Decodable for CreatePartitionsTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreatePartitionsTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreatePartitionsTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.name = rng.string();
         this.count = rng.next_u64() as i32;
         this.assignments = rng.option(|rng| {
             rng.vec(|rng| {
-                <CreatePartitionsAssignment as crate::generated::testing::Random>::random(
+                <CreatePartitionsAssignment as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             })
@@ -348,6 +352,7 @@ impl crate::generated::testing::Random for CreatePartitionsTopic {
 ///
 /// Held by `CreatePartitionsTopic::assignments`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CreatePartitionsAssignment {
     /// The assigned broker IDs.
     ///
@@ -383,7 +388,8 @@ impl crate::Encodable for CreatePartitionsAssignment {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreatePartitionsRequest.CreatePartitionsAssignment",
@@ -436,8 +442,8 @@ impl crate::Decodable for CreatePartitionsAssignment {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreatePartitionsAssignment {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreatePartitionsAssignment {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.broker_ids = rng.vec(|rng| rng.next_u64() as i32);

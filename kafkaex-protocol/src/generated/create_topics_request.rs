@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 5; deprecated versions 0-1; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CreateTopicsRequest {
     /// The topics to create.
     ///
@@ -31,7 +32,7 @@ impl Default for CreateTopicsRequest {
             topics: Vec::new(),
             timeout_ms: 60000,
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -90,7 +91,8 @@ impl crate::Encodable for CreateTopicsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateTopicsRequest",
@@ -189,17 +191,17 @@ impl crate::Message for CreateTopicsRequest {
 }
 
 impl crate::Request for CreateTopicsRequest {
-    type Response = crate::generated::CreateTopicsResponse;
+    type Response = crate::messages::CreateTopicsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::CreateTopics;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreateTopicsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreateTopicsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.topics = rng
-            .vec(|rng| <CreatableTopic as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <CreatableTopic as crate::messages::testing::Random>::random(rng, version));
         this.timeout_ms = rng.next_u64() as i32;
         if version >= 1 {
             this.validate_only = rng.bool();
@@ -216,6 +218,7 @@ impl crate::generated::testing::Random for CreateTopicsRequest {
 /// Held by `CreateTopicsRequest::topics`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CreatableTopic {
     /// The topic name.
     ///
@@ -294,7 +297,8 @@ impl crate::Encodable for CreatableTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateTopicsRequest.CreatableTopic",
@@ -375,18 +379,18 @@ impl crate::Decodable for CreatableTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreatableTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreatableTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.name = rng.string();
         this.num_partitions = rng.next_u64() as i32;
         this.replication_factor = rng.next_u64() as i16;
         this.assignments = rng.vec(|rng| {
-            <CreatableReplicaAssignment as crate::generated::testing::Random>::random(rng, version)
+            <CreatableReplicaAssignment as crate::messages::testing::Random>::random(rng, version)
         });
         this.configs = rng.vec(|rng| {
-            <CreatableTopicConfig as crate::generated::testing::Random>::random(rng, version)
+            <CreatableTopicConfig as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -400,6 +404,7 @@ impl crate::generated::testing::Random for CreatableTopic {
 /// Held by `CreatableTopic::assignments`.
 /// Kafka treats an array of these as a map keyed by `partition_index`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CreatableReplicaAssignment {
     /// The partition index.
     ///
@@ -445,7 +450,8 @@ impl crate::Encodable for CreatableReplicaAssignment {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateTopicsRequest.CreatableReplicaAssignment",
@@ -500,8 +506,8 @@ impl crate::Decodable for CreatableReplicaAssignment {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreatableReplicaAssignment {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreatableReplicaAssignment {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
@@ -518,6 +524,7 @@ impl crate::generated::testing::Random for CreatableReplicaAssignment {
 /// Held by `CreatableTopic::configs`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CreatableTopicConfig {
     /// The configuration name.
     ///
@@ -536,7 +543,7 @@ impl Default for CreatableTopicConfig {
         Self {
             name: String::new(),
             value: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -570,7 +577,8 @@ impl crate::Encodable for CreatableTopicConfig {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateTopicsRequest.CreatableTopicConfig",
@@ -616,8 +624,8 @@ impl crate::Decodable for CreatableTopicConfig {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreatableTopicConfig {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreatableTopicConfig {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.name = rng.string();

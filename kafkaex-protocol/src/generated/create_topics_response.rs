@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 5.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CreateTopicsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -63,7 +64,8 @@ impl crate::Encodable for CreateTopicsResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateTopicsResponse",
@@ -154,15 +156,15 @@ impl crate::Message for CreateTopicsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreateTopicsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreateTopicsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 5;
         let mut this = Self::default();
         if version >= 2 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
         this.topics = rng.vec(|rng| {
-            <CreatableTopicResult as crate::generated::testing::Random>::random(rng, version)
+            <CreatableTopicResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -176,6 +178,7 @@ impl crate::generated::testing::Random for CreateTopicsResponse {
 /// Held by `CreateTopicsResponse::topics`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CreatableTopicResult {
     /// The topic name.
     ///
@@ -188,7 +191,7 @@ pub struct CreatableTopicResult {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or null if there was no error.
     ///
     /// Versions: 1+; nullable: 0+; ignorable; default: `Some(String::new())`.
@@ -196,7 +199,7 @@ pub struct CreatableTopicResult {
     /// Optional topic config error returned if configs are not returned in the response.
     ///
     /// Versions: 5+; tagged field 0; ignorable.
-    pub topic_config_error_code: i16,
+    pub topic_config_error_code: crate::ErrorCode,
     /// Number of partitions of the topic.
     ///
     /// Versions: 5+; ignorable; default: `-1`.
@@ -218,13 +221,13 @@ impl Default for CreatableTopicResult {
         Self {
             name: String::new(),
             topic_id: crate::Uuid::ZERO,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
-            topic_config_error_code: 0,
+            topic_config_error_code: crate::ErrorCode::from_code(0),
             num_partitions: -1,
             replication_factor: -1,
             configs: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -241,8 +244,8 @@ impl CreatableTopicResult {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -251,8 +254,8 @@ impl CreatableTopicResult {
         self
     }
     /// Sets `topic_config_error_code` (builder style).
-    pub fn with_topic_config_error_code(mut self, value: i16) -> Self {
-        self.topic_config_error_code = value;
+    pub fn with_topic_config_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.topic_config_error_code = value.into();
         self
     }
     /// Sets `num_partitions` (builder style).
@@ -287,7 +290,7 @@ impl crate::Encodable for CreatableTopicResult {
         if version >= 7 {
             crate::primitives::put_uuid(buf, &self.topic_id);
         }
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if version >= 1 {
             crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         }
@@ -310,11 +313,18 @@ impl crate::Encodable for CreatableTopicResult {
         }
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
-            if version >= 5 && self.topic_config_error_code != 0 {
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "CreateTopicsResponse.CreatableTopicResult",
+            )?;
+            if version >= 5 && !self.topic_config_error_code.is_ok() {
                 tagged += 1;
             }
             crate::primitives::put_uvarint(buf, tagged as u32);
-            if version >= 5 && self.topic_config_error_code != 0 {
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
+            if version >= 5 && !self.topic_config_error_code.is_ok() {
                 let size = {
                     let mut len = 0usize;
                     len += 2;
@@ -322,9 +332,9 @@ impl crate::Encodable for CreatableTopicResult {
                 };
                 crate::primitives::put_uvarint(buf, 0);
                 crate::primitives::put_uvarint(buf, size as u32);
-                buf.put_i16(self.topic_config_error_code);
+                buf.put_i16(self.topic_config_error_code.code());
             }
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateTopicsResponse.CreatableTopicResult",
@@ -365,7 +375,12 @@ impl crate::Encodable for CreatableTopicResult {
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
             len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
-            if version >= 5 && self.topic_config_error_code != 0 {
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "CreateTopicsResponse.CreatableTopicResult",
+            )?;
+            if version >= 5 && !self.topic_config_error_code.is_ok() {
                 let size = {
                     let mut len = 0usize;
                     len += 2;
@@ -394,7 +409,7 @@ impl crate::Decodable for CreatableTopicResult {
         if version >= 7 {
             this.topic_id = crate::primitives::get_uuid(buf)?;
         }
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if version >= 1 {
             this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         }
@@ -424,7 +439,8 @@ impl crate::Decodable for CreatableTopicResult {
                 |tag, mut data| match tag {
                     0 if version >= 5 => {
                         let buf = &mut data;
-                        this.topic_config_error_code = crate::primitives::get_i16(buf)?;
+                        this.topic_config_error_code =
+                            crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
                         Ok(true)
                     }
                     _ => Ok(false),
@@ -436,20 +452,20 @@ impl crate::Decodable for CreatableTopicResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreatableTopicResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreatableTopicResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.name = rng.string();
         if version >= 7 {
             this.topic_id = rng.uuid();
         }
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if version >= 1 {
             this.error_message = rng.option(|rng| rng.string());
         }
         if version >= 5 && rng.bool() {
-            this.topic_config_error_code = rng.next_u64() as i16;
+            this.topic_config_error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         if version >= 5 {
             this.num_partitions = rng.next_u64() as i32;
@@ -460,7 +476,7 @@ impl crate::generated::testing::Random for CreatableTopicResult {
         if version >= 5 {
             this.configs = rng.option(|rng| {
                 rng.vec(|rng| {
-                    <CreatableTopicConfigs as crate::generated::testing::Random>::random(
+                    <CreatableTopicConfigs as crate::messages::testing::Random>::random(
                         rng, version,
                     )
                 })
@@ -477,6 +493,7 @@ impl crate::generated::testing::Random for CreatableTopicResult {
 ///
 /// Held by `CreatableTopicResult::configs`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CreatableTopicConfigs {
     /// The configuration name.
     ///
@@ -510,7 +527,7 @@ impl Default for CreatableTopicConfigs {
             read_only: false,
             config_source: -1,
             is_sensitive: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -596,7 +613,8 @@ impl crate::Encodable for CreatableTopicConfigs {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "CreateTopicsResponse.CreatableTopicConfigs",
@@ -692,8 +710,8 @@ impl crate::Decodable for CreatableTopicConfigs {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CreatableTopicConfigs {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for CreatableTopicConfigs {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 5;
         let mut this = Self::default();
         if version >= 5 {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteAclsRequest {
     /// The filters to use when deleting ACLs.
     ///
@@ -51,7 +52,8 @@ impl crate::Encodable for DeleteAclsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteAclsRequest",
@@ -136,17 +138,17 @@ impl crate::Message for DeleteAclsRequest {
 }
 
 impl crate::Request for DeleteAclsRequest {
-    type Response = crate::generated::DeleteAclsResponse;
+    type Response = crate::messages::DeleteAclsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DeleteAcls;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteAclsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteAclsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.filters = rng.vec(|rng| {
-            <DeleteAclsFilter as crate::generated::testing::Random>::random(rng, version)
+            <DeleteAclsFilter as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -159,6 +161,7 @@ impl crate::generated::testing::Random for DeleteAclsRequest {
 ///
 /// Held by `DeleteAclsRequest::filters`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeleteAclsFilter {
     /// The resource type.
     ///
@@ -202,7 +205,7 @@ impl Default for DeleteAclsFilter {
             host_filter: Some(String::new()),
             operation: 0,
             permission_type: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -278,7 +281,8 @@ impl crate::Encodable for DeleteAclsFilter {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteAclsRequest.DeleteAclsFilter",
@@ -345,8 +349,8 @@ impl crate::Decodable for DeleteAclsFilter {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteAclsFilter {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteAclsFilter {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.resource_type_filter = rng.next_u64() as i8;

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteAclsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -61,7 +62,8 @@ impl crate::Encodable for DeleteAclsResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteAclsResponse",
@@ -151,13 +153,13 @@ impl crate::Message for DeleteAclsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteAclsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteAclsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         this.filter_results = rng.vec(|rng| {
-            <DeleteAclsFilterResult as crate::generated::testing::Random>::random(rng, version)
+            <DeleteAclsFilterResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -170,11 +172,12 @@ impl crate::generated::testing::Random for DeleteAclsResponse {
 ///
 /// Held by `DeleteAclsResponse::filter_results`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeleteAclsFilterResult {
     /// The error code, or 0 if the filter succeeded.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or null if the filter succeeded.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -190,18 +193,18 @@ pub struct DeleteAclsFilterResult {
 impl Default for DeleteAclsFilterResult {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             matching_acls: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl DeleteAclsFilterResult {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -227,7 +230,7 @@ impl DeleteAclsFilterResult {
 impl crate::Encodable for DeleteAclsFilterResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 2;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         crate::primitives::put_array_len(buf, Some(self.matching_acls.len()), flexible)?;
         for x in &self.matching_acls {
@@ -236,7 +239,8 @@ impl crate::Encodable for DeleteAclsFilterResult {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteAclsResponse.DeleteAclsFilterResult",
@@ -276,7 +280,7 @@ impl crate::Decodable for DeleteAclsFilterResult {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.matching_acls = {
             let n = crate::primitives::get_array_len(buf, flexible)?.ok_or(
@@ -300,14 +304,14 @@ impl crate::Decodable for DeleteAclsFilterResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteAclsFilterResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteAclsFilterResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.matching_acls = rng.vec(|rng| {
-            <DeleteAclsMatchingAcl as crate::generated::testing::Random>::random(rng, version)
+            <DeleteAclsMatchingAcl as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -320,11 +324,12 @@ impl crate::generated::testing::Random for DeleteAclsFilterResult {
 ///
 /// Held by `DeleteAclsFilterResult::matching_acls`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeleteAclsMatchingAcl {
     /// The deletion error code, or 0 if the deletion succeeded.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The deletion error message, or null if the deletion succeeded.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -364,7 +369,7 @@ pub struct DeleteAclsMatchingAcl {
 impl Default for DeleteAclsMatchingAcl {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             resource_type: 0,
             resource_name: String::new(),
@@ -373,15 +378,15 @@ impl Default for DeleteAclsMatchingAcl {
             host: String::new(),
             operation: 0,
             permission_type: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl DeleteAclsMatchingAcl {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -437,7 +442,7 @@ impl DeleteAclsMatchingAcl {
 impl crate::Encodable for DeleteAclsMatchingAcl {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 2;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         buf.put_i8(self.resource_type);
         crate::primitives::put_string(buf, &self.resource_name, flexible)?;
@@ -457,7 +462,8 @@ impl crate::Encodable for DeleteAclsMatchingAcl {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteAclsResponse.DeleteAclsMatchingAcl",
@@ -506,7 +512,7 @@ impl crate::Decodable for DeleteAclsMatchingAcl {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.resource_type = crate::primitives::get_i8(buf)?;
         this.resource_name = crate::primitives::get_string(buf, flexible)?;
@@ -527,11 +533,11 @@ impl crate::Decodable for DeleteAclsMatchingAcl {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteAclsMatchingAcl {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteAclsMatchingAcl {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.resource_type = rng.next_u64() as i8;
         this.resource_name = rng.string();

@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteGroupsRequest {
     /// The group names to delete.
     ///
@@ -48,7 +49,8 @@ impl crate::Encodable for DeleteGroupsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteGroupsRequest",
@@ -136,13 +138,13 @@ impl crate::Message for DeleteGroupsRequest {
 }
 
 impl crate::Request for DeleteGroupsRequest {
-    type Response = crate::generated::DeleteGroupsResponse;
+    type Response = crate::messages::DeleteGroupsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DeleteGroups;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteGroupsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteGroupsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.groups_names = rng.vec(|rng| rng.string());

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteRecordsRequest {
     /// Each topic that we want to delete records from.
     ///
@@ -61,7 +62,8 @@ impl crate::Encodable for DeleteRecordsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteRecordsRequest",
@@ -148,17 +150,17 @@ impl crate::Message for DeleteRecordsRequest {
 }
 
 impl crate::Request for DeleteRecordsRequest {
-    type Response = crate::generated::DeleteRecordsResponse;
+    type Response = crate::messages::DeleteRecordsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DeleteRecords;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteRecordsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteRecordsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.topics = rng.vec(|rng| {
-            <DeleteRecordsTopic as crate::generated::testing::Random>::random(rng, version)
+            <DeleteRecordsTopic as crate::messages::testing::Random>::random(rng, version)
         });
         this.timeout_ms = rng.next_u64() as i32;
         if flexible {
@@ -172,6 +174,7 @@ impl crate::generated::testing::Random for DeleteRecordsRequest {
 ///
 /// Held by `DeleteRecordsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteRecordsTopic {
     /// The topic name.
     ///
@@ -217,7 +220,8 @@ impl crate::Encodable for DeleteRecordsTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteRecordsRequest.DeleteRecordsTopic",
@@ -276,13 +280,13 @@ impl crate::Decodable for DeleteRecordsTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteRecordsTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteRecordsTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <DeleteRecordsPartition as crate::generated::testing::Random>::random(rng, version)
+            <DeleteRecordsPartition as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -295,6 +299,7 @@ impl crate::generated::testing::Random for DeleteRecordsTopic {
 ///
 /// Held by `DeleteRecordsTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteRecordsPartition {
     /// The partition index.
     ///
@@ -337,7 +342,8 @@ impl crate::Encodable for DeleteRecordsPartition {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteRecordsRequest.DeleteRecordsPartition",
@@ -383,8 +389,8 @@ impl crate::Decodable for DeleteRecordsPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteRecordsPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteRecordsPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteRecordsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -61,7 +62,8 @@ impl crate::Encodable for DeleteRecordsResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteRecordsResponse",
@@ -148,13 +150,13 @@ impl crate::Message for DeleteRecordsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteRecordsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteRecordsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         this.topics = rng.vec(|rng| {
-            <DeleteRecordsTopicResult as crate::generated::testing::Random>::random(rng, version)
+            <DeleteRecordsTopicResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -168,6 +170,7 @@ impl crate::generated::testing::Random for DeleteRecordsResponse {
 /// Held by `DeleteRecordsResponse::topics`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteRecordsTopicResult {
     /// The topic name.
     ///
@@ -213,7 +216,8 @@ impl crate::Encodable for DeleteRecordsTopicResult {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteRecordsResponse.DeleteRecordsTopicResult",
@@ -272,15 +276,13 @@ impl crate::Decodable for DeleteRecordsTopicResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteRecordsTopicResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteRecordsTopicResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <DeleteRecordsPartitionResult as crate::generated::testing::Random>::random(
-                rng, version,
-            )
+            <DeleteRecordsPartitionResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -294,6 +296,7 @@ impl crate::generated::testing::Random for DeleteRecordsTopicResult {
 /// Held by `DeleteRecordsTopicResult::partitions`.
 /// Kafka treats an array of these as a map keyed by `partition_index`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteRecordsPartitionResult {
     /// The partition index.
     ///
@@ -306,7 +309,7 @@ pub struct DeleteRecordsPartitionResult {
     /// The deletion error code, or 0 if the deletion succeeded.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -323,8 +326,8 @@ impl DeleteRecordsPartitionResult {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -342,11 +345,12 @@ impl crate::Encodable for DeleteRecordsPartitionResult {
         let flexible = version >= 2;
         buf.put_i32(self.partition_index);
         buf.put_i64(self.low_watermark);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteRecordsResponse.DeleteRecordsPartitionResult",
@@ -383,7 +387,7 @@ impl crate::Decodable for DeleteRecordsPartitionResult {
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
         this.low_watermark = crate::primitives::get_i64(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
                 Ok(false)
@@ -394,13 +398,13 @@ impl crate::Decodable for DeleteRecordsPartitionResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteRecordsPartitionResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteRecordsPartitionResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
         this.low_watermark = rng.next_u64() as i64;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteShareGroupStateRequest {
     /// The group identifier.
     ///
@@ -60,7 +61,8 @@ impl crate::Encodable for DeleteShareGroupStateRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -133,19 +135,18 @@ impl crate::Message for DeleteShareGroupStateRequest {
 }
 
 impl crate::Request for DeleteShareGroupStateRequest {
-    type Response = crate::generated::DeleteShareGroupStateResponse;
+    type Response = crate::messages::DeleteShareGroupStateResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DeleteShareGroupState;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteShareGroupStateRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteShareGroupStateRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.group_id = rng.string();
-        this.topics = rng.vec(|rng| {
-            <DeleteStateData as crate::generated::testing::Random>::random(rng, version)
-        });
+        this.topics = rng
+            .vec(|rng| <DeleteStateData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -157,6 +158,7 @@ impl crate::generated::testing::Random for DeleteShareGroupStateRequest {
 ///
 /// Held by `DeleteShareGroupStateRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteStateData {
     /// The topic identifier.
     ///
@@ -201,7 +203,8 @@ impl crate::Encodable for DeleteStateData {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -245,13 +248,13 @@ impl crate::Decodable for DeleteStateData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteStateData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteStateData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -263,6 +266,7 @@ impl crate::generated::testing::Random for DeleteStateData {
 ///
 /// Held by `DeleteStateData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index.
     ///
@@ -293,7 +297,8 @@ impl crate::Encodable for PartitionData {
         buf.put_i32(self.partition);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -321,8 +326,8 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition = rng.next_u64() as i32;

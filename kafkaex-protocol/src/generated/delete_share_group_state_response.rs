@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteShareGroupStateResponse {
     /// The delete results
     ///
@@ -50,7 +51,8 @@ impl crate::Encodable for DeleteShareGroupStateResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -121,12 +123,12 @@ impl crate::Message for DeleteShareGroupStateResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteShareGroupStateResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteShareGroupStateResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.results = rng.vec(|rng| {
-            <DeleteStateResult as crate::generated::testing::Random>::random(rng, version)
+            <DeleteStateResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -139,6 +141,7 @@ impl crate::generated::testing::Random for DeleteShareGroupStateResponse {
 ///
 /// Held by `DeleteShareGroupStateResponse::results`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteStateResult {
     /// The topic identifier
     ///
@@ -183,7 +186,8 @@ impl crate::Encodable for DeleteStateResult {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -227,14 +231,13 @@ impl crate::Decodable for DeleteStateResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteStateResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteStateResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();
-        this.partitions = rng.vec(|rng| {
-            <PartitionResult as crate::generated::testing::Random>::random(rng, version)
-        });
+        this.partitions = rng
+            .vec(|rng| <PartitionResult as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -246,6 +249,7 @@ impl crate::generated::testing::Random for DeleteStateResult {
 ///
 /// Held by `DeleteStateResult::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionResult {
     /// The partition index.
     ///
@@ -254,7 +258,7 @@ pub struct PartitionResult {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or null if there was no error.
     ///
     /// Versions: 0+; nullable: 0+.
@@ -270,8 +274,8 @@ impl PartitionResult {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -293,11 +297,12 @@ impl crate::Encodable for PartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, _version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
         buf.put_i32(self.partition);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -318,7 +323,7 @@ impl crate::Decodable for PartitionResult {
         let flexible = true;
         let mut this = Self::default();
         this.partition = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
@@ -330,12 +335,12 @@ impl crate::Decodable for PartitionResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4; deprecated versions 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteTopicsRequest {
     /// The name or topic ID of the topic
     ///
@@ -84,7 +85,8 @@ impl crate::Encodable for DeleteTopicsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteTopicsRequest",
@@ -200,18 +202,18 @@ impl crate::Message for DeleteTopicsRequest {
 }
 
 impl crate::Request for DeleteTopicsRequest {
-    type Response = crate::generated::DeleteTopicsResponse;
+    type Response = crate::messages::DeleteTopicsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DeleteTopics;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteTopicsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteTopicsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 6 {
             this.topics = rng.vec(|rng| {
-                <DeleteTopicState as crate::generated::testing::Random>::random(rng, version)
+                <DeleteTopicState as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if version <= 5 {
@@ -229,6 +231,7 @@ impl crate::generated::testing::Random for DeleteTopicsRequest {
 ///
 /// Held by `DeleteTopicsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteTopicState {
     /// The topic name
     ///
@@ -287,7 +290,8 @@ impl crate::Encodable for DeleteTopicState {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteTopicsRequest.DeleteTopicState",
@@ -353,8 +357,8 @@ impl crate::Decodable for DeleteTopicState {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteTopicState {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteTopicState {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 6 {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DeleteTopicsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -63,7 +64,8 @@ impl crate::Encodable for DeleteTopicsResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteTopicsResponse",
@@ -154,15 +156,15 @@ impl crate::Message for DeleteTopicsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeleteTopicsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeleteTopicsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 1 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
         this.responses = rng.vec(|rng| {
-            <DeletableTopicResult as crate::generated::testing::Random>::random(rng, version)
+            <DeletableTopicResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -176,6 +178,7 @@ impl crate::generated::testing::Random for DeleteTopicsResponse {
 /// Held by `DeleteTopicsResponse::responses`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DeletableTopicResult {
     /// The topic name
     ///
@@ -188,7 +191,7 @@ pub struct DeletableTopicResult {
     /// The deletion error, or 0 if the deletion succeeded.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or null if there was no error.
     ///
     /// Versions: 5+; nullable: 5+; ignorable.
@@ -202,9 +205,9 @@ impl Default for DeletableTopicResult {
         Self {
             name: Some(String::new()),
             topic_id: crate::Uuid::ZERO,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -221,8 +224,8 @@ impl DeletableTopicResult {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -262,14 +265,15 @@ impl crate::Encodable for DeletableTopicResult {
         if version >= 6 {
             crate::primitives::put_uuid(buf, &self.topic_id);
         }
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if version >= 5 {
             crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         }
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DeleteTopicsResponse.DeletableTopicResult",
@@ -330,7 +334,7 @@ impl crate::Decodable for DeletableTopicResult {
         if version >= 6 {
             this.topic_id = crate::primitives::get_uuid(buf)?;
         }
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if version >= 5 {
             this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         }
@@ -344,8 +348,8 @@ impl crate::Decodable for DeletableTopicResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DeletableTopicResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DeletableTopicResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.name = if version >= 6 {
@@ -356,7 +360,7 @@ impl crate::generated::testing::Random for DeletableTopicResult {
         if version >= 6 {
             this.topic_id = rng.uuid();
         }
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if version >= 5 {
             this.error_message = rng.option(|rng| rng.string());
         }

@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeAclsRequest {
     /// The resource type.
     ///
@@ -50,7 +51,7 @@ impl Default for DescribeAclsRequest {
             host_filter: Some(String::new()),
             operation: 0,
             permission_type: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -134,7 +135,8 @@ impl crate::Encodable for DescribeAclsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeAclsRequest",
@@ -229,13 +231,13 @@ impl crate::Message for DescribeAclsRequest {
 }
 
 impl crate::Request for DescribeAclsRequest {
-    type Response = crate::generated::DescribeAclsResponse;
+    type Response = crate::messages::DescribeAclsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeAcls;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeAclsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeAclsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.resource_type_filter = rng.next_u64() as i8;

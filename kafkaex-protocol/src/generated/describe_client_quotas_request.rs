@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 1; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeClientQuotasRequest {
     /// Filter components to apply to quota entities.
     ///
@@ -61,7 +62,8 @@ impl crate::Encodable for DescribeClientQuotasRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeClientQuotasRequest",
@@ -149,17 +151,17 @@ impl crate::Message for DescribeClientQuotasRequest {
 }
 
 impl crate::Request for DescribeClientQuotasRequest {
-    type Response = crate::generated::DescribeClientQuotasResponse;
+    type Response = crate::messages::DescribeClientQuotasResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeClientQuotas;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeClientQuotasRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeClientQuotasRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.components = rng
-            .vec(|rng| <ComponentData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <ComponentData as crate::messages::testing::Random>::random(rng, version));
         this.strict = rng.bool();
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -172,6 +174,7 @@ impl crate::generated::testing::Random for DescribeClientQuotasRequest {
 ///
 /// Held by `DescribeClientQuotasRequest::components`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ComponentData {
     /// The entity type that the filter component applies to.
     ///
@@ -195,7 +198,7 @@ impl Default for ComponentData {
             entity_type: String::new(),
             match_type: 0,
             r#match: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -235,7 +238,8 @@ impl crate::Encodable for ComponentData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeClientQuotasRequest.ComponentData",
@@ -283,8 +287,8 @@ impl crate::Decodable for ComponentData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ComponentData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ComponentData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.entity_type = rng.string();

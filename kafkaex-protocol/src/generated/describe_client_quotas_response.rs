@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 1.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeClientQuotasResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct DescribeClientQuotasResponse {
     /// The error code, or `0` if the quota description succeeded.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or `null` if the quota description succeeded.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -33,10 +34,10 @@ impl Default for DescribeClientQuotasResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             entries: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -48,8 +49,8 @@ impl DescribeClientQuotasResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -84,7 +85,7 @@ impl crate::Encodable for DescribeClientQuotasResponse {
         }
         let flexible = version >= 1;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         match &self.entries {
             None => crate::primitives::put_array_len(buf, None, flexible)?,
@@ -98,7 +99,8 @@ impl crate::Encodable for DescribeClientQuotasResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeClientQuotasResponse",
@@ -151,7 +153,7 @@ impl DescribeClientQuotasResponse {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.entries = match crate::primitives::get_array_len(buf, flexible)? {
             None => None,
@@ -195,15 +197,15 @@ impl crate::Message for DescribeClientQuotasResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeClientQuotasResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeClientQuotasResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.entries = rng.option(|rng| {
-            rng.vec(|rng| <EntryData as crate::generated::testing::Random>::random(rng, version))
+            rng.vec(|rng| <EntryData as crate::messages::testing::Random>::random(rng, version))
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -216,6 +218,7 @@ impl crate::generated::testing::Random for DescribeClientQuotasResponse {
 ///
 /// Held by `DescribeClientQuotasResponse::entries`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct EntryData {
     /// The quota entity description.
     ///
@@ -264,7 +267,8 @@ impl crate::Encodable for EntryData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeClientQuotasResponse.EntryData",
@@ -336,14 +340,14 @@ impl crate::Decodable for EntryData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for EntryData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for EntryData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.entity =
-            rng.vec(|rng| <EntityData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <EntityData as crate::messages::testing::Random>::random(rng, version));
         this.values =
-            rng.vec(|rng| <ValueData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <ValueData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -355,6 +359,7 @@ impl crate::generated::testing::Random for EntryData {
 ///
 /// Held by `EntryData::entity`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EntityData {
     /// The entity type.
     ///
@@ -373,7 +378,7 @@ impl Default for EntityData {
         Self {
             entity_type: String::new(),
             entity_name: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -407,7 +412,8 @@ impl crate::Encodable for EntityData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeClientQuotasResponse.EntityData",
@@ -453,8 +459,8 @@ impl crate::Decodable for EntityData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for EntityData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for EntityData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.entity_type = rng.string();
@@ -470,6 +476,7 @@ impl crate::generated::testing::Random for EntityData {
 ///
 /// Held by `EntryData::values`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ValueData {
     /// The quota configuration key.
     ///
@@ -512,7 +519,8 @@ impl crate::Encodable for ValueData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeClientQuotasResponse.ValueData",
@@ -558,8 +566,8 @@ impl crate::Decodable for ValueData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ValueData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ValueData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.key = rng.string();

@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeClusterRequest {
     /// Whether to include cluster authorized operations.
     ///
@@ -25,7 +26,7 @@ impl Default for DescribeClusterRequest {
         Self {
             include_cluster_authorized_operations: false,
             endpoint_type: 1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -73,7 +74,8 @@ impl crate::Encodable for DescribeClusterRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -141,13 +143,13 @@ impl crate::Message for DescribeClusterRequest {
 }
 
 impl crate::Request for DescribeClusterRequest {
-    type Response = crate::generated::DescribeClusterResponse;
+    type Response = crate::messages::DescribeClusterResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeCluster;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeClusterRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeClusterRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.include_cluster_authorized_operations = rng.bool();

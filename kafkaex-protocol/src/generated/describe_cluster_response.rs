@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeClusterResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct DescribeClusterResponse {
     /// The top-level error code, or 0 if there was no error
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The top-level error message, or null if there was no error.
     ///
     /// Versions: 0+; nullable: 0+.
@@ -49,14 +50,14 @@ impl Default for DescribeClusterResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: None,
             endpoint_type: 1,
             cluster_id: String::new(),
             controller_id: -1,
             brokers: Vec::new(),
             cluster_authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -68,8 +69,8 @@ impl DescribeClusterResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -124,7 +125,7 @@ impl crate::Encodable for DescribeClusterResponse {
         }
         let flexible = true;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         if version >= 1 {
             buf.put_i8(self.endpoint_type);
@@ -144,7 +145,8 @@ impl crate::Encodable for DescribeClusterResponse {
         buf.put_i32(self.cluster_authorized_operations);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -191,7 +193,7 @@ impl DescribeClusterResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         if version >= 1 {
             this.endpoint_type = crate::primitives::get_i8(buf)?;
@@ -239,12 +241,12 @@ impl crate::Message for DescribeClusterResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeClusterResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeClusterResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         if version >= 1 {
             this.endpoint_type = rng.next_u64() as i8;
@@ -252,7 +254,7 @@ impl crate::generated::testing::Random for DescribeClusterResponse {
         this.cluster_id = rng.string();
         this.controller_id = rng.next_u64() as i32;
         this.brokers = rng.vec(|rng| {
-            <DescribeClusterBroker as crate::generated::testing::Random>::random(rng, version)
+            <DescribeClusterBroker as crate::messages::testing::Random>::random(rng, version)
         });
         this.cluster_authorized_operations = rng.next_u64() as i32;
         if flexible {
@@ -267,6 +269,7 @@ impl crate::generated::testing::Random for DescribeClusterResponse {
 /// Held by `DescribeClusterResponse::brokers`.
 /// Kafka treats an array of these as a map keyed by `broker_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeClusterBroker {
     /// The broker ID.
     ///
@@ -328,7 +331,8 @@ impl crate::Encodable for DescribeClusterBroker {
         crate::primitives::put_nullable_string(buf, self.rack.as_deref(), flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -363,8 +367,8 @@ impl crate::Decodable for DescribeClusterBroker {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeClusterBroker {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeClusterBroker {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.broker_id = rng.next_u64() as i32;

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4; deprecated versions 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeConfigsRequest {
     /// The resources whose configurations we want to describe.
     ///
@@ -87,7 +88,8 @@ impl crate::Encodable for DescribeConfigsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeConfigsRequest",
@@ -196,17 +198,17 @@ impl crate::Message for DescribeConfigsRequest {
 }
 
 impl crate::Request for DescribeConfigsRequest {
-    type Response = crate::generated::DescribeConfigsResponse;
+    type Response = crate::messages::DescribeConfigsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeConfigs;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeConfigsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeConfigsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.resources = rng.vec(|rng| {
-            <DescribeConfigsResource as crate::generated::testing::Random>::random(rng, version)
+            <DescribeConfigsResource as crate::messages::testing::Random>::random(rng, version)
         });
         if version >= 1 {
             this.include_synonyms = rng.bool();
@@ -225,6 +227,7 @@ impl crate::generated::testing::Random for DescribeConfigsRequest {
 ///
 /// Held by `DescribeConfigsRequest::resources`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeConfigsResource {
     /// The resource type.
     ///
@@ -248,7 +251,7 @@ impl Default for DescribeConfigsResource {
             resource_type: 0,
             resource_name: String::new(),
             configuration_keys: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -296,7 +299,8 @@ impl crate::Encodable for DescribeConfigsResource {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeConfigsRequest.DescribeConfigsResource",
@@ -362,8 +366,8 @@ impl crate::Decodable for DescribeConfigsResource {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeConfigsResource {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeConfigsResource {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.resource_type = rng.next_u64() as i8;

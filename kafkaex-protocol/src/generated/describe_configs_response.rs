@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeConfigsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -61,7 +62,8 @@ impl crate::Encodable for DescribeConfigsResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeConfigsResponse",
@@ -149,13 +151,13 @@ impl crate::Message for DescribeConfigsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeConfigsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeConfigsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         this.results = rng.vec(|rng| {
-            <DescribeConfigsResult as crate::generated::testing::Random>::random(rng, version)
+            <DescribeConfigsResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -168,11 +170,12 @@ impl crate::generated::testing::Random for DescribeConfigsResponse {
 ///
 /// Held by `DescribeConfigsResponse::results`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeConfigsResult {
     /// The error code, or 0 if we were able to successfully describe the configurations.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or null if we were able to successfully describe the configurations.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -196,20 +199,20 @@ pub struct DescribeConfigsResult {
 impl Default for DescribeConfigsResult {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             resource_type: 0,
             resource_name: String::new(),
             configs: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl DescribeConfigsResult {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -245,7 +248,7 @@ impl DescribeConfigsResult {
 impl crate::Encodable for DescribeConfigsResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 4;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         buf.put_i8(self.resource_type);
         crate::primitives::put_string(buf, &self.resource_name, flexible)?;
@@ -256,7 +259,8 @@ impl crate::Encodable for DescribeConfigsResult {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeConfigsResponse.DescribeConfigsResult",
@@ -298,7 +302,7 @@ impl crate::Decodable for DescribeConfigsResult {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.resource_type = crate::primitives::get_i8(buf)?;
         this.resource_name = crate::primitives::get_string(buf, flexible)?;
@@ -321,16 +325,16 @@ impl crate::Decodable for DescribeConfigsResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeConfigsResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeConfigsResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.resource_type = rng.next_u64() as i8;
         this.resource_name = rng.string();
         this.configs = rng.vec(|rng| {
-            <DescribeConfigsResourceResult as crate::generated::testing::Random>::random(
+            <DescribeConfigsResourceResult as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
@@ -345,6 +349,7 @@ impl crate::generated::testing::Random for DescribeConfigsResult {
 ///
 /// Held by `DescribeConfigsResult::configs`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeConfigsResourceResult {
     /// The configuration name.
     ///
@@ -398,7 +403,7 @@ impl Default for DescribeConfigsResourceResult {
             synonyms: Vec::new(),
             config_type: 0,
             documentation: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -493,7 +498,8 @@ impl crate::Encodable for DescribeConfigsResourceResult {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeConfigsResponse.DescribeConfigsResourceResult",
@@ -592,8 +598,8 @@ impl crate::Decodable for DescribeConfigsResourceResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeConfigsResourceResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeConfigsResourceResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.name = rng.string();
@@ -608,7 +614,7 @@ impl crate::generated::testing::Random for DescribeConfigsResourceResult {
         this.is_sensitive = rng.bool();
         if version >= 1 {
             this.synonyms = rng.vec(|rng| {
-                <DescribeConfigsSynonym as crate::generated::testing::Random>::random(rng, version)
+                <DescribeConfigsSynonym as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if version >= 3 {
@@ -628,6 +634,7 @@ impl crate::generated::testing::Random for DescribeConfigsResourceResult {
 ///
 /// Held by `DescribeConfigsResourceResult::synonyms`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeConfigsSynonym {
     /// The synonym name.
     ///
@@ -651,7 +658,7 @@ impl Default for DescribeConfigsSynonym {
             name: String::new(),
             value: Some(String::new()),
             source: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -715,7 +722,8 @@ impl crate::Encodable for DescribeConfigsSynonym {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeConfigsResponse.DescribeConfigsSynonym",
@@ -793,8 +801,8 @@ impl crate::Decodable for DescribeConfigsSynonym {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeConfigsSynonym {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeConfigsSynonym {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 1 {

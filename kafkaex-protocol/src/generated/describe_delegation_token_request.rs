@@ -7,6 +7,7 @@ use crate::Decodable as _;
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeDelegationTokenRequest {
     /// Each owner that we want to describe delegation tokens for, or null to describe all tokens.
     ///
@@ -20,7 +21,7 @@ impl Default for DescribeDelegationTokenRequest {
     fn default() -> Self {
         Self {
             owners: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -64,7 +65,8 @@ impl crate::Encodable for DescribeDelegationTokenRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeDelegationTokenRequest",
@@ -155,18 +157,18 @@ impl crate::Message for DescribeDelegationTokenRequest {
 }
 
 impl crate::Request for DescribeDelegationTokenRequest {
-    type Response = crate::generated::DescribeDelegationTokenResponse;
+    type Response = crate::messages::DescribeDelegationTokenResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeDelegationToken;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeDelegationTokenRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeDelegationTokenRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.owners = rng.option(|rng| {
             rng.vec(|rng| {
-                <DescribeDelegationTokenOwner as crate::generated::testing::Random>::random(
+                <DescribeDelegationTokenOwner as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             })
@@ -182,6 +184,7 @@ impl crate::generated::testing::Random for DescribeDelegationTokenRequest {
 ///
 /// Held by `DescribeDelegationTokenRequest::owners`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeDelegationTokenOwner {
     /// The owner principal type.
     ///
@@ -224,7 +227,8 @@ impl crate::Encodable for DescribeDelegationTokenOwner {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeDelegationTokenRequest.DescribeDelegationTokenOwner",
@@ -270,8 +274,8 @@ impl crate::Decodable for DescribeDelegationTokenOwner {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeDelegationTokenOwner {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeDelegationTokenOwner {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.principal_type = rng.string();

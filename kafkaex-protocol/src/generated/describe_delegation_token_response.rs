@@ -8,11 +8,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeDelegationTokenResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The tokens.
     ///
     /// Versions: 0+.
@@ -27,8 +28,8 @@ pub struct DescribeDelegationTokenResponse {
 
 impl DescribeDelegationTokenResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `tokens` (builder style).
@@ -62,7 +63,7 @@ impl crate::Encodable for DescribeDelegationTokenResponse {
             });
         }
         let flexible = version >= 2;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.tokens.len()), flexible)?;
         for x in &self.tokens {
             x.encode(buf, version)?;
@@ -71,7 +72,8 @@ impl crate::Encodable for DescribeDelegationTokenResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeDelegationTokenResponse",
@@ -119,7 +121,7 @@ impl DescribeDelegationTokenResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.tokens = {
             let n = crate::primitives::get_array_len(buf, flexible)?
                 .ok_or(crate::DecodeError::UnexpectedNull { what: "Tokens" })?;
@@ -161,13 +163,13 @@ impl crate::Message for DescribeDelegationTokenResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeDelegationTokenResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeDelegationTokenResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.tokens = rng.vec(|rng| {
-            <DescribedDelegationToken as crate::generated::testing::Random>::random(rng, version)
+            <DescribedDelegationToken as crate::messages::testing::Random>::random(rng, version)
         });
         this.throttle_time_ms = rng.next_u64() as i32;
         if flexible {
@@ -181,6 +183,7 @@ impl crate::generated::testing::Random for DescribeDelegationTokenResponse {
 ///
 /// Held by `DescribeDelegationTokenResponse::tokens`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribedDelegationToken {
     /// The token principal type.
     ///
@@ -322,7 +325,8 @@ impl crate::Encodable for DescribedDelegationToken {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeDelegationTokenResponse.DescribedDelegationToken",
@@ -417,8 +421,8 @@ impl crate::Decodable for DescribedDelegationToken {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribedDelegationToken {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribedDelegationToken {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.principal_type = rng.string();
@@ -435,7 +439,7 @@ impl crate::generated::testing::Random for DescribedDelegationToken {
         this.token_id = rng.string();
         this.hmac = rng.bytes();
         this.renewers = rng.vec(|rng| {
-            <DescribedDelegationTokenRenewer as crate::generated::testing::Random>::random(
+            <DescribedDelegationTokenRenewer as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
@@ -450,6 +454,7 @@ impl crate::generated::testing::Random for DescribedDelegationToken {
 ///
 /// Held by `DescribedDelegationToken::renewers`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribedDelegationTokenRenewer {
     /// The renewer principal type
     ///
@@ -492,7 +497,8 @@ impl crate::Encodable for DescribedDelegationTokenRenewer {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeDelegationTokenResponse.DescribedDelegationTokenRenewer",
@@ -538,8 +544,8 @@ impl crate::Decodable for DescribedDelegationTokenRenewer {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribedDelegationTokenRenewer {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribedDelegationTokenRenewer {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.principal_type = rng.string();

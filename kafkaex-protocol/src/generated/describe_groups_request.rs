@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: flexible from version 5; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeGroupsRequest {
     /// The names of the groups to describe
     ///
@@ -66,7 +67,8 @@ impl crate::Encodable for DescribeGroupsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeGroupsRequest",
@@ -163,13 +165,13 @@ impl crate::Message for DescribeGroupsRequest {
 }
 
 impl crate::Request for DescribeGroupsRequest {
-    type Response = crate::generated::DescribeGroupsResponse;
+    type Response = crate::messages::DescribeGroupsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeGroups;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeGroupsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeGroupsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.groups = rng.vec(|rng| rng.string());

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 5.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeGroupsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -63,7 +64,8 @@ impl crate::Encodable for DescribeGroupsResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeGroupsResponse",
@@ -154,15 +156,15 @@ impl crate::Message for DescribeGroupsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeGroupsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeGroupsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 5;
         let mut this = Self::default();
         if version >= 1 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
         this.groups = rng
-            .vec(|rng| <DescribedGroup as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <DescribedGroup as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -174,11 +176,12 @@ impl crate::generated::testing::Random for DescribeGroupsResponse {
 ///
 /// Held by `DescribeGroupsResponse::groups`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribedGroup {
     /// The describe error, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The group ID string.
     ///
     /// Versions: 0+; entity: `groupId`.
@@ -210,22 +213,22 @@ pub struct DescribedGroup {
 impl Default for DescribedGroup {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             group_id: String::new(),
             group_state: String::new(),
             protocol_type: String::new(),
             protocol_data: String::new(),
             members: Vec::new(),
             authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl DescribedGroup {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `group_id` (builder style).
@@ -271,7 +274,7 @@ impl DescribedGroup {
 impl crate::Encodable for DescribedGroup {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 5;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_string(buf, &self.group_id, flexible)?;
         crate::primitives::put_string(buf, &self.group_state, flexible)?;
         crate::primitives::put_string(buf, &self.protocol_type, flexible)?;
@@ -292,7 +295,8 @@ impl crate::Encodable for DescribedGroup {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeGroupsResponse.DescribedGroup",
@@ -344,7 +348,7 @@ impl crate::Decodable for DescribedGroup {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 5;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.group_id = crate::primitives::get_string(buf, flexible)?;
         this.group_state = crate::primitives::get_string(buf, flexible)?;
         this.protocol_type = crate::primitives::get_string(buf, flexible)?;
@@ -371,17 +375,17 @@ impl crate::Decodable for DescribedGroup {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribedGroup {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribedGroup {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 5;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.group_id = rng.string();
         this.group_state = rng.string();
         this.protocol_type = rng.string();
         this.protocol_data = rng.string();
         this.members = rng.vec(|rng| {
-            <DescribedGroupMember as crate::generated::testing::Random>::random(rng, version)
+            <DescribedGroupMember as crate::messages::testing::Random>::random(rng, version)
         });
         if version >= 3 {
             this.authorized_operations = rng.next_u64() as i32;
@@ -397,6 +401,7 @@ impl crate::generated::testing::Random for DescribedGroup {
 ///
 /// Held by `DescribedGroup::members`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribedGroupMember {
     /// The member ID assigned by the group coordinator.
     ///
@@ -485,7 +490,8 @@ impl crate::Encodable for DescribedGroupMember {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeGroupsResponse.DescribedGroupMember",
@@ -544,8 +550,8 @@ impl crate::Decodable for DescribedGroupMember {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribedGroupMember {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribedGroupMember {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 5;
         let mut this = Self::default();
         this.member_id = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeLogDirsRequest {
     /// Each topic that we want to describe log directories for, or null for all topics.
     ///
@@ -21,7 +22,7 @@ impl Default for DescribeLogDirsRequest {
     fn default() -> Self {
         Self {
             topics: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -65,7 +66,8 @@ impl crate::Encodable for DescribeLogDirsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeLogDirsRequest",
@@ -155,18 +157,18 @@ impl crate::Message for DescribeLogDirsRequest {
 }
 
 impl crate::Request for DescribeLogDirsRequest {
-    type Response = crate::generated::DescribeLogDirsResponse;
+    type Response = crate::messages::DescribeLogDirsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeLogDirs;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeLogDirsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeLogDirsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.topics = rng.option(|rng| {
             rng.vec(|rng| {
-                <DescribableLogDirTopic as crate::generated::testing::Random>::random(rng, version)
+                <DescribableLogDirTopic as crate::messages::testing::Random>::random(rng, version)
             })
         });
         if flexible {
@@ -181,6 +183,7 @@ impl crate::generated::testing::Random for DescribeLogDirsRequest {
 /// Held by `DescribeLogDirsRequest::topics`.
 /// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribableLogDirTopic {
     /// The topic name
     ///
@@ -226,7 +229,8 @@ impl crate::Encodable for DescribableLogDirTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeLogDirsRequest.DescribableLogDirTopic",
@@ -281,8 +285,8 @@ impl crate::Decodable for DescribableLogDirTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribableLogDirTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribableLogDirTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.topic = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeLogDirsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct DescribeLogDirsResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 3+; ignorable.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The log directories.
     ///
     /// Versions: 0+.
@@ -32,8 +33,8 @@ impl DescribeLogDirsResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `results` (builder style).
@@ -64,7 +65,7 @@ impl crate::Encodable for DescribeLogDirsResponse {
         let flexible = version >= 2;
         buf.put_i32(self.throttle_time_ms);
         if version >= 3 {
-            buf.put_i16(self.error_code);
+            buf.put_i16(self.error_code.code());
         }
         crate::primitives::put_array_len(buf, Some(self.results.len()), flexible)?;
         for x in &self.results {
@@ -73,7 +74,8 @@ impl crate::Encodable for DescribeLogDirsResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeLogDirsResponse",
@@ -125,7 +127,7 @@ impl DescribeLogDirsResponse {
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
         if version >= 3 {
-            this.error_code = crate::primitives::get_i16(buf)?;
+            this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         }
         this.results = {
             let n = crate::primitives::get_array_len(buf, flexible)?
@@ -167,16 +169,16 @@ impl crate::Message for DescribeLogDirsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeLogDirsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeLogDirsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         if version >= 3 {
-            this.error_code = rng.next_u64() as i16;
+            this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         this.results = rng.vec(|rng| {
-            <DescribeLogDirsResult as crate::generated::testing::Random>::random(rng, version)
+            <DescribeLogDirsResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -189,11 +191,12 @@ impl crate::generated::testing::Random for DescribeLogDirsResponse {
 ///
 /// Held by `DescribeLogDirsResponse::results`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeLogDirsResult {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The absolute log directory path.
     ///
     /// Versions: 0+.
@@ -217,20 +220,20 @@ pub struct DescribeLogDirsResult {
 impl Default for DescribeLogDirsResult {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             log_dir: String::new(),
             topics: Vec::new(),
             total_bytes: -1,
             usable_bytes: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl DescribeLogDirsResult {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `log_dir` (builder style).
@@ -266,7 +269,7 @@ impl DescribeLogDirsResult {
 impl crate::Encodable for DescribeLogDirsResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 2;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_string(buf, &self.log_dir, flexible)?;
         crate::primitives::put_array_len(buf, Some(self.topics.len()), flexible)?;
         for x in &self.topics {
@@ -281,7 +284,8 @@ impl crate::Encodable for DescribeLogDirsResult {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeLogDirsResponse.DescribeLogDirsResult",
@@ -327,7 +331,7 @@ impl crate::Decodable for DescribeLogDirsResult {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.log_dir = crate::primitives::get_string(buf, flexible)?;
         this.topics = {
             let n = crate::primitives::get_array_len(buf, flexible)?
@@ -354,14 +358,14 @@ impl crate::Decodable for DescribeLogDirsResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeLogDirsResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeLogDirsResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.log_dir = rng.string();
         this.topics = rng.vec(|rng| {
-            <DescribeLogDirsTopic as crate::generated::testing::Random>::random(rng, version)
+            <DescribeLogDirsTopic as crate::messages::testing::Random>::random(rng, version)
         });
         if version >= 4 {
             this.total_bytes = rng.next_u64() as i64;
@@ -380,6 +384,7 @@ impl crate::generated::testing::Random for DescribeLogDirsResult {
 ///
 /// Held by `DescribeLogDirsResult::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeLogDirsTopic {
     /// The topic name.
     ///
@@ -423,7 +428,8 @@ impl crate::Encodable for DescribeLogDirsTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeLogDirsResponse.DescribeLogDirsTopic",
@@ -482,13 +488,13 @@ impl crate::Decodable for DescribeLogDirsTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeLogDirsTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeLogDirsTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <DescribeLogDirsPartition as crate::generated::testing::Random>::random(rng, version)
+            <DescribeLogDirsPartition as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -501,6 +507,7 @@ impl crate::generated::testing::Random for DescribeLogDirsTopic {
 ///
 /// Held by `DescribeLogDirsTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeLogDirsPartition {
     /// The partition index.
     ///
@@ -563,7 +570,8 @@ impl crate::Encodable for DescribeLogDirsPartition {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "DescribeLogDirsResponse.DescribeLogDirsPartition",
@@ -613,8 +621,8 @@ impl crate::Decodable for DescribeLogDirsPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeLogDirsPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeLogDirsPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;

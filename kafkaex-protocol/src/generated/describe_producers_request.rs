@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeProducersRequest {
     /// Versions: 0+.
     pub topics: Vec<TopicRequest>,
@@ -48,7 +49,8 @@ impl crate::Encodable for DescribeProducersRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -119,17 +121,17 @@ impl crate::Message for DescribeProducersRequest {
 }
 
 impl crate::Request for DescribeProducersRequest {
-    type Response = crate::generated::DescribeProducersResponse;
+    type Response = crate::messages::DescribeProducersResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeProducers;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeProducersRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeProducersRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
-        this.topics = rng
-            .vec(|rng| <TopicRequest as crate::generated::testing::Random>::random(rng, version));
+        this.topics =
+            rng.vec(|rng| <TopicRequest as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -141,6 +143,7 @@ impl crate::generated::testing::Random for DescribeProducersRequest {
 ///
 /// Held by `DescribeProducersRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicRequest {
     /// The topic name.
     ///
@@ -185,7 +188,8 @@ impl crate::Encodable for TopicRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -228,8 +232,8 @@ impl crate::Decodable for TopicRequest {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for TopicRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeQuorumRequest {
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
@@ -48,7 +49,8 @@ impl crate::Encodable for DescribeQuorumRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -118,17 +120,17 @@ impl crate::Message for DescribeQuorumRequest {
 }
 
 impl crate::Request for DescribeQuorumRequest {
-    type Response = crate::generated::DescribeQuorumResponse;
+    type Response = crate::messages::DescribeQuorumResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeQuorum;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeQuorumRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeQuorumRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topics =
-            rng.vec(|rng| <TopicData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <TopicData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -140,6 +142,7 @@ impl crate::generated::testing::Random for DescribeQuorumRequest {
 ///
 /// Held by `DescribeQuorumRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicData {
     /// The topic name.
     ///
@@ -182,7 +185,8 @@ impl crate::Encodable for TopicData {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -226,13 +230,13 @@ impl crate::Decodable for TopicData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_name = rng.string();
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -244,6 +248,7 @@ impl crate::generated::testing::Random for TopicData {
 ///
 /// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index.
     ///
@@ -274,7 +279,8 @@ impl crate::Encodable for PartitionData {
         buf.put_i32(self.partition_index);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -302,8 +308,8 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;

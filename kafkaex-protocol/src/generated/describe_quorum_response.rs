@@ -8,11 +8,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeQuorumResponse {
     /// The top level error code.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or null if there was no error.
     ///
     /// Versions: 2+; nullable: 2+; ignorable; default: `Some(String::new())`.
@@ -28,19 +29,19 @@ pub struct DescribeQuorumResponse {
 impl Default for DescribeQuorumResponse {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             topics: Vec::new(),
             nodes: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl DescribeQuorumResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -79,7 +80,7 @@ impl crate::Encodable for DescribeQuorumResponse {
             });
         }
         let flexible = true;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if version >= 2 {
             crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         }
@@ -101,7 +102,8 @@ impl crate::Encodable for DescribeQuorumResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -150,7 +152,7 @@ impl DescribeQuorumResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if version >= 2 {
             this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         }
@@ -204,19 +206,19 @@ impl crate::Message for DescribeQuorumResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeQuorumResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeQuorumResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if version >= 2 {
             this.error_message = rng.option(|rng| rng.string());
         }
         this.topics =
-            rng.vec(|rng| <TopicData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <TopicData as crate::messages::testing::Random>::random(rng, version));
         if version >= 2 {
             this.nodes =
-                rng.vec(|rng| <Node as crate::generated::testing::Random>::random(rng, version));
+                rng.vec(|rng| <Node as crate::messages::testing::Random>::random(rng, version));
         }
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -229,6 +231,7 @@ impl crate::generated::testing::Random for DescribeQuorumResponse {
 ///
 /// Held by `DescribeQuorumResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicData {
     /// The topic name.
     ///
@@ -271,7 +274,8 @@ impl crate::Encodable for TopicData {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -315,13 +319,13 @@ impl crate::Decodable for TopicData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_name = rng.string();
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -333,13 +337,14 @@ impl crate::generated::testing::Random for TopicData {
 ///
 /// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index.
     ///
     /// Versions: 0+.
     pub partition_index: i32,
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or null if there was no error.
     ///
     /// Versions: 2+; nullable: 2+; ignorable; default: `Some(String::new())`.
@@ -366,14 +371,14 @@ impl Default for PartitionData {
     fn default() -> Self {
         Self {
             partition_index: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             leader_id: 0,
             leader_epoch: 0,
             high_watermark: 0,
             current_voters: Vec::new(),
             observers: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -385,8 +390,8 @@ impl PartitionData {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -433,7 +438,7 @@ impl crate::Encodable for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if version >= 2 {
             crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         }
@@ -450,7 +455,8 @@ impl crate::Encodable for PartitionData {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -488,7 +494,7 @@ impl crate::Decodable for PartitionData {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if version >= 2 {
             this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         }
@@ -526,22 +532,22 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if version >= 2 {
             this.error_message = rng.option(|rng| rng.string());
         }
         this.leader_id = rng.next_u64() as i32;
         this.leader_epoch = rng.next_u64() as i32;
         this.high_watermark = rng.next_u64() as i64;
-        this.current_voters = rng
-            .vec(|rng| <ReplicaState as crate::generated::testing::Random>::random(rng, version));
-        this.observers = rng
-            .vec(|rng| <ReplicaState as crate::generated::testing::Random>::random(rng, version));
+        this.current_voters =
+            rng.vec(|rng| <ReplicaState as crate::messages::testing::Random>::random(rng, version));
+        this.observers =
+            rng.vec(|rng| <ReplicaState as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -553,6 +559,7 @@ impl crate::generated::testing::Random for PartitionData {
 ///
 /// Held by `PartitionData::current_voters`, `PartitionData::observers`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReplicaState {
     /// Versions: 0+; entity: `brokerId`.
     pub replica_id: i32,
@@ -582,7 +589,7 @@ impl Default for ReplicaState {
             log_end_offset: 0,
             last_fetch_timestamp: -1,
             last_caught_up_timestamp: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -644,7 +651,8 @@ impl crate::Encodable for ReplicaState {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -698,8 +706,8 @@ impl crate::Decodable for ReplicaState {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ReplicaState {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ReplicaState {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.replica_id = rng.next_u64() as i32;
@@ -725,6 +733,7 @@ impl crate::generated::testing::Random for ReplicaState {
 /// Held by `DescribeQuorumResponse::nodes`.
 /// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Node {
     /// The ID of the associated node
     ///
@@ -785,7 +794,8 @@ impl crate::Encodable for Node {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -849,16 +859,16 @@ impl crate::Decodable for Node {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Node {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for Node {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         if version >= 2 {
             this.node_id = rng.next_u64() as i32;
         }
         if version >= 2 {
-            this.listeners = rng
-                .vec(|rng| <Listener as crate::generated::testing::Random>::random(rng, version));
+            this.listeners =
+                rng.vec(|rng| <Listener as crate::messages::testing::Random>::random(rng, version));
         }
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -872,6 +882,7 @@ impl crate::generated::testing::Random for Node {
 /// Held by `Node::listeners`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Listener {
     /// The name of the endpoint
     ///
@@ -947,7 +958,8 @@ impl crate::Encodable for Listener {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -1010,8 +1022,8 @@ impl crate::Decodable for Listener {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Listener {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for Listener {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         if version >= 2 {

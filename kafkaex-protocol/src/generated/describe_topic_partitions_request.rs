@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeTopicPartitionsRequest {
     /// The topics to fetch details for.
     ///
@@ -31,7 +32,7 @@ impl Default for DescribeTopicPartitionsRequest {
             topics: Vec::new(),
             response_partition_limit: 2000,
             cursor: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -87,7 +88,8 @@ impl crate::Encodable for DescribeTopicPartitionsRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -169,20 +171,20 @@ impl crate::Message for DescribeTopicPartitionsRequest {
 }
 
 impl crate::Request for DescribeTopicPartitionsRequest {
-    type Response = crate::generated::DescribeTopicPartitionsResponse;
+    type Response = crate::messages::DescribeTopicPartitionsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeTopicPartitions;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeTopicPartitionsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeTopicPartitionsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
-        this.topics = rng
-            .vec(|rng| <TopicRequest as crate::generated::testing::Random>::random(rng, version));
+        this.topics =
+            rng.vec(|rng| <TopicRequest as crate::messages::testing::Random>::random(rng, version));
         this.response_partition_limit = rng.next_u64() as i32;
         this.cursor =
-            rng.option(|rng| <Cursor as crate::generated::testing::Random>::random(rng, version));
+            rng.option(|rng| <Cursor as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -194,6 +196,7 @@ impl crate::generated::testing::Random for DescribeTopicPartitionsRequest {
 ///
 /// Held by `DescribeTopicPartitionsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicRequest {
     /// The topic name
     ///
@@ -225,7 +228,8 @@ impl crate::Encodable for TopicRequest {
         crate::primitives::put_string(buf, &self.name, flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -254,8 +258,8 @@ impl crate::Decodable for TopicRequest {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for TopicRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();
@@ -270,6 +274,7 @@ impl crate::generated::testing::Random for TopicRequest {
 ///
 /// Held by `DescribeTopicPartitionsRequest::cursor`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Cursor {
     /// The name for the first topic to process
     ///
@@ -311,7 +316,8 @@ impl crate::Encodable for Cursor {
         buf.put_i32(self.partition_index);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -342,8 +348,8 @@ impl crate::Decodable for Cursor {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Cursor {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for Cursor {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_name = rng.string();

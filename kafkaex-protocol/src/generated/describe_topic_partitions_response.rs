@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeTopicPartitionsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -76,7 +77,8 @@ impl crate::Encodable for DescribeTopicPartitionsResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -158,18 +160,18 @@ impl crate::Message for DescribeTopicPartitionsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeTopicPartitionsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeTopicPartitionsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         this.topics = rng.vec(|rng| {
-            <DescribeTopicPartitionsResponseTopic as crate::generated::testing::Random>::random(
+            <DescribeTopicPartitionsResponseTopic as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
         this.next_cursor =
-            rng.option(|rng| <Cursor as crate::generated::testing::Random>::random(rng, version));
+            rng.option(|rng| <Cursor as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -182,11 +184,12 @@ impl crate::generated::testing::Random for DescribeTopicPartitionsResponse {
 /// Held by `DescribeTopicPartitionsResponse::topics`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeTopicPartitionsResponseTopic {
     /// The topic error, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The topic name.
     ///
     /// Versions: 0+; nullable: 0+; map key of its array; entity: `topicName`; default: `Some(String::new())`.
@@ -214,21 +217,21 @@ pub struct DescribeTopicPartitionsResponseTopic {
 impl Default for DescribeTopicPartitionsResponseTopic {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             name: Some(String::new()),
             topic_id: crate::Uuid::ZERO,
             is_internal: false,
             partitions: Vec::new(),
             topic_authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl DescribeTopicPartitionsResponseTopic {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `name` (builder style).
@@ -269,7 +272,7 @@ impl DescribeTopicPartitionsResponseTopic {
 impl crate::Encodable for DescribeTopicPartitionsResponseTopic {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.name.as_deref(), flexible)?;
         crate::primitives::put_uuid(buf, &self.topic_id);
         crate::primitives::put_bool(buf, self.is_internal);
@@ -280,7 +283,8 @@ impl crate::Encodable for DescribeTopicPartitionsResponseTopic {
         buf.put_i32(self.topic_authorized_operations);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -308,7 +312,7 @@ impl crate::Decodable for DescribeTopicPartitionsResponseTopic {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.name = crate::primitives::get_nullable_string(buf, flexible)?;
         this.topic_id = crate::primitives::get_uuid(buf)?;
         this.is_internal = crate::primitives::get_bool(buf)?;
@@ -334,16 +338,16 @@ impl crate::Decodable for DescribeTopicPartitionsResponseTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeTopicPartitionsResponseTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeTopicPartitionsResponseTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.name = rng.option(|rng| rng.string());
         this.topic_id = rng.uuid();
         this.is_internal = rng.bool();
         this.partitions = rng.vec(|rng| {
-            <DescribeTopicPartitionsResponsePartition as crate::generated::testing::Random>::random(
+            <DescribeTopicPartitionsResponsePartition as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
@@ -359,11 +363,12 @@ impl crate::generated::testing::Random for DescribeTopicPartitionsResponseTopic 
 ///
 /// Held by `DescribeTopicPartitionsResponseTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeTopicPartitionsResponsePartition {
     /// The partition error, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The partition index.
     ///
     /// Versions: 0+.
@@ -403,7 +408,7 @@ pub struct DescribeTopicPartitionsResponsePartition {
 impl Default for DescribeTopicPartitionsResponsePartition {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             partition_index: 0,
             leader_id: 0,
             leader_epoch: -1,
@@ -412,15 +417,15 @@ impl Default for DescribeTopicPartitionsResponsePartition {
             eligible_leader_replicas: None,
             last_known_elr: None,
             offline_replicas: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl DescribeTopicPartitionsResponsePartition {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `partition_index` (builder style).
@@ -476,7 +481,7 @@ impl DescribeTopicPartitionsResponsePartition {
 impl crate::Encodable for DescribeTopicPartitionsResponsePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, _version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i32(self.partition_index);
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
@@ -512,7 +517,8 @@ impl crate::Encodable for DescribeTopicPartitionsResponsePartition {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -547,7 +553,7 @@ impl crate::Decodable for DescribeTopicPartitionsResponsePartition {
     fn decode(buf: &mut ::bytes::Bytes, _version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.partition_index = crate::primitives::get_i32(buf)?;
         this.leader_id = crate::primitives::get_i32(buf)?;
         this.leader_epoch = crate::primitives::get_i32(buf)?;
@@ -616,11 +622,11 @@ impl crate::Decodable for DescribeTopicPartitionsResponsePartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeTopicPartitionsResponsePartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeTopicPartitionsResponsePartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.partition_index = rng.next_u64() as i32;
         this.leader_id = rng.next_u64() as i32;
         this.leader_epoch = rng.next_u64() as i32;
@@ -640,6 +646,7 @@ impl crate::generated::testing::Random for DescribeTopicPartitionsResponsePartit
 ///
 /// Held by `DescribeTopicPartitionsResponse::next_cursor`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Cursor {
     /// The name for the first topic to process
     ///
@@ -681,7 +688,8 @@ impl crate::Encodable for Cursor {
         buf.put_i32(self.partition_index);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -712,8 +720,8 @@ impl crate::Decodable for Cursor {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Cursor {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for Cursor {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_name = rng.string();

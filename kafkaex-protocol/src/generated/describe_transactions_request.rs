@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct DescribeTransactionsRequest {
     /// Array of transactionalIds to include in describe results. If empty, then no results will be returned.
     ///
@@ -47,7 +48,8 @@ impl crate::Encodable for DescribeTransactionsRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -121,13 +123,13 @@ impl crate::Message for DescribeTransactionsRequest {
 }
 
 impl crate::Request for DescribeTransactionsRequest {
-    type Response = crate::generated::DescribeTransactionsResponse;
+    type Response = crate::messages::DescribeTransactionsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeTransactions;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeTransactionsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeTransactionsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.transactional_ids = rng.vec(|rng| rng.string());

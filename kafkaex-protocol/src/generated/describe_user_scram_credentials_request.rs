@@ -7,6 +7,7 @@ use crate::Decodable as _;
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeUserScramCredentialsRequest {
     /// The users to describe, or null/empty to describe all users.
     ///
@@ -20,7 +21,7 @@ impl Default for DescribeUserScramCredentialsRequest {
     fn default() -> Self {
         Self {
             users: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -63,7 +64,8 @@ impl crate::Encodable for DescribeUserScramCredentialsRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -139,17 +141,17 @@ impl crate::Message for DescribeUserScramCredentialsRequest {
 }
 
 impl crate::Request for DescribeUserScramCredentialsRequest {
-    type Response = crate::generated::DescribeUserScramCredentialsResponse;
+    type Response = crate::messages::DescribeUserScramCredentialsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::DescribeUserScramCredentials;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeUserScramCredentialsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeUserScramCredentialsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.users = rng.option(|rng| {
-            rng.vec(|rng| <UserName as crate::generated::testing::Random>::random(rng, version))
+            rng.vec(|rng| <UserName as crate::messages::testing::Random>::random(rng, version))
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -162,6 +164,7 @@ impl crate::generated::testing::Random for DescribeUserScramCredentialsRequest {
 ///
 /// Held by `DescribeUserScramCredentialsRequest::users`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct UserName {
     /// The user name.
     ///
@@ -193,7 +196,8 @@ impl crate::Encodable for UserName {
         crate::primitives::put_string(buf, &self.name, flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -222,8 +226,8 @@ impl crate::Decodable for UserName {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UserName {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for UserName {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();

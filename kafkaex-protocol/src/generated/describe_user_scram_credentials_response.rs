@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeUserScramCredentialsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct DescribeUserScramCredentialsResponse {
     /// The message-level error code, 0 except for user authorization or infrastructure issues.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The message-level error message, if any.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -33,10 +34,10 @@ impl Default for DescribeUserScramCredentialsResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -48,8 +49,8 @@ impl DescribeUserScramCredentialsResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -84,7 +85,7 @@ impl crate::Encodable for DescribeUserScramCredentialsResponse {
         }
         let flexible = true;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         crate::primitives::put_array_len(buf, Some(self.results.len()), flexible)?;
         for x in &self.results {
@@ -92,7 +93,8 @@ impl crate::Encodable for DescribeUserScramCredentialsResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -127,7 +129,7 @@ impl DescribeUserScramCredentialsResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.results = {
             let n = crate::primitives::get_array_len(buf, flexible)?
@@ -169,15 +171,15 @@ impl crate::Message for DescribeUserScramCredentialsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeUserScramCredentialsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeUserScramCredentialsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.results = rng.vec(|rng| {
-            <DescribeUserScramCredentialsResult as crate::generated::testing::Random>::random(
+            <DescribeUserScramCredentialsResult as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
@@ -192,6 +194,7 @@ impl crate::generated::testing::Random for DescribeUserScramCredentialsResponse 
 ///
 /// Held by `DescribeUserScramCredentialsResponse::results`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct DescribeUserScramCredentialsResult {
     /// The user name.
     ///
@@ -200,7 +203,7 @@ pub struct DescribeUserScramCredentialsResult {
     /// The user-level error code.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The user-level error message, if any.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -217,10 +220,10 @@ impl Default for DescribeUserScramCredentialsResult {
     fn default() -> Self {
         Self {
             user: String::new(),
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             credential_infos: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -232,8 +235,8 @@ impl DescribeUserScramCredentialsResult {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -260,7 +263,7 @@ impl crate::Encodable for DescribeUserScramCredentialsResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
         crate::primitives::put_string(buf, &self.user, flexible)?;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         crate::primitives::put_array_len(buf, Some(self.credential_infos.len()), flexible)?;
         for x in &self.credential_infos {
@@ -268,7 +271,8 @@ impl crate::Encodable for DescribeUserScramCredentialsResult {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -295,7 +299,7 @@ impl crate::Decodable for DescribeUserScramCredentialsResult {
         let flexible = true;
         let mut this = Self::default();
         this.user = crate::primitives::get_string(buf, flexible)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.credential_infos = {
             let n = crate::primitives::get_array_len(buf, flexible)?.ok_or(
@@ -319,15 +323,15 @@ impl crate::Decodable for DescribeUserScramCredentialsResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for DescribeUserScramCredentialsResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for DescribeUserScramCredentialsResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.user = rng.string();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.credential_infos = rng
-            .vec(|rng| <CredentialInfo as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <CredentialInfo as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -339,6 +343,7 @@ impl crate::generated::testing::Random for DescribeUserScramCredentialsResult {
 ///
 /// Held by `DescribeUserScramCredentialsResult::credential_infos`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CredentialInfo {
     /// The SCRAM mechanism.
     ///
@@ -379,7 +384,8 @@ impl crate::Encodable for CredentialInfo {
         buf.put_i32(self.iterations);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -409,8 +415,8 @@ impl crate::Decodable for CredentialInfo {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CredentialInfo {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for CredentialInfo {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.mechanism = rng.next_u64() as i8;

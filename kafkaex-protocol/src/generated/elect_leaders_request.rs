@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ElectLeadersRequest {
     /// Type of elections to conduct for the partition. A value of '0' elects the preferred replica. A value of '1' elects the first live replica if there are no in-sync replica.
     ///
@@ -31,7 +32,7 @@ impl Default for ElectLeadersRequest {
             election_type: 0,
             topic_partitions: Some(Vec::new()),
             timeout_ms: 60000,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -95,7 +96,8 @@ impl crate::Encodable for ElectLeadersRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ElectLeadersRequest",
@@ -199,13 +201,13 @@ impl crate::Message for ElectLeadersRequest {
 }
 
 impl crate::Request for ElectLeadersRequest {
-    type Response = crate::generated::ElectLeadersResponse;
+    type Response = crate::messages::ElectLeadersResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ElectLeaders;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ElectLeadersRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ElectLeadersRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         if version >= 1 {
@@ -213,7 +215,7 @@ impl crate::generated::testing::Random for ElectLeadersRequest {
         }
         this.topic_partitions = rng.option(|rng| {
             rng.vec(|rng| {
-                <TopicPartitions as crate::generated::testing::Random>::random(rng, version)
+                <TopicPartitions as crate::messages::testing::Random>::random(rng, version)
             })
         });
         this.timeout_ms = rng.next_u64() as i32;
@@ -229,6 +231,7 @@ impl crate::generated::testing::Random for ElectLeadersRequest {
 /// Held by `ElectLeadersRequest::topic_partitions`.
 /// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicPartitions {
     /// The name of a topic.
     ///
@@ -274,7 +277,8 @@ impl crate::Encodable for TopicPartitions {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ElectLeadersRequest.TopicPartitions",
@@ -329,8 +333,8 @@ impl crate::Decodable for TopicPartitions {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicPartitions {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicPartitions {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.topic = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ElectLeadersResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct ElectLeadersResponse {
     /// The top level response error code.
     ///
     /// Versions: 1+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The election results, or an empty array if the requester did not have permission and the request asks for all partitions.
     ///
     /// Versions: 0+.
@@ -32,8 +33,8 @@ impl ElectLeadersResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `replica_election_results` (builder style).
@@ -64,8 +65,8 @@ impl crate::Encodable for ElectLeadersResponse {
         let flexible = version >= 2;
         buf.put_i32(self.throttle_time_ms);
         if version >= 1 {
-            buf.put_i16(self.error_code);
-        } else if self.error_code != 0 {
+            buf.put_i16(self.error_code.code());
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ElectLeadersResponse",
                 field: "ErrorCode",
@@ -79,7 +80,8 @@ impl crate::Encodable for ElectLeadersResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ElectLeadersResponse",
@@ -103,7 +105,7 @@ impl crate::Encodable for ElectLeadersResponse {
         len += 4;
         if version >= 1 {
             len += 2;
-        } else if self.error_code != 0 {
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ElectLeadersResponse",
                 field: "ErrorCode",
@@ -138,7 +140,7 @@ impl ElectLeadersResponse {
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
         if version >= 1 {
-            this.error_code = crate::primitives::get_i16(buf)?;
+            this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         }
         this.replica_election_results = {
             let n = crate::primitives::get_array_len(buf, flexible)?.ok_or(
@@ -182,16 +184,16 @@ impl crate::Message for ElectLeadersResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ElectLeadersResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ElectLeadersResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         if version >= 1 {
-            this.error_code = rng.next_u64() as i16;
+            this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         this.replica_election_results = rng.vec(|rng| {
-            <ReplicaElectionResult as crate::generated::testing::Random>::random(rng, version)
+            <ReplicaElectionResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -204,6 +206,7 @@ impl crate::generated::testing::Random for ElectLeadersResponse {
 ///
 /// Held by `ElectLeadersResponse::replica_election_results`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ReplicaElectionResult {
     /// The topic name
     ///
@@ -249,7 +252,8 @@ impl crate::Encodable for ReplicaElectionResult {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ElectLeadersResponse.ReplicaElectionResult",
@@ -311,14 +315,13 @@ impl crate::Decodable for ReplicaElectionResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ReplicaElectionResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ReplicaElectionResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.topic = rng.string();
-        this.partition_result = rng.vec(|rng| {
-            <PartitionResult as crate::generated::testing::Random>::random(rng, version)
-        });
+        this.partition_result = rng
+            .vec(|rng| <PartitionResult as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -330,6 +333,7 @@ impl crate::generated::testing::Random for ReplicaElectionResult {
 ///
 /// Held by `ReplicaElectionResult::partition_result`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PartitionResult {
     /// The partition id
     ///
@@ -338,7 +342,7 @@ pub struct PartitionResult {
     /// The result error, or zero if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The result message, or null if there was no error.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -351,9 +355,9 @@ impl Default for PartitionResult {
     fn default() -> Self {
         Self {
             partition_id: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -365,8 +369,8 @@ impl PartitionResult {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -388,12 +392,13 @@ impl crate::Encodable for PartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 2;
         buf.put_i32(self.partition_id);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ElectLeadersResponse.PartitionResult",
@@ -429,7 +434,7 @@ impl crate::Decodable for PartitionResult {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.partition_id = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
@@ -441,12 +446,12 @@ impl crate::Decodable for PartitionResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.partition_id = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 1; served by controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct EndQuorumEpochRequest {
     /// Versions: 0+; nullable: 0+.
     pub cluster_id: Option<String>,
@@ -72,7 +73,8 @@ impl crate::Encodable for EndQuorumEpochRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "EndQuorumEpochRequest",
@@ -181,21 +183,21 @@ impl crate::Message for EndQuorumEpochRequest {
 }
 
 impl crate::Request for EndQuorumEpochRequest {
-    type Response = crate::generated::EndQuorumEpochResponse;
+    type Response = crate::messages::EndQuorumEpochResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::EndQuorumEpoch;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for EndQuorumEpochRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for EndQuorumEpochRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.cluster_id = rng.option(|rng| rng.string());
         this.topics =
-            rng.vec(|rng| <TopicData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <TopicData as crate::messages::testing::Random>::random(rng, version));
         if version >= 1 {
             this.leader_endpoints = rng.vec(|rng| {
-                <LeaderEndpoint as crate::generated::testing::Random>::random(rng, version)
+                <LeaderEndpoint as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -209,6 +211,7 @@ impl crate::generated::testing::Random for EndQuorumEpochRequest {
 ///
 /// Held by `EndQuorumEpochRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicData {
     /// The topic name.
     ///
@@ -252,7 +255,8 @@ impl crate::Encodable for TopicData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "EndQuorumEpochRequest.TopicData",
@@ -311,13 +315,13 @@ impl crate::Decodable for TopicData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.topic_name = rng.string();
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -329,6 +333,7 @@ impl crate::generated::testing::Random for TopicData {
 ///
 /// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index.
     ///
@@ -411,7 +416,8 @@ impl crate::Encodable for PartitionData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "EndQuorumEpochRequest.PartitionData",
@@ -501,8 +507,8 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
@@ -512,9 +518,8 @@ impl crate::generated::testing::Random for PartitionData {
             this.preferred_successors = rng.vec(|rng| rng.next_u64() as i32);
         }
         if version >= 1 {
-            this.preferred_candidates = rng.vec(|rng| {
-                <ReplicaInfo as crate::generated::testing::Random>::random(rng, version)
-            });
+            this.preferred_candidates = rng
+                .vec(|rng| <ReplicaInfo as crate::messages::testing::Random>::random(rng, version));
         }
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -527,6 +532,7 @@ impl crate::generated::testing::Random for PartitionData {
 ///
 /// Held by `PartitionData::preferred_candidates`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ReplicaInfo {
     /// Versions: 1+; entity: `brokerId`.
     pub candidate_id: i32,
@@ -581,7 +587,8 @@ impl crate::Encodable for ReplicaInfo {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "EndQuorumEpochRequest.ReplicaInfo",
@@ -647,8 +654,8 @@ impl crate::Decodable for ReplicaInfo {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ReplicaInfo {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ReplicaInfo {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         if version >= 1 {
@@ -669,6 +676,7 @@ impl crate::generated::testing::Random for ReplicaInfo {
 /// Held by `EndQuorumEpochRequest::leader_endpoints`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaderEndpoint {
     /// The name of the endpoint
     ///
@@ -745,7 +753,8 @@ impl crate::Encodable for LeaderEndpoint {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "EndQuorumEpochRequest.LeaderEndpoint",
@@ -823,8 +832,8 @@ impl crate::Decodable for LeaderEndpoint {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderEndpoint {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderEndpoint {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         if version >= 1 {

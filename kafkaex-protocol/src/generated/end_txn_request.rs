@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3; the latest version is unstable; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct EndTxnRequest {
     /// The ID of the transaction to end.
     ///
@@ -77,7 +78,8 @@ impl crate::Encodable for EndTxnRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "EndTxnRequest",
@@ -155,13 +157,13 @@ impl crate::Message for EndTxnRequest {
 }
 
 impl crate::Request for EndTxnRequest {
-    type Response = crate::generated::EndTxnResponse;
+    type Response = crate::messages::EndTxnResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::EndTxn;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for EndTxnRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for EndTxnRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.transactional_id = rng.string();

@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: flexible from version 0; served by controller, zkBroker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EnvelopeRequest {
     /// The embedded request header and data.
     ///
@@ -28,7 +29,7 @@ impl Default for EnvelopeRequest {
             request_data: ::bytes::Bytes::new(),
             request_principal: Some(::bytes::Bytes::new()),
             client_host_address: ::bytes::Bytes::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -75,7 +76,8 @@ impl crate::Encodable for EnvelopeRequest {
         crate::primitives::put_bytes(buf, &self.client_host_address, flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -136,13 +138,13 @@ impl crate::Message for EnvelopeRequest {
 }
 
 impl crate::Request for EnvelopeRequest {
-    type Response = crate::generated::EnvelopeResponse;
+    type Response = crate::messages::EnvelopeResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::Envelope;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for EnvelopeRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for EnvelopeRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.request_data = rng.bytes();

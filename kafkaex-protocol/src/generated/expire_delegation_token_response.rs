@@ -7,11 +7,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ExpireDelegationTokenResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The timestamp in milliseconds at which this token expires.
     ///
     /// Versions: 0+.
@@ -26,8 +27,8 @@ pub struct ExpireDelegationTokenResponse {
 
 impl ExpireDelegationTokenResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `expiry_timestamp_ms` (builder style).
@@ -61,13 +62,14 @@ impl crate::Encodable for ExpireDelegationTokenResponse {
             });
         }
         let flexible = version >= 2;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i64(self.expiry_timestamp_ms);
         buf.put_i32(self.throttle_time_ms);
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ExpireDelegationTokenResponse",
@@ -110,7 +112,7 @@ impl ExpireDelegationTokenResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.expiry_timestamp_ms = crate::primitives::get_i64(buf)?;
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
         if flexible {
@@ -144,11 +146,11 @@ impl crate::Message for ExpireDelegationTokenResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ExpireDelegationTokenResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ExpireDelegationTokenResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.expiry_timestamp_ms = rng.next_u64() as i64;
         this.throttle_time_ms = rng.next_u64() as i32;
         if flexible {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 12; deprecated versions 0-3; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FetchRequest {
     /// The clusterId if known. This is used to validate metadata fetches prior to broker registration.
     ///
@@ -74,7 +75,7 @@ impl Default for FetchRequest {
             topics: Vec::new(),
             forgotten_topics_data: Vec::new(),
             rack_id: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -216,6 +217,11 @@ impl crate::Encodable for FetchRequest {
         }
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0, 1],
+                "FetchRequest",
+            )?;
             if version >= 12 && self.cluster_id.is_some() {
                 tagged += 1;
             }
@@ -223,6 +229,8 @@ impl crate::Encodable for FetchRequest {
                 tagged += 1;
             }
             crate::primitives::put_uvarint(buf, tagged as u32);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
             if version >= 12 && self.cluster_id.is_some() {
                 let size = {
                     let mut len = 0usize;
@@ -233,6 +241,7 @@ impl crate::Encodable for FetchRequest {
                 crate::primitives::put_uvarint(buf, size as u32);
                 crate::primitives::put_nullable_string(buf, self.cluster_id.as_deref(), true)?;
             }
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(1));
             if version >= 15 && self.replica_state != ReplicaState::default() {
                 let size = {
                     let mut len = 0usize;
@@ -243,7 +252,7 @@ impl crate::Encodable for FetchRequest {
                 crate::primitives::put_uvarint(buf, size as u32);
                 self.replica_state.encode(buf, version)?;
             }
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchRequest",
@@ -321,6 +330,11 @@ impl crate::Encodable for FetchRequest {
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
             len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0, 1],
+                "FetchRequest",
+            )?;
             if version >= 12 && self.cluster_id.is_some() {
                 let size = {
                     let mut len = 0usize;
@@ -442,13 +456,13 @@ impl crate::Message for FetchRequest {
 }
 
 impl crate::Request for FetchRequest {
-    type Response = crate::generated::FetchResponse;
+    type Response = crate::messages::FetchResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::Fetch;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FetchRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FetchRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 12 && rng.bool() {
@@ -459,7 +473,7 @@ impl crate::generated::testing::Random for FetchRequest {
         }
         if version >= 15 && rng.bool() {
             this.replica_state =
-                <ReplicaState as crate::generated::testing::Random>::random(rng, version);
+                <ReplicaState as crate::messages::testing::Random>::random(rng, version);
         }
         this.max_wait_ms = rng.next_u64() as i32;
         this.min_bytes = rng.next_u64() as i32;
@@ -476,10 +490,10 @@ impl crate::generated::testing::Random for FetchRequest {
             this.session_epoch = rng.next_u64() as i32;
         }
         this.topics =
-            rng.vec(|rng| <FetchTopic as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <FetchTopic as crate::messages::testing::Random>::random(rng, version));
         if version >= 7 {
             this.forgotten_topics_data = rng.vec(|rng| {
-                <ForgottenTopic as crate::generated::testing::Random>::random(rng, version)
+                <ForgottenTopic as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if version >= 11 {
@@ -496,6 +510,7 @@ impl crate::generated::testing::Random for FetchRequest {
 ///
 /// Held by `FetchRequest::replica_state`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ReplicaState {
     /// The replica ID of the follower, or -1 if this request is from a consumer.
     ///
@@ -514,7 +529,7 @@ impl Default for ReplicaState {
         Self {
             replica_id: -1,
             replica_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -564,7 +579,8 @@ impl crate::Encodable for ReplicaState {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchRequest.ReplicaState",
@@ -630,8 +646,8 @@ impl crate::Decodable for ReplicaState {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ReplicaState {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ReplicaState {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 15 {
@@ -651,6 +667,7 @@ impl crate::generated::testing::Random for ReplicaState {
 ///
 /// Held by `FetchRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct FetchTopic {
     /// The name of the topic to fetch.
     ///
@@ -710,7 +727,8 @@ impl crate::Encodable for FetchTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchRequest.FetchTopic",
@@ -779,8 +797,8 @@ impl crate::Decodable for FetchTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FetchTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FetchTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version <= 12 {
@@ -790,7 +808,7 @@ impl crate::generated::testing::Random for FetchTopic {
             this.topic_id = rng.uuid();
         }
         this.partitions = rng
-            .vec(|rng| <FetchPartition as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <FetchPartition as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -802,6 +820,7 @@ impl crate::generated::testing::Random for FetchTopic {
 ///
 /// Held by `FetchTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FetchPartition {
     /// The partition index.
     ///
@@ -845,7 +864,7 @@ impl Default for FetchPartition {
             log_start_offset: -1,
             partition_max_bytes: 0,
             replica_directory_id: crate::Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -919,10 +938,17 @@ impl crate::Encodable for FetchPartition {
         buf.put_i32(self.partition_max_bytes);
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "FetchRequest.FetchPartition",
+            )?;
             if version >= 17 && self.replica_directory_id != crate::Uuid::ZERO {
                 tagged += 1;
             }
             crate::primitives::put_uvarint(buf, tagged as u32);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
             if version >= 17 && self.replica_directory_id != crate::Uuid::ZERO {
                 let size = {
                     let mut len = 0usize;
@@ -933,7 +959,7 @@ impl crate::Encodable for FetchPartition {
                 crate::primitives::put_uvarint(buf, size as u32);
                 crate::primitives::put_uuid(buf, &self.replica_directory_id);
             }
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchRequest.FetchPartition",
@@ -967,6 +993,11 @@ impl crate::Encodable for FetchPartition {
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
             len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "FetchRequest.FetchPartition",
+            )?;
             if version >= 17 && self.replica_directory_id != crate::Uuid::ZERO {
                 let size = {
                     let mut len = 0usize;
@@ -1023,8 +1054,8 @@ impl crate::Decodable for FetchPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FetchPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FetchPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         this.partition = rng.next_u64() as i32;
@@ -1053,6 +1084,7 @@ impl crate::generated::testing::Random for FetchPartition {
 ///
 /// Held by `FetchRequest::forgotten_topics_data`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ForgottenTopic {
     /// The topic name.
     ///
@@ -1120,7 +1152,8 @@ impl crate::Encodable for ForgottenTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchRequest.ForgottenTopic",
@@ -1195,8 +1228,8 @@ impl crate::Decodable for ForgottenTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ForgottenTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ForgottenTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         if (7..=12).contains(&version) {

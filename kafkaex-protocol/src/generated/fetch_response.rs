@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 12.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct FetchResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct FetchResponse {
     /// The top level response error code.
     ///
     /// Versions: 7+; ignorable.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The fetch session ID, or 0 if this is not part of a fetch session.
     ///
     /// Versions: 7+.
@@ -40,8 +41,8 @@ impl FetchResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `session_id` (builder style).
@@ -84,7 +85,7 @@ impl crate::Encodable for FetchResponse {
             buf.put_i32(self.throttle_time_ms);
         }
         if version >= 7 {
-            buf.put_i16(self.error_code);
+            buf.put_i16(self.error_code.code());
         }
         if version >= 7 {
             buf.put_i32(self.session_id);
@@ -108,10 +109,17 @@ impl crate::Encodable for FetchResponse {
         }
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "FetchResponse",
+            )?;
             if version >= 16 && !self.node_endpoints.is_empty() {
                 tagged += 1;
             }
             crate::primitives::put_uvarint(buf, tagged as u32);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
             if version >= 16 && !self.node_endpoints.is_empty() {
                 let size = {
                     let mut len = 0usize;
@@ -130,7 +138,7 @@ impl crate::Encodable for FetchResponse {
                     x.encode(buf, version)?;
                 }
             }
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse",
@@ -182,6 +190,11 @@ impl crate::Encodable for FetchResponse {
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
             len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "FetchResponse",
+            )?;
             if version >= 16 && !self.node_endpoints.is_empty() {
                 let size = {
                     let mut len = 0usize;
@@ -216,7 +229,7 @@ impl FetchResponse {
             this.throttle_time_ms = crate::primitives::get_i32(buf)?;
         }
         if version >= 7 {
-            this.error_code = crate::primitives::get_i16(buf)?;
+            this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         }
         if version >= 7 {
             this.session_id = crate::primitives::get_i32(buf)?;
@@ -280,25 +293,25 @@ impl crate::Message for FetchResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FetchResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FetchResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 1 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
         if version >= 7 {
-            this.error_code = rng.next_u64() as i16;
+            this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         if version >= 7 {
             this.session_id = rng.next_u64() as i32;
         }
         this.responses = rng.vec(|rng| {
-            <FetchableTopicResponse as crate::generated::testing::Random>::random(rng, version)
+            <FetchableTopicResponse as crate::messages::testing::Random>::random(rng, version)
         });
         if version >= 16 && rng.bool() {
             this.node_endpoints = rng.vec(|rng| {
-                <NodeEndpoint as crate::generated::testing::Random>::random(rng, version)
+                <NodeEndpoint as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -312,6 +325,7 @@ impl crate::generated::testing::Random for FetchResponse {
 ///
 /// Held by `FetchResponse::responses`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct FetchableTopicResponse {
     /// The topic name.
     ///
@@ -371,7 +385,8 @@ impl crate::Encodable for FetchableTopicResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.FetchableTopicResponse",
@@ -440,8 +455,8 @@ impl crate::Decodable for FetchableTopicResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FetchableTopicResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FetchableTopicResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version <= 12 {
@@ -451,7 +466,7 @@ impl crate::generated::testing::Random for FetchableTopicResponse {
             this.topic_id = rng.uuid();
         }
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -463,6 +478,7 @@ impl crate::generated::testing::Random for FetchableTopicResponse {
 ///
 /// Held by `FetchableTopicResponse::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index.
     ///
@@ -471,7 +487,7 @@ pub struct PartitionData {
     /// The error code, or 0 if there was no fetch error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The current high water mark.
     ///
     /// Versions: 0+.
@@ -514,7 +530,7 @@ impl Default for PartitionData {
     fn default() -> Self {
         Self {
             partition_index: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             high_watermark: 0,
             last_stable_offset: -1,
             log_start_offset: -1,
@@ -524,7 +540,7 @@ impl Default for PartitionData {
             aborted_transactions: Some(Vec::new()),
             preferred_read_replica: -1,
             records: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -536,8 +552,8 @@ impl PartitionData {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `high_watermark` (builder style).
@@ -599,7 +615,7 @@ impl crate::Encodable for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 12;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i64(self.high_watermark);
         if version >= 4 {
             buf.put_i64(self.last_stable_offset);
@@ -651,6 +667,11 @@ impl crate::Encodable for PartitionData {
         }
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0, 1, 2],
+                "FetchResponse.PartitionData",
+            )?;
             if version >= 12 && self.diverging_epoch != EpochEndOffset::default() {
                 tagged += 1;
             }
@@ -661,6 +682,8 @@ impl crate::Encodable for PartitionData {
                 tagged += 1;
             }
             crate::primitives::put_uvarint(buf, tagged as u32);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
             if version >= 12 && self.diverging_epoch != EpochEndOffset::default() {
                 let size = {
                     let mut len = 0usize;
@@ -671,6 +694,7 @@ impl crate::Encodable for PartitionData {
                 crate::primitives::put_uvarint(buf, size as u32);
                 self.diverging_epoch.encode(buf, version)?;
             }
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(1));
             if version >= 12 && self.current_leader != LeaderIdAndEpoch::default() {
                 let size = {
                     let mut len = 0usize;
@@ -681,6 +705,7 @@ impl crate::Encodable for PartitionData {
                 crate::primitives::put_uvarint(buf, size as u32);
                 self.current_leader.encode(buf, version)?;
             }
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(2));
             if version >= 12 && self.snapshot_id != SnapshotId::default() {
                 let size = {
                     let mut len = 0usize;
@@ -691,7 +716,7 @@ impl crate::Encodable for PartitionData {
                 crate::primitives::put_uvarint(buf, size as u32);
                 self.snapshot_id.encode(buf, version)?;
             }
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.PartitionData",
@@ -758,6 +783,11 @@ impl crate::Encodable for PartitionData {
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
             len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0, 1, 2],
+                "FetchResponse.PartitionData",
+            )?;
             if version >= 12 && self.diverging_epoch != EpochEndOffset::default() {
                 let size = {
                     let mut len = 0usize;
@@ -802,7 +832,7 @@ impl crate::Decodable for PartitionData {
         let flexible = version >= 12;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.high_watermark = crate::primitives::get_i64(buf)?;
         if version >= 4 {
             this.last_stable_offset = crate::primitives::get_i64(buf)?;
@@ -856,12 +886,12 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.high_watermark = rng.next_u64() as i64;
         if version >= 4 {
             this.last_stable_offset = rng.next_u64() as i64;
@@ -871,20 +901,20 @@ impl crate::generated::testing::Random for PartitionData {
         }
         if version >= 12 && rng.bool() {
             this.diverging_epoch =
-                <EpochEndOffset as crate::generated::testing::Random>::random(rng, version);
+                <EpochEndOffset as crate::messages::testing::Random>::random(rng, version);
         }
         if version >= 12 && rng.bool() {
             this.current_leader =
-                <LeaderIdAndEpoch as crate::generated::testing::Random>::random(rng, version);
+                <LeaderIdAndEpoch as crate::messages::testing::Random>::random(rng, version);
         }
         if version >= 12 && rng.bool() {
             this.snapshot_id =
-                <SnapshotId as crate::generated::testing::Random>::random(rng, version);
+                <SnapshotId as crate::messages::testing::Random>::random(rng, version);
         }
         if version >= 4 {
             this.aborted_transactions = rng.option(|rng| {
                 rng.vec(|rng| {
-                    <AbortedTransaction as crate::generated::testing::Random>::random(rng, version)
+                    <AbortedTransaction as crate::messages::testing::Random>::random(rng, version)
                 })
             });
         }
@@ -903,6 +933,7 @@ impl crate::generated::testing::Random for PartitionData {
 ///
 /// Held by `PartitionData::diverging_epoch`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EpochEndOffset {
     /// Versions: 12+; default: `-1`.
     pub epoch: i32,
@@ -917,7 +948,7 @@ impl Default for EpochEndOffset {
         Self {
             epoch: -1,
             end_offset: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -967,7 +998,8 @@ impl crate::Encodable for EpochEndOffset {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.EpochEndOffset",
@@ -1033,8 +1065,8 @@ impl crate::Decodable for EpochEndOffset {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for EpochEndOffset {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for EpochEndOffset {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 12 {
@@ -1054,6 +1086,7 @@ impl crate::generated::testing::Random for EpochEndOffset {
 ///
 /// Held by `PartitionData::current_leader`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
     ///
@@ -1072,7 +1105,7 @@ impl Default for LeaderIdAndEpoch {
         Self {
             leader_id: -1,
             leader_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -1122,7 +1155,8 @@ impl crate::Encodable for LeaderIdAndEpoch {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.LeaderIdAndEpoch",
@@ -1188,8 +1222,8 @@ impl crate::Decodable for LeaderIdAndEpoch {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderIdAndEpoch {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderIdAndEpoch {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 12 {
@@ -1209,6 +1243,7 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
 ///
 /// Held by `PartitionData::snapshot_id`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SnapshotId {
     /// Versions: 0+; default: `-1`.
     pub end_offset: i64,
@@ -1223,7 +1258,7 @@ impl Default for SnapshotId {
         Self {
             end_offset: -1,
             epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -1257,7 +1292,8 @@ impl crate::Encodable for SnapshotId {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.SnapshotId",
@@ -1303,8 +1339,8 @@ impl crate::Decodable for SnapshotId {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for SnapshotId {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for SnapshotId {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         this.end_offset = rng.next_u64() as i64;
@@ -1320,6 +1356,7 @@ impl crate::generated::testing::Random for SnapshotId {
 ///
 /// Held by `PartitionData::aborted_transactions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AbortedTransaction {
     /// The producer id associated with the aborted transaction.
     ///
@@ -1378,7 +1415,8 @@ impl crate::Encodable for AbortedTransaction {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.AbortedTransaction",
@@ -1444,8 +1482,8 @@ impl crate::Decodable for AbortedTransaction {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AbortedTransaction {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AbortedTransaction {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 4 {
@@ -1466,6 +1504,7 @@ impl crate::generated::testing::Random for AbortedTransaction {
 /// Held by `FetchResponse::node_endpoints`.
 /// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct NodeEndpoint {
     /// The ID of the associated node.
     ///
@@ -1560,7 +1599,8 @@ impl crate::Encodable for NodeEndpoint {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FetchResponse.NodeEndpoint",
@@ -1650,8 +1690,8 @@ impl crate::Decodable for NodeEndpoint {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for NodeEndpoint {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for NodeEndpoint {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 12;
         let mut this = Self::default();
         if version >= 16 {

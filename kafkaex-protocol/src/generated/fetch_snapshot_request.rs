@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FetchSnapshotRequest {
     /// The clusterId if known, this is used to validate metadata fetches prior to broker registration
     ///
@@ -36,7 +37,7 @@ impl Default for FetchSnapshotRequest {
             replica_id: -1,
             max_bytes: 2147483647,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -90,10 +91,17 @@ impl crate::Encodable for FetchSnapshotRequest {
             x.encode(buf, version)?;
         }
         let mut tagged = self.unknown_tagged_fields.len();
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "FetchSnapshotRequest",
+        )?;
         if self.cluster_id.is_some() {
             tagged += 1;
         }
         crate::primitives::put_uvarint(buf, tagged as u32);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
         if self.cluster_id.is_some() {
             let size = {
                 let mut len = 0usize;
@@ -104,7 +112,7 @@ impl crate::Encodable for FetchSnapshotRequest {
             crate::primitives::put_uvarint(buf, size as u32);
             crate::primitives::put_nullable_string(buf, self.cluster_id.as_deref(), true)?;
         }
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -128,6 +136,11 @@ impl crate::Encodable for FetchSnapshotRequest {
                 .sum::<Result<usize, crate::EncodeError>>()?;
         let mut tagged = self.unknown_tagged_fields.len();
         len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "FetchSnapshotRequest",
+        )?;
         if self.cluster_id.is_some() {
             let size = {
                 let mut len = 0usize;
@@ -196,13 +209,13 @@ impl crate::Message for FetchSnapshotRequest {
 }
 
 impl crate::Request for FetchSnapshotRequest {
-    type Response = crate::generated::FetchSnapshotResponse;
+    type Response = crate::messages::FetchSnapshotResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::FetchSnapshot;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FetchSnapshotRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FetchSnapshotRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         if rng.bool() {
@@ -211,7 +224,7 @@ impl crate::generated::testing::Random for FetchSnapshotRequest {
         this.replica_id = rng.next_u64() as i32;
         this.max_bytes = rng.next_u64() as i32;
         this.topics = rng
-            .vec(|rng| <TopicSnapshot as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <TopicSnapshot as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -223,6 +236,7 @@ impl crate::generated::testing::Random for FetchSnapshotRequest {
 ///
 /// Held by `FetchSnapshotRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicSnapshot {
     /// The name of the topic to fetch
     ///
@@ -267,7 +281,8 @@ impl crate::Encodable for TopicSnapshot {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -311,13 +326,13 @@ impl crate::Decodable for TopicSnapshot {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicSnapshot {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicSnapshot {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <PartitionSnapshot as crate::generated::testing::Random>::random(rng, version)
+            <PartitionSnapshot as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -330,6 +345,7 @@ impl crate::generated::testing::Random for TopicSnapshot {
 ///
 /// Held by `TopicSnapshot::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionSnapshot {
     /// The partition index
     ///
@@ -398,10 +414,17 @@ impl crate::Encodable for PartitionSnapshot {
         self.snapshot_id.encode(buf, version)?;
         buf.put_i64(self.position);
         let mut tagged = self.unknown_tagged_fields.len();
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "FetchSnapshotRequest.PartitionSnapshot",
+        )?;
         if version >= 1 && self.replica_directory_id != crate::Uuid::ZERO {
             tagged += 1;
         }
         crate::primitives::put_uvarint(buf, tagged as u32);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
         if version >= 1 && self.replica_directory_id != crate::Uuid::ZERO {
             let size = {
                 let mut len = 0usize;
@@ -412,7 +435,7 @@ impl crate::Encodable for PartitionSnapshot {
             crate::primitives::put_uvarint(buf, size as u32);
             crate::primitives::put_uuid(buf, &self.replica_directory_id);
         }
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -423,6 +446,11 @@ impl crate::Encodable for PartitionSnapshot {
         len += 8;
         let mut tagged = self.unknown_tagged_fields.len();
         len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "FetchSnapshotRequest.PartitionSnapshot",
+        )?;
         if version >= 1 && self.replica_directory_id != crate::Uuid::ZERO {
             let size = {
                 let mut len = 0usize;
@@ -464,13 +492,13 @@ impl crate::Decodable for PartitionSnapshot {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionSnapshot {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionSnapshot {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition = rng.next_u64() as i32;
         this.current_leader_epoch = rng.next_u64() as i32;
-        this.snapshot_id = <SnapshotId as crate::generated::testing::Random>::random(rng, version);
+        this.snapshot_id = <SnapshotId as crate::messages::testing::Random>::random(rng, version);
         this.position = rng.next_u64() as i64;
         if version >= 1 && rng.bool() {
             this.replica_directory_id = rng.uuid();
@@ -486,6 +514,7 @@ impl crate::generated::testing::Random for PartitionSnapshot {
 ///
 /// Held by `PartitionSnapshot::snapshot_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct SnapshotId {
     /// Versions: 0+.
     pub end_offset: i64,
@@ -522,7 +551,8 @@ impl crate::Encodable for SnapshotId {
         buf.put_i32(self.epoch);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -552,8 +582,8 @@ impl crate::Decodable for SnapshotId {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for SnapshotId {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for SnapshotId {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.end_offset = rng.next_u64() as i64;

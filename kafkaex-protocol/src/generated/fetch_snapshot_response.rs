@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct FetchSnapshotResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct FetchSnapshotResponse {
     /// The top level response error code.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The topics to fetch.
     ///
     /// Versions: 0+.
@@ -36,8 +37,8 @@ impl FetchSnapshotResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `topics` (builder style).
@@ -72,7 +73,7 @@ impl crate::Encodable for FetchSnapshotResponse {
         }
         let flexible = true;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.topics.len()), flexible)?;
         for x in &self.topics {
             x.encode(buf, version)?;
@@ -85,10 +86,17 @@ impl crate::Encodable for FetchSnapshotResponse {
             });
         }
         let mut tagged = self.unknown_tagged_fields.len();
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "FetchSnapshotResponse",
+        )?;
         if version >= 1 && !self.node_endpoints.is_empty() {
             tagged += 1;
         }
         crate::primitives::put_uvarint(buf, tagged as u32);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
         if version >= 1 && !self.node_endpoints.is_empty() {
             let size = {
                 let mut len = 0usize;
@@ -107,7 +115,7 @@ impl crate::Encodable for FetchSnapshotResponse {
                 x.encode(buf, version)?;
             }
         }
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -138,6 +146,11 @@ impl crate::Encodable for FetchSnapshotResponse {
         }
         let mut tagged = self.unknown_tagged_fields.len();
         len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "FetchSnapshotResponse",
+        )?;
         if version >= 1 && !self.node_endpoints.is_empty() {
             let size = {
                 let mut len = 0usize;
@@ -162,7 +175,7 @@ impl FetchSnapshotResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.topics = {
             let n = crate::primitives::get_array_len(buf, flexible)?
                 .ok_or(crate::DecodeError::UnexpectedNull { what: "Topics" })?;
@@ -222,17 +235,17 @@ impl crate::Message for FetchSnapshotResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FetchSnapshotResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FetchSnapshotResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.topics = rng
-            .vec(|rng| <TopicSnapshot as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <TopicSnapshot as crate::messages::testing::Random>::random(rng, version));
         if version >= 1 && rng.bool() {
             this.node_endpoints = rng.vec(|rng| {
-                <NodeEndpoint as crate::generated::testing::Random>::random(rng, version)
+                <NodeEndpoint as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -246,6 +259,7 @@ impl crate::generated::testing::Random for FetchSnapshotResponse {
 ///
 /// Held by `FetchSnapshotResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicSnapshot {
     /// The name of the topic to fetch.
     ///
@@ -290,7 +304,8 @@ impl crate::Encodable for TopicSnapshot {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -334,13 +349,13 @@ impl crate::Decodable for TopicSnapshot {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicSnapshot {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicSnapshot {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <PartitionSnapshot as crate::generated::testing::Random>::random(rng, version)
+            <PartitionSnapshot as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -353,6 +368,7 @@ impl crate::generated::testing::Random for TopicSnapshot {
 ///
 /// Held by `TopicSnapshot::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionSnapshot {
     /// The partition index.
     ///
@@ -361,7 +377,7 @@ pub struct PartitionSnapshot {
     /// The error code, or 0 if there was no fetch error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The snapshot endOffset and epoch fetched
     ///
     /// Versions: 0+.
@@ -391,8 +407,8 @@ impl PartitionSnapshot {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `snapshot_id` (builder style).
@@ -434,7 +450,7 @@ impl crate::Encodable for PartitionSnapshot {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
         buf.put_i32(self.index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         self.snapshot_id.encode(buf, version)?;
         buf.put_i64(self.size);
         buf.put_i64(self.position);
@@ -451,10 +467,17 @@ impl crate::Encodable for PartitionSnapshot {
             }
         }
         let mut tagged = self.unknown_tagged_fields.len();
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "FetchSnapshotResponse.PartitionSnapshot",
+        )?;
         if self.current_leader != LeaderIdAndEpoch::default() {
             tagged += 1;
         }
         crate::primitives::put_uvarint(buf, tagged as u32);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
         if self.current_leader != LeaderIdAndEpoch::default() {
             let size = {
                 let mut len = 0usize;
@@ -465,7 +488,7 @@ impl crate::Encodable for PartitionSnapshot {
             crate::primitives::put_uvarint(buf, size as u32);
             self.current_leader.encode(buf, version)?;
         }
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -488,6 +511,11 @@ impl crate::Encodable for PartitionSnapshot {
         };
         let mut tagged = self.unknown_tagged_fields.len();
         len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "FetchSnapshotResponse.PartitionSnapshot",
+        )?;
         if self.current_leader != LeaderIdAndEpoch::default() {
             let size = {
                 let mut len = 0usize;
@@ -507,7 +535,7 @@ impl crate::Decodable for PartitionSnapshot {
         let flexible = true;
         let mut this = Self::default();
         this.index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.snapshot_id = SnapshotId::decode(buf, version)?;
         this.size = crate::primitives::get_i64(buf)?;
         this.position = crate::primitives::get_i64(buf)?;
@@ -531,16 +559,16 @@ impl crate::Decodable for PartitionSnapshot {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionSnapshot {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionSnapshot {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
-        this.snapshot_id = <SnapshotId as crate::generated::testing::Random>::random(rng, version);
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
+        this.snapshot_id = <SnapshotId as crate::messages::testing::Random>::random(rng, version);
         if rng.bool() {
             this.current_leader =
-                <LeaderIdAndEpoch as crate::generated::testing::Random>::random(rng, version);
+                <LeaderIdAndEpoch as crate::messages::testing::Random>::random(rng, version);
         }
         this.size = rng.next_u64() as i64;
         this.position = rng.next_u64() as i64;
@@ -556,6 +584,7 @@ impl crate::generated::testing::Random for PartitionSnapshot {
 ///
 /// Held by `PartitionSnapshot::snapshot_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct SnapshotId {
     /// Versions: 0+.
     pub end_offset: i64,
@@ -592,7 +621,8 @@ impl crate::Encodable for SnapshotId {
         buf.put_i32(self.epoch);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -622,8 +652,8 @@ impl crate::Decodable for SnapshotId {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for SnapshotId {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for SnapshotId {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.end_offset = rng.next_u64() as i64;
@@ -639,6 +669,7 @@ impl crate::generated::testing::Random for SnapshotId {
 ///
 /// Held by `PartitionSnapshot::current_leader`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
     ///
@@ -679,7 +710,8 @@ impl crate::Encodable for LeaderIdAndEpoch {
         buf.put_i32(self.leader_epoch);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -709,8 +741,8 @@ impl crate::Decodable for LeaderIdAndEpoch {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderIdAndEpoch {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderIdAndEpoch {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.leader_id = rng.next_u64() as i32;
@@ -727,6 +759,7 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
 /// Held by `FetchSnapshotResponse::node_endpoints`.
 /// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct NodeEndpoint {
     /// The ID of the associated node
     ///
@@ -802,7 +835,8 @@ impl crate::Encodable for NodeEndpoint {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -865,8 +899,8 @@ impl crate::Decodable for NodeEndpoint {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for NodeEndpoint {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for NodeEndpoint {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         if version >= 1 {

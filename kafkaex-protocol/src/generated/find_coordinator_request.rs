@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3; deprecated versions 0; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct FindCoordinatorRequest {
     /// The coordinator key.
     ///
@@ -94,7 +95,8 @@ impl crate::Encodable for FindCoordinatorRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FindCoordinatorRequest",
@@ -216,13 +218,13 @@ impl crate::Message for FindCoordinatorRequest {
 }
 
 impl crate::Request for FindCoordinatorRequest {
-    type Response = crate::generated::FindCoordinatorResponse;
+    type Response = crate::messages::FindCoordinatorResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::FindCoordinator;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FindCoordinatorRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FindCoordinatorRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version <= 3 {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FindCoordinatorResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct FindCoordinatorResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0-3.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or null if there was no error.
     ///
     /// Versions: 1-3; nullable: 1-3; ignorable; default: `Some(String::new())`.
@@ -45,13 +46,13 @@ impl Default for FindCoordinatorResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             node_id: 0,
             host: String::new(),
             port: 0,
             coordinators: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -63,8 +64,8 @@ impl FindCoordinatorResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -117,8 +118,8 @@ impl crate::Encodable for FindCoordinatorResponse {
             buf.put_i32(self.throttle_time_ms);
         }
         if version <= 3 {
-            buf.put_i16(self.error_code);
-        } else if self.error_code != 0 {
+            buf.put_i16(self.error_code.code());
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FindCoordinatorResponse",
                 field: "ErrorCode",
@@ -170,7 +171,8 @@ impl crate::Encodable for FindCoordinatorResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FindCoordinatorResponse",
@@ -196,7 +198,7 @@ impl crate::Encodable for FindCoordinatorResponse {
         }
         if version <= 3 {
             len += 2;
-        } else if self.error_code != 0 {
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FindCoordinatorResponse",
                 field: "ErrorCode",
@@ -270,7 +272,7 @@ impl FindCoordinatorResponse {
             this.throttle_time_ms = crate::primitives::get_i32(buf)?;
         }
         if version <= 3 {
-            this.error_code = crate::primitives::get_i16(buf)?;
+            this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         }
         if (1..=3).contains(&version) {
             this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
@@ -329,15 +331,15 @@ impl crate::Message for FindCoordinatorResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FindCoordinatorResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FindCoordinatorResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 1 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
         if version <= 3 {
-            this.error_code = rng.next_u64() as i16;
+            this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         if (1..=3).contains(&version) {
             this.error_message = rng.option(|rng| rng.string());
@@ -352,9 +354,8 @@ impl crate::generated::testing::Random for FindCoordinatorResponse {
             this.port = rng.next_u64() as i32;
         }
         if version >= 4 {
-            this.coordinators = rng.vec(|rng| {
-                <Coordinator as crate::generated::testing::Random>::random(rng, version)
-            });
+            this.coordinators = rng
+                .vec(|rng| <Coordinator as crate::messages::testing::Random>::random(rng, version));
         }
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -367,6 +368,7 @@ impl crate::generated::testing::Random for FindCoordinatorResponse {
 ///
 /// Held by `FindCoordinatorResponse::coordinators`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Coordinator {
     /// The coordinator key.
     ///
@@ -387,7 +389,7 @@ pub struct Coordinator {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 4+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or null if there was no error.
     ///
     /// Versions: 4+; nullable: 4+; ignorable; default: `Some(String::new())`.
@@ -403,9 +405,9 @@ impl Default for Coordinator {
             node_id: 0,
             host: String::new(),
             port: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -432,8 +434,8 @@ impl Coordinator {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -491,8 +493,8 @@ impl crate::Encodable for Coordinator {
             });
         }
         if version >= 4 {
-            buf.put_i16(self.error_code);
-        } else if self.error_code != 0 {
+            buf.put_i16(self.error_code.code());
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FindCoordinatorResponse.Coordinator",
                 field: "ErrorCode",
@@ -505,7 +507,8 @@ impl crate::Encodable for Coordinator {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FindCoordinatorResponse.Coordinator",
@@ -556,7 +559,7 @@ impl crate::Encodable for Coordinator {
         }
         if version >= 4 {
             len += 2;
-        } else if self.error_code != 0 {
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "FindCoordinatorResponse.Coordinator",
                 field: "ErrorCode",
@@ -598,7 +601,7 @@ impl crate::Decodable for Coordinator {
             this.port = crate::primitives::get_i32(buf)?;
         }
         if version >= 4 {
-            this.error_code = crate::primitives::get_i16(buf)?;
+            this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         }
         if version >= 4 {
             this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
@@ -613,8 +616,8 @@ impl crate::Decodable for Coordinator {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Coordinator {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for Coordinator {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {
@@ -630,7 +633,7 @@ impl crate::generated::testing::Random for Coordinator {
             this.port = rng.next_u64() as i32;
         }
         if version >= 4 {
-            this.error_code = rng.next_u64() as i16;
+            this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         if version >= 4 {
             this.error_message = rng.option(|rng| rng.string());

@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: flexible from version 0; served by broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct GetTelemetrySubscriptionsRequest {
     /// Unique id for this client instance, must be set to 0 on the first request.
     ///
@@ -43,7 +44,8 @@ impl crate::Encodable for GetTelemetrySubscriptionsRequest {
         crate::primitives::put_uuid(buf, &self.client_instance_id);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -100,13 +102,13 @@ impl crate::Message for GetTelemetrySubscriptionsRequest {
 }
 
 impl crate::Request for GetTelemetrySubscriptionsRequest {
-    type Response = crate::generated::GetTelemetrySubscriptionsResponse;
+    type Response = crate::messages::GetTelemetrySubscriptionsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::GetTelemetrySubscriptions;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for GetTelemetrySubscriptionsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for GetTelemetrySubscriptionsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.client_instance_id = rng.uuid();

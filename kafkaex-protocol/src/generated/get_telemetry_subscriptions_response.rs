@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct GetTelemetrySubscriptionsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -15,7 +16,7 @@ pub struct GetTelemetrySubscriptionsResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Assigned client instance id if ClientInstanceId was 0 in the request, else 0.
     ///
     /// Versions: 0+.
@@ -55,8 +56,8 @@ impl GetTelemetrySubscriptionsResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `client_instance_id` (builder style).
@@ -116,7 +117,7 @@ impl crate::Encodable for GetTelemetrySubscriptionsResponse {
         }
         let flexible = true;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_uuid(buf, &self.client_instance_id);
         buf.put_i32(self.subscription_id);
         crate::primitives::put_array_len(
@@ -136,7 +137,8 @@ impl crate::Encodable for GetTelemetrySubscriptionsResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -178,7 +180,7 @@ impl GetTelemetrySubscriptionsResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.client_instance_id = crate::primitives::get_uuid(buf)?;
         this.subscription_id = crate::primitives::get_i32(buf)?;
         this.accepted_compression_types = {
@@ -239,12 +241,12 @@ impl crate::Message for GetTelemetrySubscriptionsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for GetTelemetrySubscriptionsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for GetTelemetrySubscriptionsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.client_instance_id = rng.uuid();
         this.subscription_id = rng.next_u64() as i32;
         this.accepted_compression_types = rng.vec(|rng| rng.next_u64() as i8);

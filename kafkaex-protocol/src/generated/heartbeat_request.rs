@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct HeartbeatRequest {
     /// The group id.
     ///
@@ -89,7 +90,8 @@ impl crate::Encodable for HeartbeatRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "HeartbeatRequest",
@@ -178,13 +180,13 @@ impl crate::Message for HeartbeatRequest {
 }
 
 impl crate::Request for HeartbeatRequest {
-    type Response = crate::generated::HeartbeatResponse;
+    type Response = crate::messages::HeartbeatResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::Heartbeat;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for HeartbeatRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for HeartbeatRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.group_id = rng.string();

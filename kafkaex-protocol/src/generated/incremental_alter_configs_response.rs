@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 1.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct IncrementalAlterConfigsResponse {
     /// Duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -61,7 +62,8 @@ impl crate::Encodable for IncrementalAlterConfigsResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "IncrementalAlterConfigsResponse",
@@ -149,15 +151,13 @@ impl crate::Message for IncrementalAlterConfigsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for IncrementalAlterConfigsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for IncrementalAlterConfigsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         this.responses = rng.vec(|rng| {
-            <AlterConfigsResourceResponse as crate::generated::testing::Random>::random(
-                rng, version,
-            )
+            <AlterConfigsResourceResponse as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -170,11 +170,12 @@ impl crate::generated::testing::Random for IncrementalAlterConfigsResponse {
 ///
 /// Held by `IncrementalAlterConfigsResponse::responses`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct AlterConfigsResourceResponse {
     /// The resource error code.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The resource error message, or null if there was no error.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -194,19 +195,19 @@ pub struct AlterConfigsResourceResponse {
 impl Default for AlterConfigsResourceResponse {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             resource_type: 0,
             resource_name: String::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl AlterConfigsResourceResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -237,14 +238,15 @@ impl AlterConfigsResourceResponse {
 impl crate::Encodable for AlterConfigsResourceResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 1;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         buf.put_i8(self.resource_type);
         crate::primitives::put_string(buf, &self.resource_name, flexible)?;
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "IncrementalAlterConfigsResponse.AlterConfigsResourceResponse",
@@ -280,7 +282,7 @@ impl crate::Decodable for AlterConfigsResourceResponse {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.resource_type = crate::primitives::get_i8(buf)?;
         this.resource_name = crate::primitives::get_string(buf, flexible)?;
@@ -294,11 +296,11 @@ impl crate::Decodable for AlterConfigsResourceResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AlterConfigsResourceResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AlterConfigsResourceResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.resource_type = rng.next_u64() as i8;
         this.resource_name = rng.string();

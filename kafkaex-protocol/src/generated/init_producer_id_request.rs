@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct InitProducerIdRequest {
     /// The transactional id, or null if the producer is not transactional.
     ///
@@ -35,7 +36,7 @@ impl Default for InitProducerIdRequest {
             transaction_timeout_ms: 0,
             producer_id: -1,
             producer_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -105,7 +106,8 @@ impl crate::Encodable for InitProducerIdRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "InitProducerIdRequest",
@@ -203,13 +205,13 @@ impl crate::Message for InitProducerIdRequest {
 }
 
 impl crate::Request for InitProducerIdRequest {
-    type Response = crate::generated::InitProducerIdResponse;
+    type Response = crate::messages::InitProducerIdResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::InitProducerId;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for InitProducerIdRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for InitProducerIdRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.transactional_id = rng.option(|rng| rng.string());

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 6; deprecated versions 0-1; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct JoinGroupRequest {
     /// The group identifier.
     ///
@@ -56,7 +57,7 @@ impl Default for JoinGroupRequest {
             protocol_type: String::new(),
             protocols: Vec::new(),
             reason: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -153,7 +154,8 @@ impl crate::Encodable for JoinGroupRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "JoinGroupRequest",
@@ -271,13 +273,13 @@ impl crate::Message for JoinGroupRequest {
 }
 
 impl crate::Request for JoinGroupRequest {
-    type Response = crate::generated::JoinGroupResponse;
+    type Response = crate::messages::JoinGroupResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::JoinGroup;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for JoinGroupRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for JoinGroupRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.group_id = rng.string();
@@ -291,7 +293,7 @@ impl crate::generated::testing::Random for JoinGroupRequest {
         }
         this.protocol_type = rng.string();
         this.protocols = rng.vec(|rng| {
-            <JoinGroupRequestProtocol as crate::generated::testing::Random>::random(rng, version)
+            <JoinGroupRequestProtocol as crate::messages::testing::Random>::random(rng, version)
         });
         if version >= 8 {
             this.reason = rng.option(|rng| rng.string());
@@ -308,6 +310,7 @@ impl crate::generated::testing::Random for JoinGroupRequest {
 /// Held by `JoinGroupRequest::protocols`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct JoinGroupRequestProtocol {
     /// The protocol name.
     ///
@@ -350,7 +353,8 @@ impl crate::Encodable for JoinGroupRequestProtocol {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "JoinGroupRequest.JoinGroupRequestProtocol",
@@ -396,8 +400,8 @@ impl crate::Decodable for JoinGroupRequestProtocol {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for JoinGroupRequestProtocol {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for JoinGroupRequestProtocol {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.name = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 6.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct JoinGroupResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct JoinGroupResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The generation ID of the group.
     ///
     /// Versions: 0+; default: `-1`.
@@ -51,7 +52,7 @@ impl Default for JoinGroupResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             generation_id: -1,
             protocol_type: None,
             protocol_name: Some(String::new()),
@@ -59,7 +60,7 @@ impl Default for JoinGroupResponse {
             skip_assignment: false,
             member_id: String::new(),
             members: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -71,8 +72,8 @@ impl JoinGroupResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `generation_id` (builder style).
@@ -134,7 +135,7 @@ impl crate::Encodable for JoinGroupResponse {
         if version >= 2 {
             buf.put_i32(self.throttle_time_ms);
         }
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i32(self.generation_id);
         if version >= 7 {
             crate::primitives::put_nullable_string(buf, self.protocol_type.as_deref(), flexible)?;
@@ -173,7 +174,8 @@ impl crate::Encodable for JoinGroupResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "JoinGroupResponse",
@@ -255,7 +257,7 @@ impl JoinGroupResponse {
         if version >= 2 {
             this.throttle_time_ms = crate::primitives::get_i32(buf)?;
         }
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.generation_id = crate::primitives::get_i32(buf)?;
         if version >= 7 {
             this.protocol_type = crate::primitives::get_nullable_string(buf, flexible)?;
@@ -309,14 +311,14 @@ impl crate::Message for JoinGroupResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for JoinGroupResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for JoinGroupResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 2 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.generation_id = rng.next_u64() as i32;
         if version >= 7 {
             this.protocol_type = rng.option(|rng| rng.string());
@@ -332,7 +334,7 @@ impl crate::generated::testing::Random for JoinGroupResponse {
         }
         this.member_id = rng.string();
         this.members = rng.vec(|rng| {
-            <JoinGroupResponseMember as crate::generated::testing::Random>::random(rng, version)
+            <JoinGroupResponseMember as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -345,6 +347,7 @@ impl crate::generated::testing::Random for JoinGroupResponse {
 ///
 /// Held by `JoinGroupResponse::members`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct JoinGroupResponseMember {
     /// The group member ID.
     ///
@@ -403,7 +406,8 @@ impl crate::Encodable for JoinGroupResponseMember {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "JoinGroupResponse.JoinGroupResponseMember",
@@ -456,8 +460,8 @@ impl crate::Decodable for JoinGroupResponseMember {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for JoinGroupResponseMember {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for JoinGroupResponseMember {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.member_id = rng.string();

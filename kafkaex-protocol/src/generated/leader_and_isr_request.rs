@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4; served by zkBroker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LeaderAndIsrRequest {
     /// The current controller ID.
     ///
@@ -56,7 +57,7 @@ impl Default for LeaderAndIsrRequest {
             ungrouped_partition_states: Vec::new(),
             topic_states: Vec::new(),
             live_leaders: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -184,7 +185,8 @@ impl crate::Encodable for LeaderAndIsrRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaderAndIsrRequest",
@@ -364,13 +366,13 @@ impl crate::Message for LeaderAndIsrRequest {
 }
 
 impl crate::Request for LeaderAndIsrRequest {
-    type Response = crate::generated::LeaderAndIsrResponse;
+    type Response = crate::messages::LeaderAndIsrResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::LeaderAndIsr;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderAndIsrRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderAndIsrRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.controller_id = rng.next_u64() as i32;
@@ -386,18 +388,18 @@ impl crate::generated::testing::Random for LeaderAndIsrRequest {
         }
         if version <= 1 {
             this.ungrouped_partition_states = rng.vec(|rng| {
-                <LeaderAndIsrPartitionState as crate::generated::testing::Random>::random(
+                <LeaderAndIsrPartitionState as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
         }
         if version >= 2 {
             this.topic_states = rng.vec(|rng| {
-                <LeaderAndIsrTopicState as crate::generated::testing::Random>::random(rng, version)
+                <LeaderAndIsrTopicState as crate::messages::testing::Random>::random(rng, version)
             });
         }
         this.live_leaders = rng.vec(|rng| {
-            <LeaderAndIsrLiveLeader as crate::generated::testing::Random>::random(rng, version)
+            <LeaderAndIsrLiveLeader as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -410,6 +412,7 @@ impl crate::generated::testing::Random for LeaderAndIsrRequest {
 ///
 /// Held by `LeaderAndIsrRequest::ungrouped_partition_states`, `LeaderAndIsrTopicState::partition_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaderAndIsrPartitionState {
     /// The topic name.  This is only present in v0 or v1.
     ///
@@ -580,7 +583,8 @@ impl crate::Encodable for LeaderAndIsrPartitionState {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaderAndIsrRequest.LeaderAndIsrPartitionState",
@@ -714,8 +718,8 @@ impl crate::Decodable for LeaderAndIsrPartitionState {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderAndIsrPartitionState {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderAndIsrPartitionState {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version <= 1 {
@@ -751,6 +755,7 @@ impl crate::generated::testing::Random for LeaderAndIsrPartitionState {
 ///
 /// Held by `LeaderAndIsrRequest::topic_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaderAndIsrTopicState {
     /// The topic name.
     ///
@@ -824,7 +829,8 @@ impl crate::Encodable for LeaderAndIsrTopicState {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaderAndIsrRequest.LeaderAndIsrTopicState",
@@ -912,8 +918,8 @@ impl crate::Decodable for LeaderAndIsrTopicState {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderAndIsrTopicState {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderAndIsrTopicState {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 2 {
@@ -924,7 +930,7 @@ impl crate::generated::testing::Random for LeaderAndIsrTopicState {
         }
         if version >= 2 {
             this.partition_states = rng.vec(|rng| {
-                <LeaderAndIsrPartitionState as crate::generated::testing::Random>::random(
+                <LeaderAndIsrPartitionState as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
@@ -940,6 +946,7 @@ impl crate::generated::testing::Random for LeaderAndIsrTopicState {
 ///
 /// Held by `LeaderAndIsrRequest::live_leaders`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaderAndIsrLiveLeader {
     /// The leader's broker ID.
     ///
@@ -992,7 +999,8 @@ impl crate::Encodable for LeaderAndIsrLiveLeader {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaderAndIsrRequest.LeaderAndIsrLiveLeader",
@@ -1040,8 +1048,8 @@ impl crate::Decodable for LeaderAndIsrLiveLeader {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderAndIsrLiveLeader {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderAndIsrLiveLeader {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.broker_id = rng.next_u64() as i32;

@@ -8,11 +8,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaderAndIsrResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Each partition in v0 to v4 message.
     ///
     /// Versions: 0-4.
@@ -27,8 +28,8 @@ pub struct LeaderAndIsrResponse {
 
 impl LeaderAndIsrResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `partition_errors` (builder style).
@@ -62,7 +63,7 @@ impl crate::Encodable for LeaderAndIsrResponse {
             });
         }
         let flexible = version >= 4;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if version <= 4 {
             crate::primitives::put_array_len(buf, Some(self.partition_errors.len()), flexible)?;
             for x in &self.partition_errors {
@@ -90,7 +91,8 @@ impl crate::Encodable for LeaderAndIsrResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaderAndIsrResponse",
@@ -159,7 +161,7 @@ impl LeaderAndIsrResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if version <= 4 {
             this.partition_errors = {
                 let n = crate::primitives::get_array_len(buf, flexible)?.ok_or(
@@ -215,21 +217,21 @@ impl crate::Message for LeaderAndIsrResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderAndIsrResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderAndIsrResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if version <= 4 {
             this.partition_errors = rng.vec(|rng| {
-                <LeaderAndIsrPartitionError as crate::generated::testing::Random>::random(
+                <LeaderAndIsrPartitionError as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
         }
         if version >= 5 {
             this.topics = rng.vec(|rng| {
-                <LeaderAndIsrTopicError as crate::generated::testing::Random>::random(rng, version)
+                <LeaderAndIsrTopicError as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -243,6 +245,7 @@ impl crate::generated::testing::Random for LeaderAndIsrResponse {
 ///
 /// Held by `LeaderAndIsrResponse::partition_errors`, `LeaderAndIsrTopicError::partition_errors`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaderAndIsrPartitionError {
     /// The topic name.
     ///
@@ -255,7 +258,7 @@ pub struct LeaderAndIsrPartitionError {
     /// The partition error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -272,8 +275,8 @@ impl LeaderAndIsrPartitionError {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -293,11 +296,12 @@ impl crate::Encodable for LeaderAndIsrPartitionError {
             crate::primitives::put_string(buf, &self.topic_name, flexible)?;
         }
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaderAndIsrResponse.LeaderAndIsrPartitionError",
@@ -338,7 +342,7 @@ impl crate::Decodable for LeaderAndIsrPartitionError {
             this.topic_name = crate::primitives::get_string(buf, flexible)?;
         }
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
                 Ok(false)
@@ -349,15 +353,15 @@ impl crate::Decodable for LeaderAndIsrPartitionError {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderAndIsrPartitionError {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderAndIsrPartitionError {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version <= 4 {
             this.topic_name = rng.string();
         }
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -370,6 +374,7 @@ impl crate::generated::testing::Random for LeaderAndIsrPartitionError {
 /// Held by `LeaderAndIsrResponse::topics`.
 /// Kafka treats an array of these as a map keyed by `topic_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaderAndIsrTopicError {
     /// The unique topic ID
     ///
@@ -431,7 +436,8 @@ impl crate::Encodable for LeaderAndIsrTopicError {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaderAndIsrResponse.LeaderAndIsrTopicError",
@@ -513,8 +519,8 @@ impl crate::Decodable for LeaderAndIsrTopicError {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderAndIsrTopicError {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderAndIsrTopicError {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 5 {
@@ -522,7 +528,7 @@ impl crate::generated::testing::Random for LeaderAndIsrTopicError {
         }
         if version >= 5 {
             this.partition_errors = rng.vec(|rng| {
-                <LeaderAndIsrPartitionError as crate::generated::testing::Random>::random(
+                <LeaderAndIsrPartitionError as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });

@@ -7,6 +7,7 @@ use crate::Decodable as _;
 ///
 /// Facts from the spec: flexible from version 4; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaveGroupRequest {
     /// The ID of the group to leave.
     ///
@@ -86,7 +87,8 @@ impl crate::Encodable for LeaveGroupRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaveGroupRequest",
@@ -195,13 +197,13 @@ impl crate::Message for LeaveGroupRequest {
 }
 
 impl crate::Request for LeaveGroupRequest {
-    type Response = crate::generated::LeaveGroupResponse;
+    type Response = crate::messages::LeaveGroupResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::LeaveGroup;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaveGroupRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaveGroupRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.group_id = rng.string();
@@ -210,7 +212,7 @@ impl crate::generated::testing::Random for LeaveGroupRequest {
         }
         if version >= 3 {
             this.members = rng.vec(|rng| {
-                <MemberIdentity as crate::generated::testing::Random>::random(rng, version)
+                <MemberIdentity as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -224,6 +226,7 @@ impl crate::generated::testing::Random for LeaveGroupRequest {
 ///
 /// Held by `LeaveGroupRequest::members`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct MemberIdentity {
     /// The member ID to remove from the group.
     ///
@@ -298,7 +301,8 @@ impl crate::Encodable for MemberIdentity {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaveGroupRequest.MemberIdentity",
@@ -371,8 +375,8 @@ impl crate::Decodable for MemberIdentity {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for MemberIdentity {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for MemberIdentity {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 3 {

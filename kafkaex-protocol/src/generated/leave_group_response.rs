@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaveGroupResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct LeaveGroupResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// List of leaving member responses.
     ///
     /// Versions: 3+.
@@ -32,8 +33,8 @@ impl LeaveGroupResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `members` (builder style).
@@ -65,7 +66,7 @@ impl crate::Encodable for LeaveGroupResponse {
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
         }
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if version >= 3 {
             crate::primitives::put_array_len(buf, Some(self.members.len()), flexible)?;
             for x in &self.members {
@@ -81,7 +82,8 @@ impl crate::Encodable for LeaveGroupResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaveGroupResponse",
@@ -142,7 +144,7 @@ impl LeaveGroupResponse {
         if version >= 1 {
             this.throttle_time_ms = crate::primitives::get_i32(buf)?;
         }
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if version >= 3 {
             this.members = {
                 let n = crate::primitives::get_array_len(buf, flexible)?
@@ -184,17 +186,17 @@ impl crate::Message for LeaveGroupResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaveGroupResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaveGroupResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 1 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if version >= 3 {
             this.members = rng.vec(|rng| {
-                <MemberResponse as crate::generated::testing::Random>::random(rng, version)
+                <MemberResponse as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -208,6 +210,7 @@ impl crate::generated::testing::Random for LeaveGroupResponse {
 ///
 /// Held by `LeaveGroupResponse::members`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MemberResponse {
     /// The member ID to remove from the group.
     ///
@@ -220,7 +223,7 @@ pub struct MemberResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 3+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -230,8 +233,8 @@ impl Default for MemberResponse {
         Self {
             member_id: String::new(),
             group_instance_id: Some(String::new()),
-            error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            error_code: crate::ErrorCode::from_code(0),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -248,8 +251,8 @@ impl MemberResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -288,8 +291,8 @@ impl crate::Encodable for MemberResponse {
             });
         }
         if version >= 3 {
-            buf.put_i16(self.error_code);
-        } else if self.error_code != 0 {
+            buf.put_i16(self.error_code.code());
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaveGroupResponse.MemberResponse",
                 field: "ErrorCode",
@@ -299,7 +302,8 @@ impl crate::Encodable for MemberResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaveGroupResponse.MemberResponse",
@@ -333,7 +337,7 @@ impl crate::Encodable for MemberResponse {
         }
         if version >= 3 {
             len += 2;
-        } else if self.error_code != 0 {
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "LeaveGroupResponse.MemberResponse",
                 field: "ErrorCode",
@@ -366,7 +370,7 @@ impl crate::Decodable for MemberResponse {
             this.group_instance_id = crate::primitives::get_nullable_string(buf, flexible)?;
         }
         if version >= 3 {
-            this.error_code = crate::primitives::get_i16(buf)?;
+            this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         }
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
@@ -378,8 +382,8 @@ impl crate::Decodable for MemberResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for MemberResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for MemberResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 3 {
@@ -389,7 +393,7 @@ impl crate::generated::testing::Random for MemberResponse {
             this.group_instance_id = rng.option(|rng| rng.string());
         }
         if version >= 3 {
-            this.error_code = rng.next_u64() as i16;
+            this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();

@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: flexible from version 0; served by broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListClientMetricsResourcesRequest {
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
@@ -33,7 +34,8 @@ impl crate::Encodable for ListClientMetricsResourcesRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -88,13 +90,13 @@ impl crate::Message for ListClientMetricsResourcesRequest {
 }
 
 impl crate::Request for ListClientMetricsResourcesRequest {
-    type Response = crate::generated::ListClientMetricsResourcesResponse;
+    type Response = crate::messages::ListClientMetricsResourcesResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ListClientMetricsResources;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListClientMetricsResourcesRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for ListClientMetricsResourcesRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         if flexible {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListClientMetricsResourcesResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct ListClientMetricsResourcesResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Each client metrics resource in the response.
     ///
     /// Versions: 0+.
@@ -32,8 +33,8 @@ impl ListClientMetricsResourcesResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `client_metrics_resources` (builder style).
@@ -63,14 +64,15 @@ impl crate::Encodable for ListClientMetricsResourcesResponse {
         }
         let flexible = true;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.client_metrics_resources.len()), flexible)?;
         for x in &self.client_metrics_resources {
             x.encode(buf, version)?;
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -105,7 +107,7 @@ impl ListClientMetricsResourcesResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.client_metrics_resources = {
             let n = crate::primitives::get_array_len(buf, flexible)?.ok_or(
                 crate::DecodeError::UnexpectedNull {
@@ -149,14 +151,14 @@ impl crate::Message for ListClientMetricsResourcesResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListClientMetricsResourcesResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListClientMetricsResourcesResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.client_metrics_resources = rng.vec(|rng| {
-            <ClientMetricsResource as crate::generated::testing::Random>::random(rng, version)
+            <ClientMetricsResource as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -169,6 +171,7 @@ impl crate::generated::testing::Random for ListClientMetricsResourcesResponse {
 ///
 /// Held by `ListClientMetricsResourcesResponse::client_metrics_resources`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ClientMetricsResource {
     /// The resource name.
     ///
@@ -200,7 +203,8 @@ impl crate::Encodable for ClientMetricsResource {
         crate::primitives::put_string(buf, &self.name, flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -229,8 +233,8 @@ impl crate::Decodable for ClientMetricsResource {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ClientMetricsResource {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for ClientMetricsResource {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();

@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: flexible from version 3; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListGroupsRequest {
     /// The states of the groups we want to list. If empty, all groups are returned with their state.
     ///
@@ -77,7 +78,8 @@ impl crate::Encodable for ListGroupsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ListGroupsRequest",
@@ -203,13 +205,13 @@ impl crate::Message for ListGroupsRequest {
 }
 
 impl crate::Request for ListGroupsRequest {
-    type Response = crate::generated::ListGroupsResponse;
+    type Response = crate::messages::ListGroupsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ListGroups;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListGroupsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListGroupsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 4 {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListGroupsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct ListGroupsResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Each group in the response.
     ///
     /// Versions: 0+.
@@ -32,8 +33,8 @@ impl ListGroupsResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `groups` (builder style).
@@ -65,7 +66,7 @@ impl crate::Encodable for ListGroupsResponse {
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
         }
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.groups.len()), flexible)?;
         for x in &self.groups {
             x.encode(buf, version)?;
@@ -73,7 +74,8 @@ impl crate::Encodable for ListGroupsResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ListGroupsResponse",
@@ -126,7 +128,7 @@ impl ListGroupsResponse {
         if version >= 1 {
             this.throttle_time_ms = crate::primitives::get_i32(buf)?;
         }
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.groups = {
             let n = crate::primitives::get_array_len(buf, flexible)?
                 .ok_or(crate::DecodeError::UnexpectedNull { what: "Groups" })?;
@@ -166,16 +168,16 @@ impl crate::Message for ListGroupsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListGroupsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListGroupsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         if version >= 1 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.groups =
-            rng.vec(|rng| <ListedGroup as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <ListedGroup as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -187,6 +189,7 @@ impl crate::generated::testing::Random for ListGroupsResponse {
 ///
 /// Held by `ListGroupsResponse::groups`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListedGroup {
     /// The group ID.
     ///
@@ -253,7 +256,8 @@ impl crate::Encodable for ListedGroup {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ListGroupsResponse.ListedGroup",
@@ -311,8 +315,8 @@ impl crate::Decodable for ListedGroup {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListedGroup {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListedGroup {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.group_id = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 6; deprecated versions 0; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListOffsetsRequest {
     /// The broker ID of the requester, or -1 if this request is being made by a normal consumer.
     ///
@@ -91,7 +92,8 @@ impl crate::Encodable for ListOffsetsRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ListOffsetsRequest",
@@ -196,13 +198,13 @@ impl crate::Message for ListOffsetsRequest {
 }
 
 impl crate::Request for ListOffsetsRequest {
-    type Response = crate::generated::ListOffsetsResponse;
+    type Response = crate::messages::ListOffsetsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ListOffsets;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListOffsetsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListOffsetsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.replica_id = rng.next_u64() as i32;
@@ -210,7 +212,7 @@ impl crate::generated::testing::Random for ListOffsetsRequest {
             this.isolation_level = rng.next_u64() as i8;
         }
         this.topics = rng.vec(|rng| {
-            <ListOffsetsTopic as crate::generated::testing::Random>::random(rng, version)
+            <ListOffsetsTopic as crate::messages::testing::Random>::random(rng, version)
         });
         if version >= 10 {
             this.timeout_ms = rng.next_u64() as i32;
@@ -226,6 +228,7 @@ impl crate::generated::testing::Random for ListOffsetsRequest {
 ///
 /// Held by `ListOffsetsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListOffsetsTopic {
     /// The topic name.
     ///
@@ -271,7 +274,8 @@ impl crate::Encodable for ListOffsetsTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ListOffsetsRequest.ListOffsetsTopic",
@@ -330,13 +334,13 @@ impl crate::Decodable for ListOffsetsTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListOffsetsTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListOffsetsTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <ListOffsetsPartition as crate::generated::testing::Random>::random(rng, version)
+            <ListOffsetsPartition as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -349,6 +353,7 @@ impl crate::generated::testing::Random for ListOffsetsTopic {
 ///
 /// Held by `ListOffsetsTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ListOffsetsPartition {
     /// The partition index.
     ///
@@ -377,7 +382,7 @@ impl Default for ListOffsetsPartition {
             current_leader_epoch: -1,
             timestamp: 0,
             max_num_offsets: 1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -433,7 +438,8 @@ impl crate::Encodable for ListOffsetsPartition {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ListOffsetsRequest.ListOffsetsPartition",
@@ -497,8 +503,8 @@ impl crate::Decodable for ListOffsetsPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListOffsetsPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListOffsetsPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;

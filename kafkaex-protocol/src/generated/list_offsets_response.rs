@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 6.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListOffsetsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -63,7 +64,8 @@ impl crate::Encodable for ListOffsetsResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ListOffsetsResponse",
@@ -154,15 +156,15 @@ impl crate::Message for ListOffsetsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListOffsetsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListOffsetsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 2 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
         this.topics = rng.vec(|rng| {
-            <ListOffsetsTopicResponse as crate::generated::testing::Random>::random(rng, version)
+            <ListOffsetsTopicResponse as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -175,6 +177,7 @@ impl crate::generated::testing::Random for ListOffsetsResponse {
 ///
 /// Held by `ListOffsetsResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListOffsetsTopicResponse {
     /// The topic name
     ///
@@ -220,7 +223,8 @@ impl crate::Encodable for ListOffsetsTopicResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ListOffsetsResponse.ListOffsetsTopicResponse",
@@ -279,15 +283,13 @@ impl crate::Decodable for ListOffsetsTopicResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListOffsetsTopicResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListOffsetsTopicResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <ListOffsetsPartitionResponse as crate::generated::testing::Random>::random(
-                rng, version,
-            )
+            <ListOffsetsPartitionResponse as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -300,6 +302,7 @@ impl crate::generated::testing::Random for ListOffsetsTopicResponse {
 ///
 /// Held by `ListOffsetsTopicResponse::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ListOffsetsPartitionResponse {
     /// The partition index.
     ///
@@ -308,7 +311,7 @@ pub struct ListOffsetsPartitionResponse {
     /// The partition error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The result offsets.
     ///
     /// Versions: 0.
@@ -331,12 +334,12 @@ impl Default for ListOffsetsPartitionResponse {
     fn default() -> Self {
         Self {
             partition_index: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             old_style_offsets: Vec::new(),
             timestamp: -1,
             offset: -1,
             leader_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -348,8 +351,8 @@ impl ListOffsetsPartitionResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `old_style_offsets` (builder style).
@@ -386,7 +389,7 @@ impl crate::Encodable for ListOffsetsPartitionResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 6;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if version <= 0 {
             crate::primitives::put_array_len(buf, Some(self.old_style_offsets.len()), flexible)?;
             for x in &self.old_style_offsets {
@@ -429,7 +432,8 @@ impl crate::Encodable for ListOffsetsPartitionResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ListOffsetsResponse.ListOffsetsPartitionResponse",
@@ -501,7 +505,7 @@ impl crate::Decodable for ListOffsetsPartitionResponse {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if version <= 0 {
             this.old_style_offsets = {
                 let n = crate::primitives::get_array_len(buf, flexible)?.ok_or(
@@ -535,12 +539,12 @@ impl crate::Decodable for ListOffsetsPartitionResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListOffsetsPartitionResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListOffsetsPartitionResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if version <= 0 {
             this.old_style_offsets = rng.vec(|rng| rng.next_u64() as i64);
         }

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by broker, controller, zkBroker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ListPartitionReassignmentsRequest {
     /// The time in ms to wait for the request to complete.
     ///
@@ -26,7 +27,7 @@ impl Default for ListPartitionReassignmentsRequest {
         Self {
             timeout_ms: 60000,
             topics: None,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -75,7 +76,8 @@ impl crate::Encodable for ListPartitionReassignmentsRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -153,19 +155,19 @@ impl crate::Message for ListPartitionReassignmentsRequest {
 }
 
 impl crate::Request for ListPartitionReassignmentsRequest {
-    type Response = crate::generated::ListPartitionReassignmentsResponse;
+    type Response = crate::messages::ListPartitionReassignmentsResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ListPartitionReassignments;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListPartitionReassignmentsRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListPartitionReassignmentsRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.timeout_ms = rng.next_u64() as i32;
         this.topics = rng.option(|rng| {
             rng.vec(|rng| {
-                <ListPartitionReassignmentsTopics as crate::generated::testing::Random>::random(
+                <ListPartitionReassignmentsTopics as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             })
@@ -181,6 +183,7 @@ impl crate::generated::testing::Random for ListPartitionReassignmentsRequest {
 ///
 /// Held by `ListPartitionReassignmentsRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListPartitionReassignmentsTopics {
     /// The topic name
     ///
@@ -225,7 +228,8 @@ impl crate::Encodable for ListPartitionReassignmentsTopics {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -268,8 +272,8 @@ impl crate::Decodable for ListPartitionReassignmentsTopics {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListPartitionReassignmentsTopics {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for ListPartitionReassignmentsTopics {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();

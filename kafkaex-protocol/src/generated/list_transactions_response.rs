@@ -8,13 +8,14 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ListTransactionsResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
     /// Versions: 0+.
     pub throttle_time_ms: i32,
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Set of state filters provided in the request which were unknown to the transaction coordinator
     ///
     /// Versions: 0+.
@@ -32,8 +33,8 @@ impl ListTransactionsResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_state_filters` (builder style).
@@ -68,7 +69,7 @@ impl crate::Encodable for ListTransactionsResponse {
         }
         let flexible = true;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.unknown_state_filters.len()), flexible)?;
         for x in &self.unknown_state_filters {
             crate::primitives::put_string(buf, x, flexible)?;
@@ -79,7 +80,8 @@ impl crate::Encodable for ListTransactionsResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -119,7 +121,7 @@ impl ListTransactionsResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.unknown_state_filters = {
             let n = crate::primitives::get_array_len(buf, flexible)?.ok_or(
                 crate::DecodeError::UnexpectedNull {
@@ -175,15 +177,15 @@ impl crate::Message for ListTransactionsResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ListTransactionsResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ListTransactionsResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.unknown_state_filters = rng.vec(|rng| rng.string());
         this.transaction_states = rng.vec(|rng| {
-            <TransactionState as crate::generated::testing::Random>::random(rng, version)
+            <TransactionState as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -196,6 +198,7 @@ impl crate::generated::testing::Random for ListTransactionsResponse {
 ///
 /// Held by `ListTransactionsResponse::transaction_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TransactionState {
     /// Versions: 0+; entity: `transactionalId`.
     pub transactional_id: String,
@@ -243,7 +246,8 @@ impl crate::Encodable for TransactionState {
         crate::primitives::put_string(buf, &self.transaction_state, flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -276,8 +280,8 @@ impl crate::Decodable for TransactionState {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TransactionState {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for TransactionState {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.transactional_id = rng.string();

@@ -7,6 +7,7 @@ use crate::Decodable as _;
 ///
 /// Facts from the spec: flexible from version 9; deprecated versions 0-3; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MetadataRequest {
     /// The topics to fetch metadata for.
     ///
@@ -35,7 +36,7 @@ impl Default for MetadataRequest {
             allow_auto_topic_creation: true,
             include_cluster_authorized_operations: false,
             include_topic_authorized_operations: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -139,7 +140,8 @@ impl crate::Encodable for MetadataRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "MetadataRequest",
@@ -295,26 +297,24 @@ impl crate::Message for MetadataRequest {
 }
 
 impl crate::Request for MetadataRequest {
-    type Response = crate::generated::MetadataResponse;
+    type Response = crate::messages::MetadataResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::Metadata;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for MetadataRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for MetadataRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.topics = if version >= 1 {
             rng.option(|rng| {
                 rng.vec(|rng| {
-                    <MetadataRequestTopic as crate::generated::testing::Random>::random(
-                        rng, version,
-                    )
+                    <MetadataRequestTopic as crate::messages::testing::Random>::random(rng, version)
                 })
             })
         } else {
             Some(rng.vec(|rng| {
-                <MetadataRequestTopic as crate::generated::testing::Random>::random(rng, version)
+                <MetadataRequestTopic as crate::messages::testing::Random>::random(rng, version)
             }))
         };
         if version >= 4 {
@@ -337,6 +337,7 @@ impl crate::generated::testing::Random for MetadataRequest {
 ///
 /// Held by `MetadataRequest::topics`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MetadataRequestTopic {
     /// The topic id.
     ///
@@ -355,7 +356,7 @@ impl Default for MetadataRequestTopic {
         Self {
             topic_id: crate::Uuid::ZERO,
             name: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -406,7 +407,8 @@ impl crate::Encodable for MetadataRequestTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "MetadataRequest.MetadataRequestTopic",
@@ -473,8 +475,8 @@ impl crate::Decodable for MetadataRequestTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for MetadataRequestTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for MetadataRequestTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 10 {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 9.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MetadataResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -46,7 +47,7 @@ impl Default for MetadataResponse {
             controller_id: -1,
             topics: Vec::new(),
             cluster_authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -132,7 +133,8 @@ impl crate::Encodable for MetadataResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "MetadataResponse",
@@ -262,15 +264,15 @@ impl crate::Message for MetadataResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for MetadataResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for MetadataResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 3 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
         this.brokers = rng.vec(|rng| {
-            <MetadataResponseBroker as crate::generated::testing::Random>::random(rng, version)
+            <MetadataResponseBroker as crate::messages::testing::Random>::random(rng, version)
         });
         if version >= 2 {
             this.cluster_id = rng.option(|rng| rng.string());
@@ -279,7 +281,7 @@ impl crate::generated::testing::Random for MetadataResponse {
             this.controller_id = rng.next_u64() as i32;
         }
         this.topics = rng.vec(|rng| {
-            <MetadataResponseTopic as crate::generated::testing::Random>::random(rng, version)
+            <MetadataResponseTopic as crate::messages::testing::Random>::random(rng, version)
         });
         if (8..=10).contains(&version) {
             this.cluster_authorized_operations = rng.next_u64() as i32;
@@ -296,6 +298,7 @@ impl crate::generated::testing::Random for MetadataResponse {
 /// Held by `MetadataResponse::brokers`.
 /// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct MetadataResponseBroker {
     /// The broker ID.
     ///
@@ -360,7 +363,8 @@ impl crate::Encodable for MetadataResponseBroker {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "MetadataResponse.MetadataResponseBroker",
@@ -414,8 +418,8 @@ impl crate::Decodable for MetadataResponseBroker {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for MetadataResponseBroker {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for MetadataResponseBroker {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.node_id = rng.next_u64() as i32;
@@ -436,11 +440,12 @@ impl crate::generated::testing::Random for MetadataResponseBroker {
 /// Held by `MetadataResponse::topics`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MetadataResponseTopic {
     /// The topic error, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The topic name. Null for non-existing topics queried by ID. This is never null when ErrorCode is zero. One of Name and TopicId is always populated.
     ///
     /// Versions: 0+; nullable: 12+; map key of its array; entity: `topicName`; default: `Some(String::new())`.
@@ -468,21 +473,21 @@ pub struct MetadataResponseTopic {
 impl Default for MetadataResponseTopic {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             name: Some(String::new()),
             topic_id: crate::Uuid::ZERO,
             is_internal: false,
             partitions: Vec::new(),
             topic_authorized_operations: -2147483648,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl MetadataResponseTopic {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `name` (builder style).
@@ -523,7 +528,7 @@ impl MetadataResponseTopic {
 impl crate::Encodable for MetadataResponseTopic {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 9;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if version >= 12 {
             crate::primitives::put_nullable_string(buf, self.name.as_deref(), flexible)?;
         } else {
@@ -562,7 +567,8 @@ impl crate::Encodable for MetadataResponseTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "MetadataResponse.MetadataResponseTopic",
@@ -630,7 +636,7 @@ impl crate::Decodable for MetadataResponseTopic {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.name = if version >= 12 {
             crate::primitives::get_nullable_string(buf, flexible)?
         } else {
@@ -664,11 +670,11 @@ impl crate::Decodable for MetadataResponseTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for MetadataResponseTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for MetadataResponseTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.name = if version >= 12 {
             rng.option(|rng| rng.string())
         } else {
@@ -681,7 +687,7 @@ impl crate::generated::testing::Random for MetadataResponseTopic {
             this.is_internal = rng.bool();
         }
         this.partitions = rng.vec(|rng| {
-            <MetadataResponsePartition as crate::generated::testing::Random>::random(rng, version)
+            <MetadataResponsePartition as crate::messages::testing::Random>::random(rng, version)
         });
         if version >= 8 {
             this.topic_authorized_operations = rng.next_u64() as i32;
@@ -697,11 +703,12 @@ impl crate::generated::testing::Random for MetadataResponseTopic {
 ///
 /// Held by `MetadataResponseTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct MetadataResponsePartition {
     /// The partition error, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The partition index.
     ///
     /// Versions: 0+.
@@ -733,22 +740,22 @@ pub struct MetadataResponsePartition {
 impl Default for MetadataResponsePartition {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             partition_index: 0,
             leader_id: 0,
             leader_epoch: -1,
             replica_nodes: Vec::new(),
             isr_nodes: Vec::new(),
             offline_replicas: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl MetadataResponsePartition {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `partition_index` (builder style).
@@ -794,7 +801,7 @@ impl MetadataResponsePartition {
 impl crate::Encodable for MetadataResponsePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 9;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i32(self.partition_index);
         buf.put_i32(self.leader_id);
         if version >= 7 {
@@ -817,7 +824,8 @@ impl crate::Encodable for MetadataResponsePartition {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "MetadataResponse.MetadataResponsePartition",
@@ -863,7 +871,7 @@ impl crate::Decodable for MetadataResponsePartition {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.partition_index = crate::primitives::get_i32(buf)?;
         this.leader_id = crate::primitives::get_i32(buf)?;
         if version >= 7 {
@@ -914,11 +922,11 @@ impl crate::Decodable for MetadataResponsePartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for MetadataResponsePartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for MetadataResponsePartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.partition_index = rng.next_u64() as i32;
         this.leader_id = rng.next_u64() as i32;
         if version >= 7 {

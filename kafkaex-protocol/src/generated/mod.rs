@@ -1144,27 +1144,27 @@ impl ApiKey {
     }
 
     /// The request header version for a request at `version`: 2 when flexible, else 1.
-    pub fn request_header_version(self, version: i16) -> i16 {
+    pub fn request_header_version(self, version: i16) -> crate::header::RequestHeaderVersion {
         // ControlledShutdown v0 predates the client id in the header.
         if self == ApiKey::ControlledShutdown && version == 0 {
-            return 0;
+            return crate::header::RequestHeaderVersion::V0;
         }
         match self.flexible_min() {
-            Some(min) if version >= min => 2,
-            _ => 1,
+            Some(min) if version >= min => crate::header::RequestHeaderVersion::V2,
+            _ => crate::header::RequestHeaderVersion::V1,
         }
     }
 
     /// The response header version for a response at `version`: 1 when flexible, else 0.
-    pub fn response_header_version(self, version: i16) -> i16 {
+    pub fn response_header_version(self, version: i16) -> crate::header::ResponseHeaderVersion {
         // ApiVersions responses always use header v0: a client that sent a version the broker
         // does not know must still be able to read the error code.
         if self == ApiKey::ApiVersions {
-            return 0;
+            return crate::header::ResponseHeaderVersion::V0;
         }
         match self.flexible_min() {
-            Some(min) if version >= min => 1,
-            _ => 0,
+            Some(min) if version >= min => crate::header::ResponseHeaderVersion::V1,
+            _ => crate::header::ResponseHeaderVersion::V0,
         }
     }
 }

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 8; deprecated versions 0-1; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OffsetCommitRequest {
     /// The unique group identifier.
     ///
@@ -46,7 +47,7 @@ impl Default for OffsetCommitRequest {
             group_instance_id: None,
             retention_time_ms: -1,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -133,7 +134,8 @@ impl crate::Encodable for OffsetCommitRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetCommitRequest",
@@ -251,13 +253,13 @@ impl crate::Message for OffsetCommitRequest {
 }
 
 impl crate::Request for OffsetCommitRequest {
-    type Response = crate::generated::OffsetCommitResponse;
+    type Response = crate::messages::OffsetCommitResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::OffsetCommit;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetCommitRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetCommitRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.group_id = rng.string();
@@ -274,7 +276,7 @@ impl crate::generated::testing::Random for OffsetCommitRequest {
             this.retention_time_ms = rng.next_u64() as i64;
         }
         this.topics = rng.vec(|rng| {
-            <OffsetCommitRequestTopic as crate::generated::testing::Random>::random(rng, version)
+            <OffsetCommitRequestTopic as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -287,6 +289,7 @@ impl crate::generated::testing::Random for OffsetCommitRequest {
 ///
 /// Held by `OffsetCommitRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetCommitRequestTopic {
     /// The topic name.
     ///
@@ -332,7 +335,8 @@ impl crate::Encodable for OffsetCommitRequestTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetCommitRequest.OffsetCommitRequestTopic",
@@ -391,15 +395,13 @@ impl crate::Decodable for OffsetCommitRequestTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetCommitRequestTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetCommitRequestTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <OffsetCommitRequestPartition as crate::generated::testing::Random>::random(
-                rng, version,
-            )
+            <OffsetCommitRequestPartition as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -412,6 +414,7 @@ impl crate::generated::testing::Random for OffsetCommitRequestTopic {
 ///
 /// Held by `OffsetCommitRequestTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OffsetCommitRequestPartition {
     /// The partition index.
     ///
@@ -445,7 +448,7 @@ impl Default for OffsetCommitRequestPartition {
             committed_leader_epoch: -1,
             commit_timestamp: -1,
             committed_metadata: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -507,7 +510,8 @@ impl crate::Encodable for OffsetCommitRequestPartition {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetCommitRequest.OffsetCommitRequestPartition",
@@ -573,8 +577,8 @@ impl crate::Decodable for OffsetCommitRequestPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetCommitRequestPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetCommitRequestPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;

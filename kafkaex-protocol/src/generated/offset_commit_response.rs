@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 8.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetCommitResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -63,7 +64,8 @@ impl crate::Encodable for OffsetCommitResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetCommitResponse",
@@ -154,15 +156,15 @@ impl crate::Message for OffsetCommitResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetCommitResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetCommitResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 8;
         let mut this = Self::default();
         if version >= 3 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
         this.topics = rng.vec(|rng| {
-            <OffsetCommitResponseTopic as crate::generated::testing::Random>::random(rng, version)
+            <OffsetCommitResponseTopic as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -175,6 +177,7 @@ impl crate::generated::testing::Random for OffsetCommitResponse {
 ///
 /// Held by `OffsetCommitResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetCommitResponseTopic {
     /// The topic name.
     ///
@@ -220,7 +223,8 @@ impl crate::Encodable for OffsetCommitResponseTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetCommitResponse.OffsetCommitResponseTopic",
@@ -279,13 +283,13 @@ impl crate::Decodable for OffsetCommitResponseTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetCommitResponseTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetCommitResponseTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <OffsetCommitResponsePartition as crate::generated::testing::Random>::random(
+            <OffsetCommitResponsePartition as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
@@ -300,6 +304,7 @@ impl crate::generated::testing::Random for OffsetCommitResponseTopic {
 ///
 /// Held by `OffsetCommitResponseTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetCommitResponsePartition {
     /// The partition index.
     ///
@@ -308,7 +313,7 @@ pub struct OffsetCommitResponsePartition {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -320,8 +325,8 @@ impl OffsetCommitResponsePartition {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -338,11 +343,12 @@ impl crate::Encodable for OffsetCommitResponsePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 8;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetCommitResponse.OffsetCommitResponsePartition",
@@ -377,7 +383,7 @@ impl crate::Decodable for OffsetCommitResponsePartition {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
                 Ok(false)
@@ -388,12 +394,12 @@ impl crate::Decodable for OffsetCommitResponsePartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetCommitResponsePartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetCommitResponsePartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 8;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }

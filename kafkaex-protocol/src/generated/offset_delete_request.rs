@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: no flexible versions; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetDeleteRequest {
     /// The unique group identifier.
     ///
@@ -135,17 +136,17 @@ impl crate::Message for OffsetDeleteRequest {
 }
 
 impl crate::Request for OffsetDeleteRequest {
-    type Response = crate::generated::OffsetDeleteResponse;
+    type Response = crate::messages::OffsetDeleteResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::OffsetDelete;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetDeleteRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetDeleteRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let mut this = Self::default();
         this.group_id = rng.string();
         this.topics = rng.vec(|rng| {
-            <OffsetDeleteRequestTopic as crate::generated::testing::Random>::random(rng, version)
+            <OffsetDeleteRequestTopic as crate::messages::testing::Random>::random(rng, version)
         });
         this
     }
@@ -156,6 +157,7 @@ impl crate::generated::testing::Random for OffsetDeleteRequest {
 /// Held by `OffsetDeleteRequest::topics`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetDeleteRequestTopic {
     /// The topic name.
     ///
@@ -247,14 +249,12 @@ impl crate::Decodable for OffsetDeleteRequestTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetDeleteRequestTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetDeleteRequestTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <OffsetDeleteRequestPartition as crate::generated::testing::Random>::random(
-                rng, version,
-            )
+            <OffsetDeleteRequestPartition as crate::messages::testing::Random>::random(rng, version)
         });
         this
     }
@@ -264,6 +264,7 @@ impl crate::generated::testing::Random for OffsetDeleteRequestTopic {
 ///
 /// Held by `OffsetDeleteRequestTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetDeleteRequestPartition {
     /// The partition index.
     ///
@@ -324,8 +325,8 @@ impl crate::Decodable for OffsetDeleteRequestPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetDeleteRequestPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetDeleteRequestPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
         this

@@ -8,11 +8,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: no flexible versions.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetDeleteResponse {
     /// The top-level error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
     /// Versions: 0+; ignorable.
@@ -27,8 +28,8 @@ pub struct OffsetDeleteResponse {
 
 impl OffsetDeleteResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `throttle_time_ms` (builder style).
@@ -62,7 +63,7 @@ impl crate::Encodable for OffsetDeleteResponse {
             });
         }
         let flexible = false;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i32(self.throttle_time_ms);
         crate::primitives::put_array_len(buf, Some(self.topics.len()), flexible)?;
         for x in &self.topics {
@@ -111,7 +112,7 @@ impl OffsetDeleteResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = false;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
         this.topics = {
             let n = crate::primitives::get_array_len(buf, flexible)?
@@ -147,13 +148,13 @@ impl crate::Message for OffsetDeleteResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetDeleteResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetDeleteResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.throttle_time_ms = rng.next_u64() as i32;
         this.topics = rng.vec(|rng| {
-            <OffsetDeleteResponseTopic as crate::generated::testing::Random>::random(rng, version)
+            <OffsetDeleteResponseTopic as crate::messages::testing::Random>::random(rng, version)
         });
         this
     }
@@ -164,6 +165,7 @@ impl crate::generated::testing::Random for OffsetDeleteResponse {
 /// Held by `OffsetDeleteResponse::topics`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetDeleteResponseTopic {
     /// The topic name.
     ///
@@ -255,12 +257,12 @@ impl crate::Decodable for OffsetDeleteResponseTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetDeleteResponseTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetDeleteResponseTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <OffsetDeleteResponsePartition as crate::generated::testing::Random>::random(
+            <OffsetDeleteResponsePartition as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
@@ -273,6 +275,7 @@ impl crate::generated::testing::Random for OffsetDeleteResponseTopic {
 /// Held by `OffsetDeleteResponseTopic::partitions`.
 /// Kafka treats an array of these as a map keyed by `partition_index`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetDeleteResponsePartition {
     /// The partition index.
     ///
@@ -281,7 +284,7 @@ pub struct OffsetDeleteResponsePartition {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -293,8 +296,8 @@ impl OffsetDeleteResponsePartition {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -310,7 +313,7 @@ impl OffsetDeleteResponsePartition {
 impl crate::Encodable for OffsetDeleteResponsePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetDeleteResponse.OffsetDeleteResponsePartition",
@@ -339,17 +342,17 @@ impl crate::Decodable for OffsetDeleteResponsePartition {
     fn decode(buf: &mut ::bytes::Bytes, _version: i16) -> Result<Self, crate::DecodeError> {
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         Ok(this)
     }
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetDeleteResponsePartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetDeleteResponsePartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this
     }
 }

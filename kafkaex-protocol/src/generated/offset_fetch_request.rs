@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 6; deprecated versions 0; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OffsetFetchRequest {
     /// The group to fetch offsets for.
     ///
@@ -36,7 +37,7 @@ impl Default for OffsetFetchRequest {
             topics: Some(Vec::new()),
             groups: Vec::new(),
             require_stable: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -151,7 +152,8 @@ impl crate::Encodable for OffsetFetchRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchRequest",
@@ -334,13 +336,13 @@ impl crate::Message for OffsetFetchRequest {
 }
 
 impl crate::Request for OffsetFetchRequest {
-    type Response = crate::generated::OffsetFetchResponse;
+    type Response = crate::messages::OffsetFetchResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::OffsetFetch;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetFetchRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetFetchRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version <= 7 {
@@ -350,14 +352,14 @@ impl crate::generated::testing::Random for OffsetFetchRequest {
             this.topics = if (2..=7).contains(&version) {
                 rng.option(|rng| {
                     rng.vec(|rng| {
-                        <OffsetFetchRequestTopic as crate::generated::testing::Random>::random(
+                        <OffsetFetchRequestTopic as crate::messages::testing::Random>::random(
                             rng, version,
                         )
                     })
                 })
             } else {
                 Some(rng.vec(|rng| {
-                    <OffsetFetchRequestTopic as crate::generated::testing::Random>::random(
+                    <OffsetFetchRequestTopic as crate::messages::testing::Random>::random(
                         rng, version,
                     )
                 }))
@@ -365,7 +367,7 @@ impl crate::generated::testing::Random for OffsetFetchRequest {
         }
         if version >= 8 {
             this.groups = rng.vec(|rng| {
-                <OffsetFetchRequestGroup as crate::generated::testing::Random>::random(rng, version)
+                <OffsetFetchRequestGroup as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if version >= 7 {
@@ -382,6 +384,7 @@ impl crate::generated::testing::Random for OffsetFetchRequest {
 ///
 /// Held by `OffsetFetchRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetFetchRequestTopic {
     /// The topic name.
     ///
@@ -443,7 +446,8 @@ impl crate::Encodable for OffsetFetchRequestTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchRequest.OffsetFetchRequestTopic",
@@ -521,8 +525,8 @@ impl crate::Decodable for OffsetFetchRequestTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetFetchRequestTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetFetchRequestTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version <= 7 {
@@ -542,6 +546,7 @@ impl crate::generated::testing::Random for OffsetFetchRequestTopic {
 ///
 /// Held by `OffsetFetchRequest::groups`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OffsetFetchRequestGroup {
     /// The group ID.
     ///
@@ -570,7 +575,7 @@ impl Default for OffsetFetchRequestGroup {
             member_id: None,
             member_epoch: -1,
             topics: Some(Vec::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -644,7 +649,8 @@ impl crate::Encodable for OffsetFetchRequestGroup {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchRequest.OffsetFetchRequestGroup",
@@ -740,8 +746,8 @@ impl crate::Decodable for OffsetFetchRequestGroup {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetFetchRequestGroup {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetFetchRequestGroup {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {
@@ -756,7 +762,7 @@ impl crate::generated::testing::Random for OffsetFetchRequestGroup {
         if version >= 8 {
             this.topics = rng.option(|rng| {
                 rng.vec(|rng| {
-                    <OffsetFetchRequestTopics as crate::generated::testing::Random>::random(
+                    <OffsetFetchRequestTopics as crate::messages::testing::Random>::random(
                         rng, version,
                     )
                 })
@@ -773,6 +779,7 @@ impl crate::generated::testing::Random for OffsetFetchRequestGroup {
 ///
 /// Held by `OffsetFetchRequestGroup::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetFetchRequestTopics {
     /// The topic name.
     ///
@@ -834,7 +841,8 @@ impl crate::Encodable for OffsetFetchRequestTopics {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchRequest.OffsetFetchRequestTopics",
@@ -912,8 +920,8 @@ impl crate::Decodable for OffsetFetchRequestTopics {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetFetchRequestTopics {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetFetchRequestTopics {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 6.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetFetchResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -20,7 +21,7 @@ pub struct OffsetFetchResponse {
     /// The top-level error code, or 0 if there was no error.
     ///
     /// Versions: 2-7; ignorable.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The responses per group id.
     ///
     /// Versions: 8+.
@@ -41,8 +42,8 @@ impl OffsetFetchResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `groups` (builder style).
@@ -87,7 +88,7 @@ impl crate::Encodable for OffsetFetchResponse {
             });
         }
         if (2..=7).contains(&version) {
-            buf.put_i16(self.error_code);
+            buf.put_i16(self.error_code.code());
         }
         if version >= 8 {
             crate::primitives::put_array_len(buf, Some(self.groups.len()), flexible)?;
@@ -104,7 +105,8 @@ impl crate::Encodable for OffsetFetchResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse",
@@ -193,7 +195,7 @@ impl OffsetFetchResponse {
             };
         }
         if (2..=7).contains(&version) {
-            this.error_code = crate::primitives::get_i16(buf)?;
+            this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         }
         if version >= 8 {
             this.groups = {
@@ -236,8 +238,8 @@ impl crate::Message for OffsetFetchResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetFetchResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetFetchResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 3 {
@@ -245,19 +247,15 @@ impl crate::generated::testing::Random for OffsetFetchResponse {
         }
         if version <= 7 {
             this.topics = rng.vec(|rng| {
-                <OffsetFetchResponseTopic as crate::generated::testing::Random>::random(
-                    rng, version,
-                )
+                <OffsetFetchResponseTopic as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if (2..=7).contains(&version) {
-            this.error_code = rng.next_u64() as i16;
+            this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         if version >= 8 {
             this.groups = rng.vec(|rng| {
-                <OffsetFetchResponseGroup as crate::generated::testing::Random>::random(
-                    rng, version,
-                )
+                <OffsetFetchResponseGroup as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -271,6 +269,7 @@ impl crate::generated::testing::Random for OffsetFetchResponse {
 ///
 /// Held by `OffsetFetchResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetFetchResponseTopic {
     /// The topic name.
     ///
@@ -332,7 +331,8 @@ impl crate::Encodable for OffsetFetchResponseTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse.OffsetFetchResponseTopic",
@@ -411,8 +411,8 @@ impl crate::Decodable for OffsetFetchResponseTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetFetchResponseTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetFetchResponseTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version <= 7 {
@@ -420,7 +420,7 @@ impl crate::generated::testing::Random for OffsetFetchResponseTopic {
         }
         if version <= 7 {
             this.partitions = rng.vec(|rng| {
-                <OffsetFetchResponsePartition as crate::generated::testing::Random>::random(
+                <OffsetFetchResponsePartition as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
@@ -436,6 +436,7 @@ impl crate::generated::testing::Random for OffsetFetchResponseTopic {
 ///
 /// Held by `OffsetFetchResponseTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OffsetFetchResponsePartition {
     /// The partition index.
     ///
@@ -456,7 +457,7 @@ pub struct OffsetFetchResponsePartition {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0-7.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -468,8 +469,8 @@ impl Default for OffsetFetchResponsePartition {
             committed_offset: 0,
             committed_leader_epoch: -1,
             metadata: Some(String::new()),
-            error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            error_code: crate::ErrorCode::from_code(0),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -496,8 +497,8 @@ impl OffsetFetchResponsePartition {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -544,8 +545,8 @@ impl crate::Encodable for OffsetFetchResponsePartition {
             });
         }
         if version <= 7 {
-            buf.put_i16(self.error_code);
-        } else if self.error_code != 0 {
+            buf.put_i16(self.error_code.code());
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse.OffsetFetchResponsePartition",
                 field: "ErrorCode",
@@ -555,7 +556,8 @@ impl crate::Encodable for OffsetFetchResponsePartition {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse.OffsetFetchResponsePartition",
@@ -600,7 +602,7 @@ impl crate::Encodable for OffsetFetchResponsePartition {
         }
         if version <= 7 {
             len += 2;
-        } else if self.error_code != 0 {
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse.OffsetFetchResponsePartition",
                 field: "ErrorCode",
@@ -639,7 +641,7 @@ impl crate::Decodable for OffsetFetchResponsePartition {
             this.metadata = crate::primitives::get_nullable_string(buf, flexible)?;
         }
         if version <= 7 {
-            this.error_code = crate::primitives::get_i16(buf)?;
+            this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         }
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
@@ -651,8 +653,8 @@ impl crate::Decodable for OffsetFetchResponsePartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetFetchResponsePartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetFetchResponsePartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version <= 7 {
@@ -668,7 +670,7 @@ impl crate::generated::testing::Random for OffsetFetchResponsePartition {
             this.metadata = rng.option(|rng| rng.string());
         }
         if version <= 7 {
-            this.error_code = rng.next_u64() as i16;
+            this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -681,6 +683,7 @@ impl crate::generated::testing::Random for OffsetFetchResponsePartition {
 ///
 /// Held by `OffsetFetchResponse::groups`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetFetchResponseGroup {
     /// The group ID.
     ///
@@ -693,7 +696,7 @@ pub struct OffsetFetchResponseGroup {
     /// The group-level error code, or 0 if there was no error.
     ///
     /// Versions: 8+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -710,8 +713,8 @@ impl OffsetFetchResponseGroup {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -749,8 +752,8 @@ impl crate::Encodable for OffsetFetchResponseGroup {
             });
         }
         if version >= 8 {
-            buf.put_i16(self.error_code);
-        } else if self.error_code != 0 {
+            buf.put_i16(self.error_code.code());
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse.OffsetFetchResponseGroup",
                 field: "ErrorCode",
@@ -760,7 +763,8 @@ impl crate::Encodable for OffsetFetchResponseGroup {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse.OffsetFetchResponseGroup",
@@ -798,7 +802,7 @@ impl crate::Encodable for OffsetFetchResponseGroup {
         }
         if version >= 8 {
             len += 2;
-        } else if self.error_code != 0 {
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse.OffsetFetchResponseGroup",
                 field: "ErrorCode",
@@ -839,7 +843,7 @@ impl crate::Decodable for OffsetFetchResponseGroup {
             };
         }
         if version >= 8 {
-            this.error_code = crate::primitives::get_i16(buf)?;
+            this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         }
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
@@ -851,8 +855,8 @@ impl crate::Decodable for OffsetFetchResponseGroup {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetFetchResponseGroup {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetFetchResponseGroup {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {
@@ -860,13 +864,13 @@ impl crate::generated::testing::Random for OffsetFetchResponseGroup {
         }
         if version >= 8 {
             this.topics = rng.vec(|rng| {
-                <OffsetFetchResponseTopics as crate::generated::testing::Random>::random(
+                <OffsetFetchResponseTopics as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
         }
         if version >= 8 {
-            this.error_code = rng.next_u64() as i16;
+            this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -879,6 +883,7 @@ impl crate::generated::testing::Random for OffsetFetchResponseGroup {
 ///
 /// Held by `OffsetFetchResponseGroup::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetFetchResponseTopics {
     /// The topic name.
     ///
@@ -940,7 +945,8 @@ impl crate::Encodable for OffsetFetchResponseTopics {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse.OffsetFetchResponseTopics",
@@ -1019,8 +1025,8 @@ impl crate::Decodable for OffsetFetchResponseTopics {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetFetchResponseTopics {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetFetchResponseTopics {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {
@@ -1028,7 +1034,7 @@ impl crate::generated::testing::Random for OffsetFetchResponseTopics {
         }
         if version >= 8 {
             this.partitions = rng.vec(|rng| {
-                <OffsetFetchResponsePartitions as crate::generated::testing::Random>::random(
+                <OffsetFetchResponsePartitions as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
@@ -1044,6 +1050,7 @@ impl crate::generated::testing::Random for OffsetFetchResponseTopics {
 ///
 /// Held by `OffsetFetchResponseTopics::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OffsetFetchResponsePartitions {
     /// The partition index.
     ///
@@ -1064,7 +1071,7 @@ pub struct OffsetFetchResponsePartitions {
     /// The partition-level error code, or 0 if there was no error.
     ///
     /// Versions: 8+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -1076,8 +1083,8 @@ impl Default for OffsetFetchResponsePartitions {
             committed_offset: 0,
             committed_leader_epoch: -1,
             metadata: Some(String::new()),
-            error_code: 0,
-            unknown_tagged_fields: Vec::new(),
+            error_code: crate::ErrorCode::from_code(0),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -1104,8 +1111,8 @@ impl OffsetFetchResponsePartitions {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -1152,8 +1159,8 @@ impl crate::Encodable for OffsetFetchResponsePartitions {
             });
         }
         if version >= 8 {
-            buf.put_i16(self.error_code);
-        } else if self.error_code != 0 {
+            buf.put_i16(self.error_code.code());
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse.OffsetFetchResponsePartitions",
                 field: "ErrorCode",
@@ -1163,7 +1170,8 @@ impl crate::Encodable for OffsetFetchResponsePartitions {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse.OffsetFetchResponsePartitions",
@@ -1208,7 +1216,7 @@ impl crate::Encodable for OffsetFetchResponsePartitions {
         }
         if version >= 8 {
             len += 2;
-        } else if self.error_code != 0 {
+        } else if !self.error_code.is_ok() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetFetchResponse.OffsetFetchResponsePartitions",
                 field: "ErrorCode",
@@ -1247,7 +1255,7 @@ impl crate::Decodable for OffsetFetchResponsePartitions {
             this.metadata = crate::primitives::get_nullable_string(buf, flexible)?;
         }
         if version >= 8 {
-            this.error_code = crate::primitives::get_i16(buf)?;
+            this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         }
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
@@ -1259,8 +1267,8 @@ impl crate::Decodable for OffsetFetchResponsePartitions {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetFetchResponsePartitions {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetFetchResponsePartitions {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 8 {
@@ -1276,7 +1284,7 @@ impl crate::generated::testing::Random for OffsetFetchResponsePartitions {
             this.metadata = rng.option(|rng| rng.string());
         }
         if version >= 8 {
-            this.error_code = rng.next_u64() as i16;
+            this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         }
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();

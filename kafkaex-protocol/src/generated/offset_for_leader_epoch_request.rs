@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4; deprecated versions 0-1; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OffsetForLeaderEpochRequest {
     /// The broker ID of the follower, of -1 if this request is from a consumer.
     ///
@@ -26,7 +27,7 @@ impl Default for OffsetForLeaderEpochRequest {
         Self {
             replica_id: -2,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -73,7 +74,8 @@ impl crate::Encodable for OffsetForLeaderEpochRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetForLeaderEpochRequest",
@@ -165,20 +167,20 @@ impl crate::Message for OffsetForLeaderEpochRequest {
 }
 
 impl crate::Request for OffsetForLeaderEpochRequest {
-    type Response = crate::generated::OffsetForLeaderEpochResponse;
+    type Response = crate::messages::OffsetForLeaderEpochResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::OffsetForLeaderEpoch;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetForLeaderEpochRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetForLeaderEpochRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 3 {
             this.replica_id = rng.next_u64() as i32;
         }
         this.topics = rng.vec(|rng| {
-            <OffsetForLeaderTopic as crate::generated::testing::Random>::random(rng, version)
+            <OffsetForLeaderTopic as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -192,6 +194,7 @@ impl crate::generated::testing::Random for OffsetForLeaderEpochRequest {
 /// Held by `OffsetForLeaderEpochRequest::topics`.
 /// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetForLeaderTopic {
     /// The topic name.
     ///
@@ -237,7 +240,8 @@ impl crate::Encodable for OffsetForLeaderTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetForLeaderEpochRequest.OffsetForLeaderTopic",
@@ -296,13 +300,13 @@ impl crate::Decodable for OffsetForLeaderTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetForLeaderTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetForLeaderTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.topic = rng.string();
         this.partitions = rng.vec(|rng| {
-            <OffsetForLeaderPartition as crate::generated::testing::Random>::random(rng, version)
+            <OffsetForLeaderPartition as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -315,6 +319,7 @@ impl crate::generated::testing::Random for OffsetForLeaderTopic {
 ///
 /// Held by `OffsetForLeaderTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct OffsetForLeaderPartition {
     /// The partition index.
     ///
@@ -338,7 +343,7 @@ impl Default for OffsetForLeaderPartition {
             partition: 0,
             current_leader_epoch: -1,
             leader_epoch: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -380,7 +385,8 @@ impl crate::Encodable for OffsetForLeaderPartition {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetForLeaderEpochRequest.OffsetForLeaderPartition",
@@ -432,8 +438,8 @@ impl crate::Decodable for OffsetForLeaderPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetForLeaderPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetForLeaderPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.partition = rng.next_u64() as i32;

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetForLeaderEpochResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -63,7 +64,8 @@ impl crate::Encodable for OffsetForLeaderEpochResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetForLeaderEpochResponse",
@@ -155,15 +157,15 @@ impl crate::Message for OffsetForLeaderEpochResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetForLeaderEpochResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetForLeaderEpochResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 2 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
         this.topics = rng.vec(|rng| {
-            <OffsetForLeaderTopicResult as crate::generated::testing::Random>::random(rng, version)
+            <OffsetForLeaderTopicResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -177,6 +179,7 @@ impl crate::generated::testing::Random for OffsetForLeaderEpochResponse {
 /// Held by `OffsetForLeaderEpochResponse::topics`.
 /// Kafka treats an array of these as a map keyed by `topic`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct OffsetForLeaderTopicResult {
     /// The topic name.
     ///
@@ -222,7 +225,8 @@ impl crate::Encodable for OffsetForLeaderTopicResult {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetForLeaderEpochResponse.OffsetForLeaderTopicResult",
@@ -281,13 +285,13 @@ impl crate::Decodable for OffsetForLeaderTopicResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for OffsetForLeaderTopicResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for OffsetForLeaderTopicResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.topic = rng.string();
         this.partitions = rng
-            .vec(|rng| <EpochEndOffset as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <EpochEndOffset as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -299,11 +303,12 @@ impl crate::generated::testing::Random for OffsetForLeaderTopicResult {
 ///
 /// Held by `OffsetForLeaderTopicResult::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct EpochEndOffset {
     /// The error code 0, or if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The partition index.
     ///
     /// Versions: 0+.
@@ -323,19 +328,19 @@ pub struct EpochEndOffset {
 impl Default for EpochEndOffset {
     fn default() -> Self {
         Self {
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             partition: 0,
             leader_epoch: -1,
             end_offset: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
 
 impl EpochEndOffset {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `partition` (builder style).
@@ -366,7 +371,7 @@ impl EpochEndOffset {
 impl crate::Encodable for EpochEndOffset {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 4;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i32(self.partition);
         if version >= 1 {
             buf.put_i32(self.leader_epoch);
@@ -375,7 +380,8 @@ impl crate::Encodable for EpochEndOffset {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "OffsetForLeaderEpochResponse.EpochEndOffset",
@@ -413,7 +419,7 @@ impl crate::Decodable for EpochEndOffset {
     fn decode(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.partition = crate::primitives::get_i32(buf)?;
         if version >= 1 {
             this.leader_epoch = crate::primitives::get_i32(buf)?;
@@ -429,11 +435,11 @@ impl crate::Decodable for EpochEndOffset {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for EpochEndOffset {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for EpochEndOffset {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.partition = rng.next_u64() as i32;
         if version >= 1 {
             this.leader_epoch = rng.next_u64() as i32;

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 9; deprecated versions 0-6; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ProduceRequest {
     /// The transactional ID, or null if the producer is not transactional.
     ///
@@ -93,7 +94,8 @@ impl crate::Encodable for ProduceRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceRequest",
@@ -195,13 +197,13 @@ impl crate::Message for ProduceRequest {
 }
 
 impl crate::Request for ProduceRequest {
-    type Response = crate::generated::ProduceResponse;
+    type Response = crate::messages::ProduceResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::Produce;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ProduceRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ProduceRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 3 {
@@ -210,7 +212,7 @@ impl crate::generated::testing::Random for ProduceRequest {
         this.acks = rng.next_u64() as i16;
         this.timeout_ms = rng.next_u64() as i32;
         this.topic_data = rng.vec(|rng| {
-            <TopicProduceData as crate::generated::testing::Random>::random(rng, version)
+            <TopicProduceData as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -224,6 +226,7 @@ impl crate::generated::testing::Random for ProduceRequest {
 /// Held by `ProduceRequest::topic_data`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicProduceData {
     /// The topic name.
     ///
@@ -269,7 +272,8 @@ impl crate::Encodable for TopicProduceData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceRequest.TopicProduceData",
@@ -331,13 +335,13 @@ impl crate::Decodable for TopicProduceData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicProduceData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicProduceData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.name = rng.string();
         this.partition_data = rng.vec(|rng| {
-            <PartitionProduceData as crate::generated::testing::Random>::random(rng, version)
+            <PartitionProduceData as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -350,6 +354,7 @@ impl crate::generated::testing::Random for TopicProduceData {
 ///
 /// Held by `TopicProduceData::partition_data`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionProduceData {
     /// The partition index.
     ///
@@ -392,7 +397,8 @@ impl crate::Encodable for PartitionProduceData {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceRequest.PartitionProduceData",
@@ -438,8 +444,8 @@ impl crate::Decodable for PartitionProduceData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionProduceData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionProduceData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.index = rng.next_u64() as i32;

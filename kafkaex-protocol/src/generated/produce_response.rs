@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 9.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ProduceResponse {
     /// Each produce response
     ///
@@ -78,10 +79,17 @@ impl crate::Encodable for ProduceResponse {
         }
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "ProduceResponse",
+            )?;
             if version >= 10 && !self.node_endpoints.is_empty() {
                 tagged += 1;
             }
             crate::primitives::put_uvarint(buf, tagged as u32);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
             if version >= 10 && !self.node_endpoints.is_empty() {
                 let size = {
                     let mut len = 0usize;
@@ -100,7 +108,7 @@ impl crate::Encodable for ProduceResponse {
                     x.encode(buf, version)?;
                 }
             }
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceResponse",
@@ -140,6 +148,11 @@ impl crate::Encodable for ProduceResponse {
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
             len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "ProduceResponse",
+            )?;
             if version >= 10 && !self.node_endpoints.is_empty() {
                 let size = {
                     let mut len = 0usize;
@@ -232,19 +245,19 @@ impl crate::Message for ProduceResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ProduceResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ProduceResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.responses = rng.vec(|rng| {
-            <TopicProduceResponse as crate::generated::testing::Random>::random(rng, version)
+            <TopicProduceResponse as crate::messages::testing::Random>::random(rng, version)
         });
         if version >= 1 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
         if version >= 10 && rng.bool() {
             this.node_endpoints = rng.vec(|rng| {
-                <NodeEndpoint as crate::generated::testing::Random>::random(rng, version)
+                <NodeEndpoint as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -259,6 +272,7 @@ impl crate::generated::testing::Random for ProduceResponse {
 /// Held by `ProduceResponse::responses`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicProduceResponse {
     /// The topic name
     ///
@@ -304,7 +318,8 @@ impl crate::Encodable for TopicProduceResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceResponse.TopicProduceResponse",
@@ -366,13 +381,13 @@ impl crate::Decodable for TopicProduceResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicProduceResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicProduceResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.name = rng.string();
         this.partition_responses = rng.vec(|rng| {
-            <PartitionProduceResponse as crate::generated::testing::Random>::random(rng, version)
+            <PartitionProduceResponse as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -385,6 +400,7 @@ impl crate::generated::testing::Random for TopicProduceResponse {
 ///
 /// Held by `TopicProduceResponse::partition_responses`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct PartitionProduceResponse {
     /// The partition index.
     ///
@@ -393,7 +409,7 @@ pub struct PartitionProduceResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The base offset.
     ///
     /// Versions: 0+.
@@ -424,14 +440,14 @@ impl Default for PartitionProduceResponse {
     fn default() -> Self {
         Self {
             index: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             base_offset: 0,
             log_append_time_ms: -1,
             log_start_offset: -1,
             record_errors: Vec::new(),
             error_message: None,
             current_leader: LeaderIdAndEpoch::default(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -443,8 +459,8 @@ impl PartitionProduceResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `base_offset` (builder style).
@@ -491,7 +507,7 @@ impl crate::Encodable for PartitionProduceResponse {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 9;
         buf.put_i32(self.index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i64(self.base_offset);
         if version >= 2 {
             buf.put_i64(self.log_append_time_ms);
@@ -517,10 +533,17 @@ impl crate::Encodable for PartitionProduceResponse {
         }
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "ProduceResponse.PartitionProduceResponse",
+            )?;
             if version >= 10 && self.current_leader != LeaderIdAndEpoch::default() {
                 tagged += 1;
             }
             crate::primitives::put_uvarint(buf, tagged as u32);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
             if version >= 10 && self.current_leader != LeaderIdAndEpoch::default() {
                 let size = {
                     let mut len = 0usize;
@@ -531,7 +554,7 @@ impl crate::Encodable for PartitionProduceResponse {
                 crate::primitives::put_uvarint(buf, size as u32);
                 self.current_leader.encode(buf, version)?;
             }
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceResponse.PartitionProduceResponse",
@@ -574,6 +597,11 @@ impl crate::Encodable for PartitionProduceResponse {
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
             len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "ProduceResponse.PartitionProduceResponse",
+            )?;
             if version >= 10 && self.current_leader != LeaderIdAndEpoch::default() {
                 let size = {
                     let mut len = 0usize;
@@ -600,7 +628,7 @@ impl crate::Decodable for PartitionProduceResponse {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.base_offset = crate::primitives::get_i64(buf)?;
         if version >= 2 {
             this.log_append_time_ms = crate::primitives::get_i64(buf)?;
@@ -644,12 +672,12 @@ impl crate::Decodable for PartitionProduceResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionProduceResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionProduceResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         this.index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.base_offset = rng.next_u64() as i64;
         if version >= 2 {
             this.log_append_time_ms = rng.next_u64() as i64;
@@ -659,7 +687,7 @@ impl crate::generated::testing::Random for PartitionProduceResponse {
         }
         if version >= 8 {
             this.record_errors = rng.vec(|rng| {
-                <BatchIndexAndErrorMessage as crate::generated::testing::Random>::random(
+                <BatchIndexAndErrorMessage as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
@@ -669,7 +697,7 @@ impl crate::generated::testing::Random for PartitionProduceResponse {
         }
         if version >= 10 && rng.bool() {
             this.current_leader =
-                <LeaderIdAndEpoch as crate::generated::testing::Random>::random(rng, version);
+                <LeaderIdAndEpoch as crate::messages::testing::Random>::random(rng, version);
         }
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -682,6 +710,7 @@ impl crate::generated::testing::Random for PartitionProduceResponse {
 ///
 /// Held by `PartitionProduceResponse::record_errors`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct BatchIndexAndErrorMessage {
     /// The batch index of the record that cause the batch to be dropped
     ///
@@ -744,7 +773,8 @@ impl crate::Encodable for BatchIndexAndErrorMessage {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceResponse.BatchIndexAndErrorMessage",
@@ -813,8 +843,8 @@ impl crate::Decodable for BatchIndexAndErrorMessage {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for BatchIndexAndErrorMessage {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for BatchIndexAndErrorMessage {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 8 {
@@ -834,6 +864,7 @@ impl crate::generated::testing::Random for BatchIndexAndErrorMessage {
 ///
 /// Held by `PartitionProduceResponse::current_leader`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
     ///
@@ -852,7 +883,7 @@ impl Default for LeaderIdAndEpoch {
         Self {
             leader_id: -1,
             leader_epoch: -1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -902,7 +933,8 @@ impl crate::Encodable for LeaderIdAndEpoch {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceResponse.LeaderIdAndEpoch",
@@ -968,8 +1000,8 @@ impl crate::Decodable for LeaderIdAndEpoch {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderIdAndEpoch {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderIdAndEpoch {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 10 {
@@ -990,6 +1022,7 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
 /// Held by `ProduceResponse::node_endpoints`.
 /// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct NodeEndpoint {
     /// The ID of the associated node.
     ///
@@ -1084,7 +1117,8 @@ impl crate::Encodable for NodeEndpoint {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ProduceResponse.NodeEndpoint",
@@ -1174,8 +1208,8 @@ impl crate::Decodable for NodeEndpoint {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for NodeEndpoint {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for NodeEndpoint {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 9;
         let mut this = Self::default();
         if version >= 10 {

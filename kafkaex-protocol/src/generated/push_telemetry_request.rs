@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PushTelemetryRequest {
     /// Unique id for this client instance.
     ///
@@ -86,7 +87,8 @@ impl crate::Encodable for PushTelemetryRequest {
         crate::primitives::put_bytes(buf, &self.metrics, flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -151,13 +153,13 @@ impl crate::Message for PushTelemetryRequest {
 }
 
 impl crate::Request for PushTelemetryRequest {
-    type Response = crate::generated::PushTelemetryResponse;
+    type Response = crate::messages::PushTelemetryResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::PushTelemetry;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PushTelemetryRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for PushTelemetryRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.client_instance_id = rng.uuid();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ReadShareGroupStateResponse {
     /// The read results
     ///
@@ -50,7 +51,8 @@ impl crate::Encodable for ReadShareGroupStateResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -121,13 +123,12 @@ impl crate::Message for ReadShareGroupStateResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ReadShareGroupStateResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ReadShareGroupStateResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
-        this.results = rng.vec(|rng| {
-            <ReadStateResult as crate::generated::testing::Random>::random(rng, version)
-        });
+        this.results = rng
+            .vec(|rng| <ReadStateResult as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -139,6 +140,7 @@ impl crate::generated::testing::Random for ReadShareGroupStateResponse {
 ///
 /// Held by `ReadShareGroupStateResponse::results`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ReadStateResult {
     /// The topic identifier
     ///
@@ -183,7 +185,8 @@ impl crate::Encodable for ReadStateResult {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -227,14 +230,13 @@ impl crate::Decodable for ReadStateResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ReadStateResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ReadStateResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();
-        this.partitions = rng.vec(|rng| {
-            <PartitionResult as crate::generated::testing::Random>::random(rng, version)
-        });
+        this.partitions = rng
+            .vec(|rng| <PartitionResult as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -246,6 +248,7 @@ impl crate::generated::testing::Random for ReadStateResult {
 ///
 /// Held by `ReadStateResult::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionResult {
     /// The partition index.
     ///
@@ -254,7 +257,7 @@ pub struct PartitionResult {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or null if there was no error.
     ///
     /// Versions: 0+; nullable: 0+.
@@ -280,8 +283,8 @@ impl PartitionResult {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -318,7 +321,7 @@ impl crate::Encodable for PartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
         buf.put_i32(self.partition);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         buf.put_i32(self.state_epoch);
         buf.put_i64(self.start_offset);
@@ -328,7 +331,8 @@ impl crate::Encodable for PartitionResult {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -357,7 +361,7 @@ impl crate::Decodable for PartitionResult {
         let flexible = true;
         let mut this = Self::default();
         this.partition = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.state_epoch = crate::primitives::get_i32(buf)?;
         this.start_offset = crate::primitives::get_i64(buf)?;
@@ -383,17 +387,17 @@ impl crate::Decodable for PartitionResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.state_epoch = rng.next_u64() as i32;
         this.start_offset = rng.next_u64() as i64;
         this.state_batches =
-            rng.vec(|rng| <StateBatch as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <StateBatch as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -405,6 +409,7 @@ impl crate::generated::testing::Random for PartitionResult {
 ///
 /// Held by `PartitionResult::state_batches`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct StateBatch {
     /// The base offset of this state batch.
     ///
@@ -465,7 +470,8 @@ impl crate::Encodable for StateBatch {
         buf.put_i16(self.delivery_count);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -499,8 +505,8 @@ impl crate::Decodable for StateBatch {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for StateBatch {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for StateBatch {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.first_offset = rng.next_u64() as i64;

@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by controller, broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct RemoveRaftVoterRequest {
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
     pub cluster_id: Option<String>,
@@ -28,7 +29,7 @@ impl Default for RemoveRaftVoterRequest {
             cluster_id: Some(String::new()),
             voter_id: 0,
             voter_directory_id: crate::Uuid::ZERO,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -75,7 +76,8 @@ impl crate::Encodable for RemoveRaftVoterRequest {
         crate::primitives::put_uuid(buf, &self.voter_directory_id);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -136,13 +138,13 @@ impl crate::Message for RemoveRaftVoterRequest {
 }
 
 impl crate::Request for RemoveRaftVoterRequest {
-    type Response = crate::generated::RemoveRaftVoterResponse;
+    type Response = crate::messages::RemoveRaftVoterResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::RemoveRaftVoter;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for RemoveRaftVoterRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for RemoveRaftVoterRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.cluster_id = rng.option(|rng| rng.string());

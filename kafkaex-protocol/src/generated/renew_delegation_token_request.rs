@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; deprecated versions 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct RenewDelegationTokenRequest {
     /// The HMAC of the delegation token to be renewed.
     ///
@@ -57,7 +58,8 @@ impl crate::Encodable for RenewDelegationTokenRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "RenewDelegationTokenRequest",
@@ -132,13 +134,13 @@ impl crate::Message for RenewDelegationTokenRequest {
 }
 
 impl crate::Request for RenewDelegationTokenRequest {
-    type Response = crate::generated::RenewDelegationTokenResponse;
+    type Response = crate::messages::RenewDelegationTokenResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::RenewDelegationToken;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for RenewDelegationTokenRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for RenewDelegationTokenRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.hmac = rng.bytes();

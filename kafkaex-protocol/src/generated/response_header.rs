@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 1.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ResponseHeader {
     /// The correlation ID of this response.
     ///
@@ -47,7 +48,8 @@ impl crate::Encodable for ResponseHeader {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "ResponseHeader",
@@ -119,8 +121,8 @@ impl crate::Message for ResponseHeader {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ResponseHeader {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ResponseHeader {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.correlation_id = rng.next_u64() as i32;

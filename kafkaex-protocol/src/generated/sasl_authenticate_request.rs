@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct SaslAuthenticateRequest {
     /// The SASL authentication bytes from the client, as defined by the SASL mechanism.
     ///
@@ -45,7 +46,8 @@ impl crate::Encodable for SaslAuthenticateRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "SaslAuthenticateRequest",
@@ -118,13 +120,13 @@ impl crate::Message for SaslAuthenticateRequest {
 }
 
 impl crate::Request for SaslAuthenticateRequest {
-    type Response = crate::generated::SaslAuthenticateResponse;
+    type Response = crate::messages::SaslAuthenticateResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::SaslAuthenticate;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for SaslAuthenticateRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for SaslAuthenticateRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.auth_bytes = rng.bytes();

@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: no flexible versions; deprecated versions 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct SaslHandshakeRequest {
     /// The SASL mechanism chosen by the client.
     ///
@@ -104,13 +105,13 @@ impl crate::Message for SaslHandshakeRequest {
 }
 
 impl crate::Request for SaslHandshakeRequest {
-    type Response = crate::generated::SaslHandshakeResponse;
+    type Response = crate::messages::SaslHandshakeResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::SaslHandshake;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for SaslHandshakeRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for SaslHandshakeRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let mut this = Self::default();
         this.mechanism = rng.string();
         this

@@ -7,11 +7,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: no flexible versions.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct SaslHandshakeResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The mechanisms enabled in the server.
     ///
     /// Versions: 0+.
@@ -22,8 +23,8 @@ pub struct SaslHandshakeResponse {
 
 impl SaslHandshakeResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `mechanisms` (builder style).
@@ -52,7 +53,7 @@ impl crate::Encodable for SaslHandshakeResponse {
             });
         }
         let flexible = false;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.mechanisms.len()), flexible)?;
         for x in &self.mechanisms {
             crate::primitives::put_string(buf, x, flexible)?;
@@ -99,7 +100,7 @@ impl SaslHandshakeResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, _version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = false;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.mechanisms = {
             let n = crate::primitives::get_array_len(buf, flexible)?
                 .ok_or(crate::DecodeError::UnexpectedNull { what: "Mechanisms" })?;
@@ -134,10 +135,10 @@ impl crate::Message for SaslHandshakeResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for SaslHandshakeResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for SaslHandshakeResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.mechanisms = rng.vec(|rng| rng.string());
         this
     }

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ShareAcknowledgeRequest {
     /// The group identifier.
     ///
@@ -36,7 +37,7 @@ impl Default for ShareAcknowledgeRequest {
             member_id: Some(String::new()),
             share_session_epoch: 0,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -92,7 +93,8 @@ impl crate::Encodable for ShareAcknowledgeRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -169,20 +171,20 @@ impl crate::Message for ShareAcknowledgeRequest {
 }
 
 impl crate::Request for ShareAcknowledgeRequest {
-    type Response = crate::generated::ShareAcknowledgeResponse;
+    type Response = crate::messages::ShareAcknowledgeResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ShareAcknowledge;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ShareAcknowledgeRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ShareAcknowledgeRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.group_id = rng.option(|rng| rng.string());
         this.member_id = rng.option(|rng| rng.string());
         this.share_session_epoch = rng.next_u64() as i32;
         this.topics = rng.vec(|rng| {
-            <AcknowledgeTopic as crate::generated::testing::Random>::random(rng, version)
+            <AcknowledgeTopic as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -195,6 +197,7 @@ impl crate::generated::testing::Random for ShareAcknowledgeRequest {
 ///
 /// Held by `ShareAcknowledgeRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AcknowledgeTopic {
     /// The unique topic ID.
     ///
@@ -239,7 +242,8 @@ impl crate::Encodable for AcknowledgeTopic {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -283,13 +287,13 @@ impl crate::Decodable for AcknowledgeTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AcknowledgeTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AcknowledgeTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();
         this.partitions = rng.vec(|rng| {
-            <AcknowledgePartition as crate::generated::testing::Random>::random(rng, version)
+            <AcknowledgePartition as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -302,6 +306,7 @@ impl crate::generated::testing::Random for AcknowledgeTopic {
 ///
 /// Held by `AcknowledgeTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AcknowledgePartition {
     /// The partition index.
     ///
@@ -346,7 +351,8 @@ impl crate::Encodable for AcknowledgePartition {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -393,13 +399,13 @@ impl crate::Decodable for AcknowledgePartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AcknowledgePartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for AcknowledgePartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
         this.acknowledgement_batches = rng.vec(|rng| {
-            <AcknowledgementBatch as crate::generated::testing::Random>::random(rng, version)
+            <AcknowledgementBatch as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -412,6 +418,7 @@ impl crate::generated::testing::Random for AcknowledgePartition {
 ///
 /// Held by `AcknowledgePartition::acknowledgement_batches`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AcknowledgementBatch {
     /// First offset of batch of records to acknowledge.
     ///
@@ -466,7 +473,8 @@ impl crate::Encodable for AcknowledgementBatch {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -511,8 +519,8 @@ impl crate::Decodable for AcknowledgementBatch {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AcknowledgementBatch {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for AcknowledgementBatch {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.first_offset = rng.next_u64() as i64;

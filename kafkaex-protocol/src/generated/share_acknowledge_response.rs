@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ShareAcknowledgeResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct ShareAcknowledgeResponse {
     /// The top level response error code.
     ///
     /// Versions: 0+; ignorable.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The top-level error message, or null if there was no error.
     ///
     /// Versions: 0+; nullable: 0+.
@@ -40,8 +41,8 @@ impl ShareAcknowledgeResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -81,7 +82,7 @@ impl crate::Encodable for ShareAcknowledgeResponse {
         }
         let flexible = true;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         crate::primitives::put_array_len(buf, Some(self.responses.len()), flexible)?;
         for x in &self.responses {
@@ -93,7 +94,8 @@ impl crate::Encodable for ShareAcknowledgeResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -134,7 +136,7 @@ impl ShareAcknowledgeResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.responses = {
             let n = crate::primitives::get_array_len(buf, flexible)?
@@ -188,20 +190,20 @@ impl crate::Message for ShareAcknowledgeResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ShareAcknowledgeResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ShareAcknowledgeResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.responses = rng.vec(|rng| {
-            <ShareAcknowledgeTopicResponse as crate::generated::testing::Random>::random(
+            <ShareAcknowledgeTopicResponse as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
-        this.node_endpoints = rng
-            .vec(|rng| <NodeEndpoint as crate::generated::testing::Random>::random(rng, version));
+        this.node_endpoints =
+            rng.vec(|rng| <NodeEndpoint as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -213,6 +215,7 @@ impl crate::generated::testing::Random for ShareAcknowledgeResponse {
 ///
 /// Held by `ShareAcknowledgeResponse::responses`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ShareAcknowledgeTopicResponse {
     /// The unique topic ID.
     ///
@@ -257,7 +260,8 @@ impl crate::Encodable for ShareAcknowledgeTopicResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -301,13 +305,13 @@ impl crate::Decodable for ShareAcknowledgeTopicResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ShareAcknowledgeTopicResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ShareAcknowledgeTopicResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -319,6 +323,7 @@ impl crate::generated::testing::Random for ShareAcknowledgeTopicResponse {
 ///
 /// Held by `ShareAcknowledgeTopicResponse::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index.
     ///
@@ -327,7 +332,7 @@ pub struct PartitionData {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The error message, or null if there was no error.
     ///
     /// Versions: 0+; nullable: 0+.
@@ -345,8 +350,8 @@ impl PartitionData {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -373,12 +378,13 @@ impl crate::Encodable for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         self.current_leader.encode(buf, version)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -400,7 +406,7 @@ impl crate::Decodable for PartitionData {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.current_leader = LeaderIdAndEpoch::decode(buf, version)?;
         if flexible {
@@ -413,15 +419,15 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.current_leader =
-            <LeaderIdAndEpoch as crate::generated::testing::Random>::random(rng, version);
+            <LeaderIdAndEpoch as crate::messages::testing::Random>::random(rng, version);
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -433,6 +439,7 @@ impl crate::generated::testing::Random for PartitionData {
 ///
 /// Held by `PartitionData::current_leader`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
     ///
@@ -473,7 +480,8 @@ impl crate::Encodable for LeaderIdAndEpoch {
         buf.put_i32(self.leader_epoch);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -503,8 +511,8 @@ impl crate::Decodable for LeaderIdAndEpoch {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderIdAndEpoch {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderIdAndEpoch {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.leader_id = rng.next_u64() as i32;
@@ -521,6 +529,7 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
 /// Held by `ShareAcknowledgeResponse::node_endpoints`.
 /// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct NodeEndpoint {
     /// The ID of the associated node.
     ///
@@ -582,7 +591,8 @@ impl crate::Encodable for NodeEndpoint {
         crate::primitives::put_nullable_string(buf, self.rack.as_deref(), flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -617,8 +627,8 @@ impl crate::Decodable for NodeEndpoint {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for NodeEndpoint {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for NodeEndpoint {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.node_id = rng.next_u64() as i32;

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct ShareFetchRequest {
     /// The group identifier.
     ///
@@ -56,7 +57,7 @@ impl Default for ShareFetchRequest {
             max_bytes: 2147483647,
             topics: Vec::new(),
             forgotten_topics_data: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -139,7 +140,8 @@ impl crate::Encodable for ShareFetchRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -239,13 +241,13 @@ impl crate::Message for ShareFetchRequest {
 }
 
 impl crate::Request for ShareFetchRequest {
-    type Response = crate::generated::ShareFetchResponse;
+    type Response = crate::messages::ShareFetchResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ShareFetch;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ShareFetchRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ShareFetchRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.group_id = rng.option(|rng| rng.string());
@@ -255,9 +257,9 @@ impl crate::generated::testing::Random for ShareFetchRequest {
         this.min_bytes = rng.next_u64() as i32;
         this.max_bytes = rng.next_u64() as i32;
         this.topics =
-            rng.vec(|rng| <FetchTopic as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <FetchTopic as crate::messages::testing::Random>::random(rng, version));
         this.forgotten_topics_data = rng
-            .vec(|rng| <ForgottenTopic as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <ForgottenTopic as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -269,6 +271,7 @@ impl crate::generated::testing::Random for ShareFetchRequest {
 ///
 /// Held by `ShareFetchRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct FetchTopic {
     /// The unique topic ID.
     ///
@@ -313,7 +316,8 @@ impl crate::Encodable for FetchTopic {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -357,13 +361,13 @@ impl crate::Decodable for FetchTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FetchTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FetchTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();
         this.partitions = rng
-            .vec(|rng| <FetchPartition as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <FetchPartition as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -375,6 +379,7 @@ impl crate::generated::testing::Random for FetchTopic {
 ///
 /// Held by `FetchTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct FetchPartition {
     /// The partition index.
     ///
@@ -429,7 +434,8 @@ impl crate::Encodable for FetchPartition {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -478,14 +484,14 @@ impl crate::Decodable for FetchPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FetchPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FetchPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
         this.partition_max_bytes = rng.next_u64() as i32;
         this.acknowledgement_batches = rng.vec(|rng| {
-            <AcknowledgementBatch as crate::generated::testing::Random>::random(rng, version)
+            <AcknowledgementBatch as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -498,6 +504,7 @@ impl crate::generated::testing::Random for FetchPartition {
 ///
 /// Held by `FetchPartition::acknowledgement_batches`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AcknowledgementBatch {
     /// First offset of batch of records to acknowledge.
     ///
@@ -552,7 +559,8 @@ impl crate::Encodable for AcknowledgementBatch {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -597,8 +605,8 @@ impl crate::Decodable for AcknowledgementBatch {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AcknowledgementBatch {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for AcknowledgementBatch {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.first_offset = rng.next_u64() as i64;
@@ -615,6 +623,7 @@ impl crate::generated::testing::Random for AcknowledgementBatch {
 ///
 /// Held by `ShareFetchRequest::forgotten_topics_data`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ForgottenTopic {
     /// The unique topic ID.
     ///
@@ -659,7 +668,8 @@ impl crate::Encodable for ForgottenTopic {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -699,8 +709,8 @@ impl crate::Decodable for ForgottenTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ForgottenTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for ForgottenTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ShareFetchResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct ShareFetchResponse {
     /// The top-level response error code.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The top-level error message, or null if there was no error.
     ///
     /// Versions: 0+; nullable: 0+.
@@ -40,8 +41,8 @@ impl ShareFetchResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -81,7 +82,7 @@ impl crate::Encodable for ShareFetchResponse {
         }
         let flexible = true;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         crate::primitives::put_array_len(buf, Some(self.responses.len()), flexible)?;
         for x in &self.responses {
@@ -93,7 +94,8 @@ impl crate::Encodable for ShareFetchResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -134,7 +136,7 @@ impl ShareFetchResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.responses = {
             let n = crate::primitives::get_array_len(buf, flexible)?
@@ -187,18 +189,18 @@ impl crate::Message for ShareFetchResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ShareFetchResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ShareFetchResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.responses = rng.vec(|rng| {
-            <ShareFetchableTopicResponse as crate::generated::testing::Random>::random(rng, version)
+            <ShareFetchableTopicResponse as crate::messages::testing::Random>::random(rng, version)
         });
-        this.node_endpoints = rng
-            .vec(|rng| <NodeEndpoint as crate::generated::testing::Random>::random(rng, version));
+        this.node_endpoints =
+            rng.vec(|rng| <NodeEndpoint as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -210,6 +212,7 @@ impl crate::generated::testing::Random for ShareFetchResponse {
 ///
 /// Held by `ShareFetchResponse::responses`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ShareFetchableTopicResponse {
     /// The unique topic ID.
     ///
@@ -254,7 +257,8 @@ impl crate::Encodable for ShareFetchableTopicResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -298,13 +302,13 @@ impl crate::Decodable for ShareFetchableTopicResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ShareFetchableTopicResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ShareFetchableTopicResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -316,6 +320,7 @@ impl crate::generated::testing::Random for ShareFetchableTopicResponse {
 ///
 /// Held by `ShareFetchableTopicResponse::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index.
     ///
@@ -324,7 +329,7 @@ pub struct PartitionData {
     /// The fetch error code, or 0 if there was no fetch error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The fetch error message, or null if there was no fetch error.
     ///
     /// Versions: 0+; nullable: 0+.
@@ -332,7 +337,7 @@ pub struct PartitionData {
     /// The acknowledge error code, or 0 if there was no acknowledge error.
     ///
     /// Versions: 0+.
-    pub acknowledge_error_code: i16,
+    pub acknowledge_error_code: crate::ErrorCode,
     /// The acknowledge error message, or null if there was no acknowledge error.
     ///
     /// Versions: 0+; nullable: 0+.
@@ -358,8 +363,8 @@ impl PartitionData {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -368,8 +373,8 @@ impl PartitionData {
         self
     }
     /// Sets `acknowledge_error_code` (builder style).
-    pub fn with_acknowledge_error_code(mut self, value: i16) -> Self {
-        self.acknowledge_error_code = value;
+    pub fn with_acknowledge_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.acknowledge_error_code = value.into();
         self
     }
     /// Sets `acknowledge_error_message` (builder style).
@@ -406,9 +411,9 @@ impl crate::Encodable for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
-        buf.put_i16(self.acknowledge_error_code);
+        buf.put_i16(self.acknowledge_error_code.code());
         crate::primitives::put_nullable_string(
             buf,
             self.acknowledge_error_message.as_deref(),
@@ -422,7 +427,8 @@ impl crate::Encodable for PartitionData {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -456,9 +462,9 @@ impl crate::Decodable for PartitionData {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
-        this.acknowledge_error_code = crate::primitives::get_i16(buf)?;
+        this.acknowledge_error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.acknowledge_error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.current_leader = LeaderIdAndEpoch::decode(buf, version)?;
         this.records = crate::primitives::get_nullable_bytes(buf, flexible)?;
@@ -484,21 +490,20 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
-        this.acknowledge_error_code = rng.next_u64() as i16;
+        this.acknowledge_error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.acknowledge_error_message = rng.option(|rng| rng.string());
         this.current_leader =
-            <LeaderIdAndEpoch as crate::generated::testing::Random>::random(rng, version);
+            <LeaderIdAndEpoch as crate::messages::testing::Random>::random(rng, version);
         this.records = rng.option(|rng| rng.bytes());
-        this.acquired_records = rng.vec(|rng| {
-            <AcquiredRecords as crate::generated::testing::Random>::random(rng, version)
-        });
+        this.acquired_records = rng
+            .vec(|rng| <AcquiredRecords as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -510,6 +515,7 @@ impl crate::generated::testing::Random for PartitionData {
 ///
 /// Held by `PartitionData::current_leader`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct LeaderIdAndEpoch {
     /// The ID of the current leader or -1 if the leader is unknown.
     ///
@@ -550,7 +556,8 @@ impl crate::Encodable for LeaderIdAndEpoch {
         buf.put_i32(self.leader_epoch);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -580,8 +587,8 @@ impl crate::Decodable for LeaderIdAndEpoch {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for LeaderIdAndEpoch {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for LeaderIdAndEpoch {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.leader_id = rng.next_u64() as i32;
@@ -597,6 +604,7 @@ impl crate::generated::testing::Random for LeaderIdAndEpoch {
 ///
 /// Held by `PartitionData::acquired_records`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct AcquiredRecords {
     /// The earliest offset in this batch of acquired records.
     ///
@@ -647,7 +655,8 @@ impl crate::Encodable for AcquiredRecords {
         buf.put_i16(self.delivery_count);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -679,8 +688,8 @@ impl crate::Decodable for AcquiredRecords {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for AcquiredRecords {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for AcquiredRecords {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.first_offset = rng.next_u64() as i64;
@@ -698,6 +707,7 @@ impl crate::generated::testing::Random for AcquiredRecords {
 /// Held by `ShareFetchResponse::node_endpoints`.
 /// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct NodeEndpoint {
     /// The ID of the associated node.
     ///
@@ -759,7 +769,8 @@ impl crate::Encodable for NodeEndpoint {
         crate::primitives::put_nullable_string(buf, self.rack.as_deref(), flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -794,8 +805,8 @@ impl crate::Decodable for NodeEndpoint {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for NodeEndpoint {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for NodeEndpoint {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.node_id = rng.next_u64() as i32;

@@ -5,6 +5,7 @@
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ShareGroupDescribeRequest {
     /// The ids of the groups to describe
     ///
@@ -57,7 +58,8 @@ impl crate::Encodable for ShareGroupDescribeRequest {
         crate::primitives::put_bool(buf, self.include_authorized_operations);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -130,13 +132,13 @@ impl crate::Message for ShareGroupDescribeRequest {
 }
 
 impl crate::Request for ShareGroupDescribeRequest {
-    type Response = crate::generated::ShareGroupDescribeResponse;
+    type Response = crate::messages::ShareGroupDescribeResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ShareGroupDescribe;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ShareGroupDescribeRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for ShareGroupDescribeRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.group_ids = rng.vec(|rng| rng.string());

@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ShareGroupHeartbeatRequest {
     /// The group identifier.
     ///
@@ -94,7 +95,8 @@ impl crate::Encodable for ShareGroupHeartbeatRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -178,13 +180,13 @@ impl crate::Message for ShareGroupHeartbeatRequest {
 }
 
 impl crate::Request for ShareGroupHeartbeatRequest {
-    type Response = crate::generated::ShareGroupHeartbeatResponse;
+    type Response = crate::messages::ShareGroupHeartbeatResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::ShareGroupHeartbeat;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ShareGroupHeartbeatRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for ShareGroupHeartbeatRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.group_id = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ShareGroupHeartbeatResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct ShareGroupHeartbeatResponse {
     /// The top-level error code, or 0 if there was no error
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The top-level error message, or null if there was no error.
     ///
     /// Versions: 0+; nullable: 0+.
@@ -48,8 +49,8 @@ impl ShareGroupHeartbeatResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -99,7 +100,7 @@ impl crate::Encodable for ShareGroupHeartbeatResponse {
         }
         let flexible = true;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         crate::primitives::put_nullable_string(buf, self.member_id.as_deref(), flexible)?;
         buf.put_i32(self.member_epoch);
@@ -113,7 +114,8 @@ impl crate::Encodable for ShareGroupHeartbeatResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -149,7 +151,7 @@ impl ShareGroupHeartbeatResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         this.member_id = crate::primitives::get_nullable_string(buf, flexible)?;
         this.member_epoch = crate::primitives::get_i32(buf)?;
@@ -190,18 +192,18 @@ impl crate::Message for ShareGroupHeartbeatResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for ShareGroupHeartbeatResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for ShareGroupHeartbeatResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         this.member_id = rng.option(|rng| rng.string());
         this.member_epoch = rng.next_u64() as i32;
         this.heartbeat_interval_ms = rng.next_u64() as i32;
         this.assignment = rng
-            .option(|rng| <Assignment as crate::generated::testing::Random>::random(rng, version));
+            .option(|rng| <Assignment as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -213,6 +215,7 @@ impl crate::generated::testing::Random for ShareGroupHeartbeatResponse {
 ///
 /// Held by `ShareGroupHeartbeatResponse::assignment`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Assignment {
     /// The partitions assigned to the member.
     ///
@@ -247,7 +250,8 @@ impl crate::Encodable for Assignment {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -292,13 +296,12 @@ impl crate::Decodable for Assignment {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Assignment {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for Assignment {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
-        this.topic_partitions = rng.vec(|rng| {
-            <TopicPartitions as crate::generated::testing::Random>::random(rng, version)
-        });
+        this.topic_partitions = rng
+            .vec(|rng| <TopicPartitions as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -310,6 +313,7 @@ impl crate::generated::testing::Random for Assignment {
 ///
 /// Held by `Assignment::topic_partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicPartitions {
     /// The topic ID.
     ///
@@ -354,7 +358,8 @@ impl crate::Encodable for TopicPartitions {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -394,8 +399,8 @@ impl crate::Decodable for TopicPartitions {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicPartitions {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for TopicPartitions {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2; served by zkBroker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StopReplicaRequest {
     /// The controller id.
     ///
@@ -56,7 +57,7 @@ impl Default for StopReplicaRequest {
             ungrouped_partitions: Vec::new(),
             topics: Vec::new(),
             topic_states: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -185,7 +186,8 @@ impl crate::Encodable for StopReplicaRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "StopReplicaRequest",
@@ -371,13 +373,13 @@ impl crate::Message for StopReplicaRequest {
 }
 
 impl crate::Request for StopReplicaRequest {
-    type Response = crate::generated::StopReplicaResponse;
+    type Response = crate::messages::StopReplicaResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::StopReplica;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for StopReplicaRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for StopReplicaRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.controller_id = rng.next_u64() as i32;
@@ -393,17 +395,17 @@ impl crate::generated::testing::Random for StopReplicaRequest {
         }
         if version <= 0 {
             this.ungrouped_partitions = rng.vec(|rng| {
-                <StopReplicaPartitionV0 as crate::generated::testing::Random>::random(rng, version)
+                <StopReplicaPartitionV0 as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if (1..=2).contains(&version) {
             this.topics = rng.vec(|rng| {
-                <StopReplicaTopicV1 as crate::generated::testing::Random>::random(rng, version)
+                <StopReplicaTopicV1 as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if version >= 3 {
             this.topic_states = rng.vec(|rng| {
-                <StopReplicaTopicState as crate::generated::testing::Random>::random(rng, version)
+                <StopReplicaTopicState as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -417,6 +419,7 @@ impl crate::generated::testing::Random for StopReplicaRequest {
 ///
 /// Held by `StopReplicaRequest::ungrouped_partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct StopReplicaPartitionV0 {
     /// The topic name.
     ///
@@ -475,7 +478,8 @@ impl crate::Encodable for StopReplicaPartitionV0 {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "StopReplicaRequest.StopReplicaPartitionV0",
@@ -541,8 +545,8 @@ impl crate::Decodable for StopReplicaPartitionV0 {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for StopReplicaPartitionV0 {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for StopReplicaPartitionV0 {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         if version <= 0 {
@@ -562,6 +566,7 @@ impl crate::generated::testing::Random for StopReplicaPartitionV0 {
 ///
 /// Held by `StopReplicaRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct StopReplicaTopicV1 {
     /// The topic name.
     ///
@@ -623,7 +628,8 @@ impl crate::Encodable for StopReplicaTopicV1 {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "StopReplicaRequest.StopReplicaTopicV1",
@@ -701,8 +707,8 @@ impl crate::Decodable for StopReplicaTopicV1 {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for StopReplicaTopicV1 {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for StopReplicaTopicV1 {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         if (1..=2).contains(&version) {
@@ -722,6 +728,7 @@ impl crate::generated::testing::Random for StopReplicaTopicV1 {
 ///
 /// Held by `StopReplicaRequest::topic_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct StopReplicaTopicState {
     /// The topic name.
     ///
@@ -783,7 +790,8 @@ impl crate::Encodable for StopReplicaTopicState {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "StopReplicaRequest.StopReplicaTopicState",
@@ -865,8 +873,8 @@ impl crate::Decodable for StopReplicaTopicState {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for StopReplicaTopicState {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for StopReplicaTopicState {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         if version >= 3 {
@@ -874,7 +882,7 @@ impl crate::generated::testing::Random for StopReplicaTopicState {
         }
         if version >= 3 {
             this.partition_states = rng.vec(|rng| {
-                <StopReplicaPartitionState as crate::generated::testing::Random>::random(
+                <StopReplicaPartitionState as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
@@ -890,6 +898,7 @@ impl crate::generated::testing::Random for StopReplicaTopicState {
 ///
 /// Held by `StopReplicaTopicState::partition_states`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct StopReplicaPartitionState {
     /// The partition index.
     ///
@@ -913,7 +922,7 @@ impl Default for StopReplicaPartitionState {
             partition_index: 0,
             leader_epoch: -1,
             delete_partition: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -977,7 +986,8 @@ impl crate::Encodable for StopReplicaPartitionState {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "StopReplicaRequest.StopReplicaPartitionState",
@@ -1055,8 +1065,8 @@ impl crate::Decodable for StopReplicaPartitionState {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for StopReplicaPartitionState {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for StopReplicaPartitionState {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         if version >= 3 {

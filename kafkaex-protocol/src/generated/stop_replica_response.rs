@@ -8,11 +8,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 2.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct StopReplicaResponse {
     /// The top-level error code, or 0 if there was no top-level error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The responses for each partition.
     ///
     /// Versions: 0+.
@@ -23,8 +24,8 @@ pub struct StopReplicaResponse {
 
 impl StopReplicaResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `partition_errors` (builder style).
@@ -53,7 +54,7 @@ impl crate::Encodable for StopReplicaResponse {
             });
         }
         let flexible = version >= 2;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.partition_errors.len()), flexible)?;
         for x in &self.partition_errors {
             x.encode(buf, version)?;
@@ -61,7 +62,8 @@ impl crate::Encodable for StopReplicaResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "StopReplicaResponse",
@@ -108,7 +110,7 @@ impl StopReplicaResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.partition_errors = {
             let n = crate::primitives::get_array_len(buf, flexible)?.ok_or(
                 crate::DecodeError::UnexpectedNull {
@@ -151,13 +153,13 @@ impl crate::Message for StopReplicaResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for StopReplicaResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for StopReplicaResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.partition_errors = rng.vec(|rng| {
-            <StopReplicaPartitionError as crate::generated::testing::Random>::random(rng, version)
+            <StopReplicaPartitionError as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -170,6 +172,7 @@ impl crate::generated::testing::Random for StopReplicaResponse {
 ///
 /// Held by `StopReplicaResponse::partition_errors`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct StopReplicaPartitionError {
     /// The topic name.
     ///
@@ -182,7 +185,7 @@ pub struct StopReplicaPartitionError {
     /// The partition error code, or 0 if there was no partition error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -199,8 +202,8 @@ impl StopReplicaPartitionError {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -218,11 +221,12 @@ impl crate::Encodable for StopReplicaPartitionError {
         let flexible = version >= 2;
         crate::primitives::put_string(buf, &self.topic_name, flexible)?;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "StopReplicaResponse.StopReplicaPartitionError",
@@ -259,7 +263,7 @@ impl crate::Decodable for StopReplicaPartitionError {
         let mut this = Self::default();
         this.topic_name = crate::primitives::get_string(buf, flexible)?;
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
                 Ok(false)
@@ -270,13 +274,13 @@ impl crate::Decodable for StopReplicaPartitionError {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for StopReplicaPartitionError {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for StopReplicaPartitionError {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 2;
         let mut this = Self::default();
         this.topic_name = rng.string();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }

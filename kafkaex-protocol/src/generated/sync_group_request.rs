@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct SyncGroupRequest {
     /// The unique group identifier.
     ///
@@ -127,7 +128,8 @@ impl crate::Encodable for SyncGroupRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "SyncGroupRequest",
@@ -246,13 +248,13 @@ impl crate::Message for SyncGroupRequest {
 }
 
 impl crate::Request for SyncGroupRequest {
-    type Response = crate::generated::SyncGroupResponse;
+    type Response = crate::messages::SyncGroupResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::SyncGroup;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for SyncGroupRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for SyncGroupRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.group_id = rng.string();
@@ -268,7 +270,7 @@ impl crate::generated::testing::Random for SyncGroupRequest {
             this.protocol_name = rng.option(|rng| rng.string());
         }
         this.assignments = rng.vec(|rng| {
-            <SyncGroupRequestAssignment as crate::generated::testing::Random>::random(rng, version)
+            <SyncGroupRequestAssignment as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -281,6 +283,7 @@ impl crate::generated::testing::Random for SyncGroupRequest {
 ///
 /// Held by `SyncGroupRequest::assignments`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct SyncGroupRequestAssignment {
     /// The ID of the member to assign.
     ///
@@ -323,7 +326,8 @@ impl crate::Encodable for SyncGroupRequestAssignment {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "SyncGroupRequest.SyncGroupRequestAssignment",
@@ -369,8 +373,8 @@ impl crate::Decodable for SyncGroupRequestAssignment {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for SyncGroupRequestAssignment {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for SyncGroupRequestAssignment {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         this.member_id = rng.string();

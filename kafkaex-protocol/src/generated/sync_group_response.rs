@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 4.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct SyncGroupResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -15,7 +16,7 @@ pub struct SyncGroupResponse {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The group protocol type.
     ///
     /// Versions: 5+; nullable: 5+; ignorable.
@@ -39,8 +40,8 @@ impl SyncGroupResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `protocol_type` (builder style).
@@ -82,7 +83,7 @@ impl crate::Encodable for SyncGroupResponse {
         if version >= 1 {
             buf.put_i32(self.throttle_time_ms);
         }
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if version >= 5 {
             crate::primitives::put_nullable_string(buf, self.protocol_type.as_deref(), flexible)?;
         }
@@ -93,7 +94,8 @@ impl crate::Encodable for SyncGroupResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "SyncGroupResponse",
@@ -147,7 +149,7 @@ impl SyncGroupResponse {
         if version >= 1 {
             this.throttle_time_ms = crate::primitives::get_i32(buf)?;
         }
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if version >= 5 {
             this.protocol_type = crate::primitives::get_nullable_string(buf, flexible)?;
         }
@@ -185,14 +187,14 @@ impl crate::Message for SyncGroupResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for SyncGroupResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for SyncGroupResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 4;
         let mut this = Self::default();
         if version >= 1 {
             this.throttle_time_ms = rng.next_u64() as i32;
         }
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if version >= 5 {
             this.protocol_type = rng.option(|rng| rng.string());
         }

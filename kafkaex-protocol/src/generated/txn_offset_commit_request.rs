@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TxnOffsetCommitRequest {
     /// The ID of the transaction.
     ///
@@ -56,7 +57,7 @@ impl Default for TxnOffsetCommitRequest {
             member_id: String::new(),
             group_instance_id: None,
             topics: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -165,7 +166,8 @@ impl crate::Encodable for TxnOffsetCommitRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "TxnOffsetCommitRequest",
@@ -295,13 +297,13 @@ impl crate::Message for TxnOffsetCommitRequest {
 }
 
 impl crate::Request for TxnOffsetCommitRequest {
-    type Response = crate::generated::TxnOffsetCommitResponse;
+    type Response = crate::messages::TxnOffsetCommitResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::TxnOffsetCommit;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TxnOffsetCommitRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TxnOffsetCommitRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.transactional_id = rng.string();
@@ -318,7 +320,7 @@ impl crate::generated::testing::Random for TxnOffsetCommitRequest {
             this.group_instance_id = rng.option(|rng| rng.string());
         }
         this.topics = rng.vec(|rng| {
-            <TxnOffsetCommitRequestTopic as crate::generated::testing::Random>::random(rng, version)
+            <TxnOffsetCommitRequestTopic as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -331,6 +333,7 @@ impl crate::generated::testing::Random for TxnOffsetCommitRequest {
 ///
 /// Held by `TxnOffsetCommitRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TxnOffsetCommitRequestTopic {
     /// The topic name.
     ///
@@ -376,7 +379,8 @@ impl crate::Encodable for TxnOffsetCommitRequestTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic",
@@ -435,13 +439,13 @@ impl crate::Decodable for TxnOffsetCommitRequestTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TxnOffsetCommitRequestTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TxnOffsetCommitRequestTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <TxnOffsetCommitRequestPartition as crate::generated::testing::Random>::random(
+            <TxnOffsetCommitRequestPartition as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
@@ -456,6 +460,7 @@ impl crate::generated::testing::Random for TxnOffsetCommitRequestTopic {
 ///
 /// Held by `TxnOffsetCommitRequestTopic::partitions`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct TxnOffsetCommitRequestPartition {
     /// The index of the partition within the topic.
     ///
@@ -484,7 +489,7 @@ impl Default for TxnOffsetCommitRequestPartition {
             committed_offset: 0,
             committed_leader_epoch: -1,
             committed_metadata: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -532,7 +537,8 @@ impl crate::Encodable for TxnOffsetCommitRequestPartition {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "TxnOffsetCommitRequest.TxnOffsetCommitRequestPartition",
@@ -586,8 +592,8 @@ impl crate::Decodable for TxnOffsetCommitRequestPartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TxnOffsetCommitRequestPartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TxnOffsetCommitRequestPartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 3.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TxnOffsetCommitResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -61,7 +62,8 @@ impl crate::Encodable for TxnOffsetCommitResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "TxnOffsetCommitResponse",
@@ -149,15 +151,13 @@ impl crate::Message for TxnOffsetCommitResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TxnOffsetCommitResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TxnOffsetCommitResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
         this.topics = rng.vec(|rng| {
-            <TxnOffsetCommitResponseTopic as crate::generated::testing::Random>::random(
-                rng, version,
-            )
+            <TxnOffsetCommitResponseTopic as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -170,6 +170,7 @@ impl crate::generated::testing::Random for TxnOffsetCommitResponse {
 ///
 /// Held by `TxnOffsetCommitResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TxnOffsetCommitResponseTopic {
     /// The topic name.
     ///
@@ -215,7 +216,8 @@ impl crate::Encodable for TxnOffsetCommitResponseTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "TxnOffsetCommitResponse.TxnOffsetCommitResponseTopic",
@@ -274,13 +276,13 @@ impl crate::Decodable for TxnOffsetCommitResponseTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TxnOffsetCommitResponseTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TxnOffsetCommitResponseTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <TxnOffsetCommitResponsePartition as crate::generated::testing::Random>::random(
+            <TxnOffsetCommitResponsePartition as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
@@ -295,6 +297,7 @@ impl crate::generated::testing::Random for TxnOffsetCommitResponseTopic {
 ///
 /// Held by `TxnOffsetCommitResponseTopic::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TxnOffsetCommitResponsePartition {
     /// The partition index.
     ///
@@ -303,7 +306,7 @@ pub struct TxnOffsetCommitResponsePartition {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -315,8 +318,8 @@ impl TxnOffsetCommitResponsePartition {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -333,11 +336,12 @@ impl crate::Encodable for TxnOffsetCommitResponsePartition {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 3;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "TxnOffsetCommitResponse.TxnOffsetCommitResponsePartition",
@@ -372,7 +376,7 @@ impl crate::Decodable for TxnOffsetCommitResponsePartition {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
                 Ok(false)
@@ -383,12 +387,12 @@ impl crate::Decodable for TxnOffsetCommitResponsePartition {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TxnOffsetCommitResponsePartition {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TxnOffsetCommitResponsePartition {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 3;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }

@@ -7,6 +7,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by broker, controller.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct UnregisterBrokerRequest {
     /// The broker ID to unregister.
     ///
@@ -45,7 +46,8 @@ impl crate::Encodable for UnregisterBrokerRequest {
         buf.put_i32(self.broker_id);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -102,13 +104,13 @@ impl crate::Message for UnregisterBrokerRequest {
 }
 
 impl crate::Request for UnregisterBrokerRequest {
-    type Response = crate::generated::UnregisterBrokerResponse;
+    type Response = crate::messages::UnregisterBrokerResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::UnregisterBroker;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UnregisterBrokerRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for UnregisterBrokerRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.broker_id = rng.next_u64() as i32;

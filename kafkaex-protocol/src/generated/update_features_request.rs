@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by zkBroker, broker, controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct UpdateFeaturesRequest {
     /// How long to wait in milliseconds before timing out the request.
     ///
@@ -31,7 +32,7 @@ impl Default for UpdateFeaturesRequest {
             timeout_ms: 60000,
             feature_updates: Vec::new(),
             validate_only: false,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -89,7 +90,8 @@ impl crate::Encodable for UpdateFeaturesRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -176,18 +178,18 @@ impl crate::Message for UpdateFeaturesRequest {
 }
 
 impl crate::Request for UpdateFeaturesRequest {
-    type Response = crate::generated::UpdateFeaturesResponse;
+    type Response = crate::messages::UpdateFeaturesResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::UpdateFeatures;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UpdateFeaturesRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for UpdateFeaturesRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.timeout_ms = rng.next_u64() as i32;
         this.feature_updates = rng.vec(|rng| {
-            <FeatureUpdateKey as crate::generated::testing::Random>::random(rng, version)
+            <FeatureUpdateKey as crate::messages::testing::Random>::random(rng, version)
         });
         if version >= 1 {
             this.validate_only = rng.bool();
@@ -204,6 +206,7 @@ impl crate::generated::testing::Random for UpdateFeaturesRequest {
 /// Held by `UpdateFeaturesRequest::feature_updates`.
 /// Kafka treats an array of these as a map keyed by `feature`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct FeatureUpdateKey {
     /// The name of the finalized feature to be updated.
     ///
@@ -232,7 +235,7 @@ impl Default for FeatureUpdateKey {
             max_version_level: 0,
             allow_downgrade: false,
             upgrade_type: 1,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -293,7 +296,8 @@ impl crate::Encodable for FeatureUpdateKey {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -348,8 +352,8 @@ impl crate::Decodable for FeatureUpdateKey {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for FeatureUpdateKey {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for FeatureUpdateKey {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.feature = rng.string();

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct UpdateFeaturesResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct UpdateFeaturesResponse {
     /// The top-level error code, or `0` if there was no top-level error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The top-level error message, or `null` if there was no top-level error.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -33,10 +34,10 @@ impl Default for UpdateFeaturesResponse {
     fn default() -> Self {
         Self {
             throttle_time_ms: 0,
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
             results: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -48,8 +49,8 @@ impl UpdateFeaturesResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -84,7 +85,7 @@ impl crate::Encodable for UpdateFeaturesResponse {
         }
         let flexible = true;
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         if version <= 1 {
             crate::primitives::put_array_len(buf, Some(self.results.len()), flexible)?;
@@ -94,7 +95,8 @@ impl crate::Encodable for UpdateFeaturesResponse {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -131,7 +133,7 @@ impl UpdateFeaturesResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         if version <= 1 {
             this.results = {
@@ -174,16 +176,16 @@ impl crate::Message for UpdateFeaturesResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UpdateFeaturesResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for UpdateFeaturesResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         if version <= 1 {
             this.results = rng.vec(|rng| {
-                <UpdatableFeatureResult as crate::generated::testing::Random>::random(rng, version)
+                <UpdatableFeatureResult as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -198,6 +200,7 @@ impl crate::generated::testing::Random for UpdateFeaturesResponse {
 /// Held by `UpdateFeaturesResponse::results`.
 /// Kafka treats an array of these as a map keyed by `feature`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct UpdatableFeatureResult {
     /// The name of the finalized feature.
     ///
@@ -206,7 +209,7 @@ pub struct UpdatableFeatureResult {
     /// The feature update error code or `0` if the feature update succeeded.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The feature update error, or `null` if the feature update succeeded.
     ///
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
@@ -219,9 +222,9 @@ impl Default for UpdatableFeatureResult {
     fn default() -> Self {
         Self {
             feature: String::new(),
-            error_code: 0,
+            error_code: crate::ErrorCode::from_code(0),
             error_message: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -233,8 +236,8 @@ impl UpdatableFeatureResult {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `error_message` (builder style).
@@ -256,11 +259,12 @@ impl crate::Encodable for UpdatableFeatureResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, _version: i16) -> Result<(), crate::EncodeError> {
         let flexible = true;
         crate::primitives::put_string(buf, &self.feature, flexible)?;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_nullable_string(buf, self.error_message.as_deref(), flexible)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -281,7 +285,7 @@ impl crate::Decodable for UpdatableFeatureResult {
         let flexible = true;
         let mut this = Self::default();
         this.feature = crate::primitives::get_string(buf, flexible)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.error_message = crate::primitives::get_nullable_string(buf, flexible)?;
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
@@ -293,12 +297,12 @@ impl crate::Decodable for UpdatableFeatureResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UpdatableFeatureResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for UpdatableFeatureResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.feature = rng.string();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.error_message = rng.option(|rng| rng.string());
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();

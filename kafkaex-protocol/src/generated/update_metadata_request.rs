@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 6; served by zkBroker.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct UpdateMetadataRequest {
     /// The controller id.
     ///
@@ -54,7 +55,7 @@ impl Default for UpdateMetadataRequest {
             ungrouped_partition_states: Vec::new(),
             topic_states: Vec::new(),
             live_brokers: Vec::new(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -179,10 +180,17 @@ impl crate::Encodable for UpdateMetadataRequest {
         }
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "UpdateMetadataRequest",
+            )?;
             if version >= 8 && self.r#type != 0 {
                 tagged += 1;
             }
             crate::primitives::put_uvarint(buf, tagged as u32);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
             if version >= 8 && self.r#type != 0 {
                 let size = {
                     let mut len = 0usize;
@@ -193,7 +201,7 @@ impl crate::Encodable for UpdateMetadataRequest {
                 crate::primitives::put_uvarint(buf, size as u32);
                 buf.put_i8(self.r#type);
             }
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "UpdateMetadataRequest",
@@ -274,6 +282,11 @@ impl crate::Encodable for UpdateMetadataRequest {
         if flexible {
             let mut tagged = self.unknown_tagged_fields.len();
             len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+            crate::primitives::check_unknown_tags(
+                &self.unknown_tagged_fields,
+                &[0],
+                "UpdateMetadataRequest",
+            )?;
             if version >= 8 && self.r#type != 0 {
                 let size = {
                     let mut len = 0usize;
@@ -386,13 +399,13 @@ impl crate::Message for UpdateMetadataRequest {
 }
 
 impl crate::Request for UpdateMetadataRequest {
-    type Response = crate::generated::UpdateMetadataResponse;
+    type Response = crate::messages::UpdateMetadataResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::UpdateMetadata;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UpdateMetadataRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for UpdateMetadataRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.controller_id = rng.next_u64() as i32;
@@ -408,20 +421,18 @@ impl crate::generated::testing::Random for UpdateMetadataRequest {
         }
         if version <= 4 {
             this.ungrouped_partition_states = rng.vec(|rng| {
-                <UpdateMetadataPartitionState as crate::generated::testing::Random>::random(
+                <UpdateMetadataPartitionState as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
         }
         if version >= 5 {
             this.topic_states = rng.vec(|rng| {
-                <UpdateMetadataTopicState as crate::generated::testing::Random>::random(
-                    rng, version,
-                )
+                <UpdateMetadataTopicState as crate::messages::testing::Random>::random(rng, version)
             });
         }
         this.live_brokers = rng.vec(|rng| {
-            <UpdateMetadataBroker as crate::generated::testing::Random>::random(rng, version)
+            <UpdateMetadataBroker as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -434,6 +445,7 @@ impl crate::generated::testing::Random for UpdateMetadataRequest {
 ///
 /// Held by `UpdateMetadataRequest::ungrouped_partition_states`, `UpdateMetadataTopicState::partition_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct UpdateMetadataPartitionState {
     /// In older versions of this RPC, the topic name.
     ///
@@ -559,7 +571,8 @@ impl crate::Encodable for UpdateMetadataPartitionState {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "UpdateMetadataRequest.UpdateMetadataPartitionState",
@@ -657,8 +670,8 @@ impl crate::Decodable for UpdateMetadataPartitionState {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UpdateMetadataPartitionState {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for UpdateMetadataPartitionState {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version <= 4 {
@@ -685,6 +698,7 @@ impl crate::generated::testing::Random for UpdateMetadataPartitionState {
 ///
 /// Held by `UpdateMetadataRequest::topic_states`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct UpdateMetadataTopicState {
     /// The topic name.
     ///
@@ -758,7 +772,8 @@ impl crate::Encodable for UpdateMetadataTopicState {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "UpdateMetadataRequest.UpdateMetadataTopicState",
@@ -846,8 +861,8 @@ impl crate::Decodable for UpdateMetadataTopicState {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UpdateMetadataTopicState {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for UpdateMetadataTopicState {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 5 {
@@ -858,7 +873,7 @@ impl crate::generated::testing::Random for UpdateMetadataTopicState {
         }
         if version >= 5 {
             this.partition_states = rng.vec(|rng| {
-                <UpdateMetadataPartitionState as crate::generated::testing::Random>::random(
+                <UpdateMetadataPartitionState as crate::messages::testing::Random>::random(
                     rng, version,
                 )
             });
@@ -874,6 +889,7 @@ impl crate::generated::testing::Random for UpdateMetadataTopicState {
 ///
 /// Held by `UpdateMetadataRequest::live_brokers`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct UpdateMetadataBroker {
     /// The broker id.
     ///
@@ -907,7 +923,7 @@ impl Default for UpdateMetadataBroker {
             v0_port: 0,
             endpoints: Vec::new(),
             rack: Some(String::new()),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -970,7 +986,8 @@ impl crate::Encodable for UpdateMetadataBroker {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "UpdateMetadataRequest.UpdateMetadataBroker",
@@ -1051,8 +1068,8 @@ impl crate::Decodable for UpdateMetadataBroker {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UpdateMetadataBroker {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for UpdateMetadataBroker {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         this.id = rng.next_u64() as i32;
@@ -1064,7 +1081,7 @@ impl crate::generated::testing::Random for UpdateMetadataBroker {
         }
         if version >= 1 {
             this.endpoints = rng.vec(|rng| {
-                <UpdateMetadataEndpoint as crate::generated::testing::Random>::random(rng, version)
+                <UpdateMetadataEndpoint as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if version >= 2 {
@@ -1081,6 +1098,7 @@ impl crate::generated::testing::Random for UpdateMetadataBroker {
 ///
 /// Held by `UpdateMetadataBroker::endpoints`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct UpdateMetadataEndpoint {
     /// The port of this endpoint
     ///
@@ -1169,7 +1187,8 @@ impl crate::Encodable for UpdateMetadataEndpoint {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "UpdateMetadataRequest.UpdateMetadataEndpoint",
@@ -1253,8 +1272,8 @@ impl crate::Decodable for UpdateMetadataEndpoint {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UpdateMetadataEndpoint {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for UpdateMetadataEndpoint {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 6;
         let mut this = Self::default();
         if version >= 1 {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; served by controller.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct UpdateRaftVoterRequest {
     /// Versions: 0+; nullable: 0+; default: `Some(String::new())`.
     pub cluster_id: Option<String>,
@@ -44,7 +45,7 @@ impl Default for UpdateRaftVoterRequest {
             voter_directory_id: crate::Uuid::ZERO,
             listeners: Vec::new(),
             k_raft_version_feature: KRaftVersionFeature::default(),
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -112,7 +113,8 @@ impl crate::Encodable for UpdateRaftVoterRequest {
         self.k_raft_version_feature.encode(buf, version)?;
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -192,13 +194,13 @@ impl crate::Message for UpdateRaftVoterRequest {
 }
 
 impl crate::Request for UpdateRaftVoterRequest {
-    type Response = crate::generated::UpdateRaftVoterResponse;
+    type Response = crate::messages::UpdateRaftVoterResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::UpdateRaftVoter;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UpdateRaftVoterRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for UpdateRaftVoterRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.cluster_id = rng.option(|rng| rng.string());
@@ -206,9 +208,9 @@ impl crate::generated::testing::Random for UpdateRaftVoterRequest {
         this.voter_id = rng.next_u64() as i32;
         this.voter_directory_id = rng.uuid();
         this.listeners =
-            rng.vec(|rng| <Listener as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <Listener as crate::messages::testing::Random>::random(rng, version));
         this.k_raft_version_feature =
-            <KRaftVersionFeature as crate::generated::testing::Random>::random(rng, version);
+            <KRaftVersionFeature as crate::messages::testing::Random>::random(rng, version);
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -221,6 +223,7 @@ impl crate::generated::testing::Random for UpdateRaftVoterRequest {
 /// Held by `UpdateRaftVoterRequest::listeners`.
 /// Kafka treats an array of these as a map keyed by `name`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct Listener {
     /// The name of the endpoint
     ///
@@ -272,7 +275,8 @@ impl crate::Encodable for Listener {
         buf.put_u16(self.port);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -305,8 +309,8 @@ impl crate::Decodable for Listener {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for Listener {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for Listener {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.name = rng.string();
@@ -323,6 +327,7 @@ impl crate::generated::testing::Random for Listener {
 ///
 /// Held by `UpdateRaftVoterRequest::k_raft_version_feature`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct KRaftVersionFeature {
     /// The minimum supported KRaft protocol version
     ///
@@ -363,7 +368,8 @@ impl crate::Encodable for KRaftVersionFeature {
         buf.put_i16(self.max_supported_version);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -393,8 +399,8 @@ impl crate::Decodable for KRaftVersionFeature {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for KRaftVersionFeature {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for KRaftVersionFeature {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.min_supported_version = rng.next_u64() as i16;

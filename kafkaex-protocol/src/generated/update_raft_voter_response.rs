@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct UpdateRaftVoterResponse {
     /// The duration in milliseconds for which the request was throttled due to a quota violation, or zero if the request did not violate any quota.
     ///
@@ -16,7 +17,7 @@ pub struct UpdateRaftVoterResponse {
     /// The error code, or 0 if there was no error
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Versions: 0+; tagged field 0.
     pub current_leader: CurrentLeader,
     /// Tagged fields this code does not know, kept so they survive a round trip.
@@ -30,8 +31,8 @@ impl UpdateRaftVoterResponse {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `current_leader` (builder style).
@@ -60,12 +61,19 @@ impl crate::Encodable for UpdateRaftVoterResponse {
             });
         }
         buf.put_i32(self.throttle_time_ms);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         let mut tagged = self.unknown_tagged_fields.len();
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "UpdateRaftVoterResponse",
+        )?;
         if self.current_leader != CurrentLeader::default() {
             tagged += 1;
         }
         crate::primitives::put_uvarint(buf, tagged as u32);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
         if self.current_leader != CurrentLeader::default() {
             let size = {
                 let mut len = 0usize;
@@ -76,7 +84,7 @@ impl crate::Encodable for UpdateRaftVoterResponse {
             crate::primitives::put_uvarint(buf, size as u32);
             self.current_leader.encode(buf, version)?;
         }
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -93,6 +101,11 @@ impl crate::Encodable for UpdateRaftVoterResponse {
         len += 2;
         let mut tagged = self.unknown_tagged_fields.len();
         len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+        crate::primitives::check_unknown_tags(
+            &self.unknown_tagged_fields,
+            &[0],
+            "UpdateRaftVoterResponse",
+        )?;
         if self.current_leader != CurrentLeader::default() {
             let size = {
                 let mut len = 0usize;
@@ -112,7 +125,7 @@ impl UpdateRaftVoterResponse {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if flexible {
             crate::primitives::get_tagged_fields(
                 buf,
@@ -153,15 +166,15 @@ impl crate::Message for UpdateRaftVoterResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for UpdateRaftVoterResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for UpdateRaftVoterResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.throttle_time_ms = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if rng.bool() {
             this.current_leader =
-                <CurrentLeader as crate::generated::testing::Random>::random(rng, version);
+                <CurrentLeader as crate::messages::testing::Random>::random(rng, version);
         }
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -174,6 +187,7 @@ impl crate::generated::testing::Random for UpdateRaftVoterResponse {
 ///
 /// Held by `UpdateRaftVoterResponse::current_leader`.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CurrentLeader {
     /// The replica id of the current leader or -1 if the leader is unknown
     ///
@@ -202,7 +216,7 @@ impl Default for CurrentLeader {
             leader_epoch: -1,
             host: String::new(),
             port: 0,
-            unknown_tagged_fields: Vec::new(),
+            unknown_tagged_fields: Default::default(),
         }
     }
 }
@@ -247,7 +261,8 @@ impl crate::Encodable for CurrentLeader {
         buf.put_i32(self.port);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -282,8 +297,8 @@ impl crate::Decodable for CurrentLeader {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for CurrentLeader {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for CurrentLeader {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.leader_id = rng.next_u64() as i32;

@@ -8,11 +8,12 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct VoteResponse {
     /// The top level error code.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Versions: 0+.
     pub topics: Vec<TopicData>,
     /// Endpoints for all current-leaders enumerated in PartitionData
@@ -25,8 +26,8 @@ pub struct VoteResponse {
 
 impl VoteResponse {
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `topics` (builder style).
@@ -60,7 +61,7 @@ impl crate::Encodable for VoteResponse {
             });
         }
         let flexible = true;
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         crate::primitives::put_array_len(buf, Some(self.topics.len()), flexible)?;
         for x in &self.topics {
             x.encode(buf, version)?;
@@ -73,10 +74,13 @@ impl crate::Encodable for VoteResponse {
             });
         }
         let mut tagged = self.unknown_tagged_fields.len();
+        crate::primitives::check_unknown_tags(&self.unknown_tagged_fields, &[0], "VoteResponse")?;
         if version >= 1 && !self.node_endpoints.is_empty() {
             tagged += 1;
         }
         crate::primitives::put_uvarint(buf, tagged as u32);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, Some(0));
         if version >= 1 && !self.node_endpoints.is_empty() {
             let size = {
                 let mut len = 0usize;
@@ -95,7 +99,7 @@ impl crate::Encodable for VoteResponse {
                 x.encode(buf, version)?;
             }
         }
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -125,6 +129,7 @@ impl crate::Encodable for VoteResponse {
         }
         let mut tagged = self.unknown_tagged_fields.len();
         len += crate::primitives::unknown_tagged_fields_len(&self.unknown_tagged_fields);
+        crate::primitives::check_unknown_tags(&self.unknown_tagged_fields, &[0], "VoteResponse")?;
         if version >= 1 && !self.node_endpoints.is_empty() {
             let size = {
                 let mut len = 0usize;
@@ -148,7 +153,7 @@ impl VoteResponse {
     fn decode_body(buf: &mut ::bytes::Bytes, version: i16) -> Result<Self, crate::DecodeError> {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.topics = {
             let n = crate::primitives::get_array_len(buf, flexible)?
                 .ok_or(crate::DecodeError::UnexpectedNull { what: "Topics" })?;
@@ -208,16 +213,16 @@ impl crate::Message for VoteResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for VoteResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for VoteResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.topics =
-            rng.vec(|rng| <TopicData as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <TopicData as crate::messages::testing::Random>::random(rng, version));
         if version >= 1 && rng.bool() {
             this.node_endpoints = rng.vec(|rng| {
-                <NodeEndpoint as crate::generated::testing::Random>::random(rng, version)
+                <NodeEndpoint as crate::messages::testing::Random>::random(rng, version)
             });
         }
         if flexible {
@@ -231,6 +236,7 @@ impl crate::generated::testing::Random for VoteResponse {
 ///
 /// Held by `VoteResponse::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct TopicData {
     /// The topic name.
     ///
@@ -273,7 +279,8 @@ impl crate::Encodable for TopicData {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -317,13 +324,13 @@ impl crate::Decodable for TopicData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for TopicData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for TopicData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_name = rng.string();
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -335,13 +342,14 @@ impl crate::generated::testing::Random for TopicData {
 ///
 /// Held by `TopicData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index.
     ///
     /// Versions: 0+.
     pub partition_index: i32,
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// The ID of the current leader or -1 if the leader is unknown.
     ///
     /// Versions: 0+; entity: `brokerId`.
@@ -365,8 +373,8 @@ impl PartitionData {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `leader_id` (builder style).
@@ -397,13 +405,14 @@ impl PartitionData {
 impl crate::Encodable for PartitionData {
     fn encode(&self, buf: &mut ::bytes::BytesMut, _version: i16) -> Result<(), crate::EncodeError> {
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         buf.put_i32(self.leader_id);
         buf.put_i32(self.leader_epoch);
         crate::primitives::put_bool(buf, self.vote_granted);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -425,7 +434,7 @@ impl crate::Decodable for PartitionData {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         this.leader_id = crate::primitives::get_i32(buf)?;
         this.leader_epoch = crate::primitives::get_i32(buf)?;
         this.vote_granted = crate::primitives::get_bool(buf)?;
@@ -439,12 +448,12 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         this.leader_id = rng.next_u64() as i32;
         this.leader_epoch = rng.next_u64() as i32;
         this.vote_granted = rng.bool();
@@ -460,6 +469,7 @@ impl crate::generated::testing::Random for PartitionData {
 /// Held by `VoteResponse::node_endpoints`.
 /// Kafka treats an array of these as a map keyed by `node_id`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct NodeEndpoint {
     /// The ID of the associated node
     ///
@@ -535,7 +545,8 @@ impl crate::Encodable for NodeEndpoint {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -598,8 +609,8 @@ impl crate::Decodable for NodeEndpoint {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for NodeEndpoint {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for NodeEndpoint {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         if version >= 1 {

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 0; the latest version is unstable; served by broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct WriteShareGroupStateRequest {
     /// The group identifier.
     ///
@@ -60,7 +61,8 @@ impl crate::Encodable for WriteShareGroupStateRequest {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -133,18 +135,18 @@ impl crate::Message for WriteShareGroupStateRequest {
 }
 
 impl crate::Request for WriteShareGroupStateRequest {
-    type Response = crate::generated::WriteShareGroupStateResponse;
+    type Response = crate::messages::WriteShareGroupStateResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::WriteShareGroupState;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for WriteShareGroupStateRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for WriteShareGroupStateRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.group_id = rng.string();
         this.topics = rng
-            .vec(|rng| <WriteStateData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <WriteStateData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -156,6 +158,7 @@ impl crate::generated::testing::Random for WriteShareGroupStateRequest {
 ///
 /// Held by `WriteShareGroupStateRequest::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct WriteStateData {
     /// The topic identifier.
     ///
@@ -200,7 +203,8 @@ impl crate::Encodable for WriteStateData {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -244,13 +248,13 @@ impl crate::Decodable for WriteStateData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for WriteStateData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for WriteStateData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.topic_id = rng.uuid();
         this.partitions = rng
-            .vec(|rng| <PartitionData as crate::generated::testing::Random>::random(rng, version));
+            .vec(|rng| <PartitionData as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -262,6 +266,7 @@ impl crate::generated::testing::Random for WriteStateData {
 ///
 /// Held by `WriteStateData::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct PartitionData {
     /// The partition index.
     ///
@@ -334,7 +339,8 @@ impl crate::Encodable for PartitionData {
         }
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, version: i16) -> Result<usize, crate::EncodeError> {
@@ -387,8 +393,8 @@ impl crate::Decodable for PartitionData {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for PartitionData {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for PartitionData {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.partition = rng.next_u64() as i32;
@@ -396,7 +402,7 @@ impl crate::generated::testing::Random for PartitionData {
         this.leader_epoch = rng.next_u64() as i32;
         this.start_offset = rng.next_u64() as i64;
         this.state_batches =
-            rng.vec(|rng| <StateBatch as crate::generated::testing::Random>::random(rng, version));
+            rng.vec(|rng| <StateBatch as crate::messages::testing::Random>::random(rng, version));
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }
@@ -408,6 +414,7 @@ impl crate::generated::testing::Random for PartitionData {
 ///
 /// Held by `PartitionData::state_batches`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct StateBatch {
     /// The base offset of this state batch.
     ///
@@ -468,7 +475,8 @@ impl crate::Encodable for StateBatch {
         buf.put_i16(self.delivery_count);
         let tagged = self.unknown_tagged_fields.len();
         crate::primitives::put_uvarint(buf, tagged as u32);
-        crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+        let mut unknown = self.unknown_tagged_fields.iter().peekable();
+        crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         Ok(())
     }
     fn encoded_len(&self, _version: i16) -> Result<usize, crate::EncodeError> {
@@ -502,8 +510,8 @@ impl crate::Decodable for StateBatch {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for StateBatch {
-    fn random(rng: &mut crate::generated::testing::TestRng, _version: i16) -> Self {
+impl crate::messages::testing::Random for StateBatch {
+    fn random(rng: &mut crate::messages::testing::TestRng, _version: i16) -> Self {
         let flexible = true;
         let mut this = Self::default();
         this.first_offset = rng.next_u64() as i64;

@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 1; served by zkBroker, broker.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct WriteTxnMarkersRequest {
     /// The transaction markers to be written.
     ///
@@ -51,7 +52,8 @@ impl crate::Encodable for WriteTxnMarkersRequest {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "WriteTxnMarkersRequest",
@@ -136,17 +138,17 @@ impl crate::Message for WriteTxnMarkersRequest {
 }
 
 impl crate::Request for WriteTxnMarkersRequest {
-    type Response = crate::generated::WriteTxnMarkersResponse;
+    type Response = crate::messages::WriteTxnMarkersResponse;
     const API_KEY: crate::ApiKey = crate::ApiKey::WriteTxnMarkers;
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for WriteTxnMarkersRequest {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for WriteTxnMarkersRequest {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.markers = rng.vec(|rng| {
-            <WritableTxnMarker as crate::generated::testing::Random>::random(rng, version)
+            <WritableTxnMarker as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -159,6 +161,7 @@ impl crate::generated::testing::Random for WriteTxnMarkersRequest {
 ///
 /// Held by `WriteTxnMarkersRequest::markers`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct WritableTxnMarker {
     /// The current producer ID.
     ///
@@ -234,7 +237,8 @@ impl crate::Encodable for WritableTxnMarker {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "WriteTxnMarkersRequest.WritableTxnMarker",
@@ -299,15 +303,15 @@ impl crate::Decodable for WritableTxnMarker {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for WritableTxnMarker {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for WritableTxnMarker {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.producer_id = rng.next_u64() as i64;
         this.producer_epoch = rng.next_u64() as i16;
         this.transaction_result = rng.bool();
         this.topics = rng.vec(|rng| {
-            <WritableTxnMarkerTopic as crate::generated::testing::Random>::random(rng, version)
+            <WritableTxnMarkerTopic as crate::messages::testing::Random>::random(rng, version)
         });
         this.coordinator_epoch = rng.next_u64() as i32;
         if flexible {
@@ -321,6 +325,7 @@ impl crate::generated::testing::Random for WritableTxnMarker {
 ///
 /// Held by `WritableTxnMarker::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct WritableTxnMarkerTopic {
     /// The topic name.
     ///
@@ -366,7 +371,8 @@ impl crate::Encodable for WritableTxnMarkerTopic {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "WriteTxnMarkersRequest.WritableTxnMarkerTopic",
@@ -424,8 +430,8 @@ impl crate::Decodable for WritableTxnMarkerTopic {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for WritableTxnMarkerTopic {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for WritableTxnMarkerTopic {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.name = rng.string();

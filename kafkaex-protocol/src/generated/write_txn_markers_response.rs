@@ -8,6 +8,7 @@ use ::bytes::BufMut as _;
 ///
 /// Facts from the spec: flexible from version 1.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct WriteTxnMarkersResponse {
     /// The results for writing makers.
     ///
@@ -51,7 +52,8 @@ impl crate::Encodable for WriteTxnMarkersResponse {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "WriteTxnMarkersResponse",
@@ -137,12 +139,12 @@ impl crate::Message for WriteTxnMarkersResponse {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for WriteTxnMarkersResponse {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for WriteTxnMarkersResponse {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.markers = rng.vec(|rng| {
-            <WritableTxnMarkerResult as crate::generated::testing::Random>::random(rng, version)
+            <WritableTxnMarkerResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -155,6 +157,7 @@ impl crate::generated::testing::Random for WriteTxnMarkersResponse {
 ///
 /// Held by `WriteTxnMarkersResponse::markers`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct WritableTxnMarkerResult {
     /// The current producer ID in use by the transactional ID.
     ///
@@ -200,7 +203,8 @@ impl crate::Encodable for WritableTxnMarkerResult {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "WriteTxnMarkersResponse.WritableTxnMarkerResult",
@@ -259,15 +263,13 @@ impl crate::Decodable for WritableTxnMarkerResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for WritableTxnMarkerResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for WritableTxnMarkerResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.producer_id = rng.next_u64() as i64;
         this.topics = rng.vec(|rng| {
-            <WritableTxnMarkerTopicResult as crate::generated::testing::Random>::random(
-                rng, version,
-            )
+            <WritableTxnMarkerTopicResult as crate::messages::testing::Random>::random(rng, version)
         });
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
@@ -280,6 +282,7 @@ impl crate::generated::testing::Random for WritableTxnMarkerResult {
 ///
 /// Held by `WritableTxnMarkerResult::topics`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct WritableTxnMarkerTopicResult {
     /// The topic name.
     ///
@@ -325,7 +328,8 @@ impl crate::Encodable for WritableTxnMarkerTopicResult {
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "WriteTxnMarkersResponse.WritableTxnMarkerTopicResult",
@@ -384,13 +388,13 @@ impl crate::Decodable for WritableTxnMarkerTopicResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for WritableTxnMarkerTopicResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for WritableTxnMarkerTopicResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.name = rng.string();
         this.partitions = rng.vec(|rng| {
-            <WritableTxnMarkerPartitionResult as crate::generated::testing::Random>::random(
+            <WritableTxnMarkerPartitionResult as crate::messages::testing::Random>::random(
                 rng, version,
             )
         });
@@ -405,6 +409,7 @@ impl crate::generated::testing::Random for WritableTxnMarkerTopicResult {
 ///
 /// Held by `WritableTxnMarkerTopicResult::partitions`.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct WritableTxnMarkerPartitionResult {
     /// The partition index.
     ///
@@ -413,7 +418,7 @@ pub struct WritableTxnMarkerPartitionResult {
     /// The error code, or 0 if there was no error.
     ///
     /// Versions: 0+.
-    pub error_code: i16,
+    pub error_code: crate::ErrorCode,
     /// Tagged fields this code does not know, kept so they survive a round trip.
     pub unknown_tagged_fields: crate::primitives::UnknownTaggedFields,
 }
@@ -425,8 +430,8 @@ impl WritableTxnMarkerPartitionResult {
         self
     }
     /// Sets `error_code` (builder style).
-    pub fn with_error_code(mut self, value: i16) -> Self {
-        self.error_code = value;
+    pub fn with_error_code(mut self, value: impl Into<crate::ErrorCode>) -> Self {
+        self.error_code = value.into();
         self
     }
     /// Sets `unknown_tagged_fields` (builder style).
@@ -443,11 +448,12 @@ impl crate::Encodable for WritableTxnMarkerPartitionResult {
     fn encode(&self, buf: &mut ::bytes::BytesMut, version: i16) -> Result<(), crate::EncodeError> {
         let flexible = version >= 1;
         buf.put_i32(self.partition_index);
-        buf.put_i16(self.error_code);
+        buf.put_i16(self.error_code.code());
         if flexible {
             let tagged = self.unknown_tagged_fields.len();
             crate::primitives::put_uvarint(buf, tagged as u32);
-            crate::primitives::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);
+            let mut unknown = self.unknown_tagged_fields.iter().peekable();
+            crate::primitives::put_unknown_tagged_fields(buf, &mut unknown, None);
         } else if !self.unknown_tagged_fields.is_empty() {
             return Err(crate::EncodeError::FieldNotInVersion {
                 message: "WriteTxnMarkersResponse.WritableTxnMarkerPartitionResult",
@@ -482,7 +488,7 @@ impl crate::Decodable for WritableTxnMarkerPartitionResult {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.partition_index = crate::primitives::get_i32(buf)?;
-        this.error_code = crate::primitives::get_i16(buf)?;
+        this.error_code = crate::ErrorCode::from_code(crate::primitives::get_i16(buf)?);
         if flexible {
             crate::primitives::get_tagged_fields(buf, &mut this.unknown_tagged_fields, |_, _| {
                 Ok(false)
@@ -493,12 +499,12 @@ impl crate::Decodable for WritableTxnMarkerPartitionResult {
 }
 
 #[cfg(feature = "testing")]
-impl crate::generated::testing::Random for WritableTxnMarkerPartitionResult {
-    fn random(rng: &mut crate::generated::testing::TestRng, version: i16) -> Self {
+impl crate::messages::testing::Random for WritableTxnMarkerPartitionResult {
+    fn random(rng: &mut crate::messages::testing::TestRng, version: i16) -> Self {
         let flexible = version >= 1;
         let mut this = Self::default();
         this.partition_index = rng.next_u64() as i32;
-        this.error_code = rng.next_u64() as i16;
+        this.error_code = crate::ErrorCode::from_code(rng.next_u64() as i16);
         if flexible {
             this.unknown_tagged_fields = rng.unknown_tagged_fields();
         }

@@ -91,10 +91,13 @@ impl std::fmt::Display for Compression {
     }
 }
 
-fn codec_err(codec: Compression, e: impl std::fmt::Display) -> CompressionError {
+fn codec_err(
+    codec: Compression,
+    e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> CompressionError {
     CompressionError::Codec {
         codec: codec.name(),
-        message: e.to_string(),
+        source: crate::error::CodecError::new(e),
     }
 }
 

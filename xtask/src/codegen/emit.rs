@@ -152,6 +152,7 @@ fn non_default(f: &Field) -> String {
     match &f.ty {
         Ty::Bool => p,
         Ty::I8 | Ty::I16 | Ty::U16 | Ty::I32 | Ty::U32 | Ty::I64 => format!("{p} != 0"),
+        Ty::ErrorCode => format!("!{p}.is_ok()"),
         Ty::F64 => format!("{p} != 0.0"),
         Ty::String | Ty::Bytes | Ty::Records | Ty::Array(_) => format!("!{p}.is_empty()"),
         Ty::Uuid => format!("{p} != crate::Uuid::ZERO"),
@@ -165,6 +166,7 @@ fn put_value(ty: &Ty, v: &str, c: &str) -> String {
         Ty::Bool => format!("{P}::put_bool(buf, {});", deref(v)),
         Ty::I8 => format!("buf.put_i8({});", deref(v)),
         Ty::I16 => format!("buf.put_i16({});", deref(v)),
+        Ty::ErrorCode => format!("buf.put_i16({}.code());", place(v)),
         Ty::U16 => format!("buf.put_u16({});", deref(v)),
         Ty::I32 => format!("buf.put_i32({});", deref(v)),
         Ty::U32 => format!("buf.put_u32({});", deref(v)),
@@ -217,6 +219,7 @@ fn get_value(ty: &Ty, c: &str, what: &str) -> String {
         Ty::Bool => format!("{P}::get_bool(buf)?"),
         Ty::I8 => format!("{P}::get_i8(buf)?"),
         Ty::I16 => format!("{P}::get_i16(buf)?"),
+        Ty::ErrorCode => format!("crate::ErrorCode::from_code({P}::get_i16(buf)?)"),
         Ty::U16 => format!("{P}::get_u16(buf)?"),
         Ty::I32 => format!("{P}::get_i32(buf)?"),
         Ty::U32 => format!("{P}::get_u32(buf)?"),
@@ -343,6 +346,7 @@ fn random_value(ty: &Ty) -> String {
         Ty::Bool => "rng.bool()".into(),
         Ty::I8 => "rng.next_u64() as i8".into(),
         Ty::I16 => "rng.next_u64() as i16".into(),
+        Ty::ErrorCode => "crate::ErrorCode::from_code(rng.next_u64() as i16)".into(),
         Ty::U16 => "rng.next_u64() as u16".into(),
         Ty::I32 => "rng.next_u64() as i32".into(),
         Ty::U32 => "rng.next_u64() as u32".into(),
@@ -353,7 +357,7 @@ fn random_value(ty: &Ty) -> String {
         Ty::Bytes | Ty::Records => "rng.bytes()".into(),
         Ty::Array(inner) => format!("rng.vec(|rng| {})", random_value(inner)),
         Ty::Struct(s) => {
-            format!("<{s} as crate::generated::testing::Random>::random(rng, version)")
+            format!("<{s} as crate::messages::testing::Random>::random(rng, version)")
         }
     }
 }
@@ -488,6 +492,8 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct) {
     } else {
         w!(out, "#[derive(Debug, Clone, PartialEq)]");
     }
+    // Build with `Default` and the `with_*` setters: new spec versions add fields.
+    w!(out, "#[non_exhaustive]");
     w!(out, "pub struct {name} {{");
     for f in &s.fields {
         out.push_str(&field_doc(&cx, f));
@@ -511,7 +517,7 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct) {
         for f in &s.fields {
             w!(out, "{}: {},", f.ident, f.default_expr);
         }
-        w!(out, "unknown_tagged_fields: Vec::new(),");
+        w!(out, "unknown_tagged_fields: Default::default(),");
         w!(out, "}} }} }}\n");
     }
 
@@ -528,12 +534,22 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct) {
             "/// Sets `{}` (builder style).",
             f.ident.trim_start_matches("r#")
         );
-        w!(
-            out,
-            "pub fn {}(mut self, value: {ty}) -> Self {{ self.{} = value; self }}",
-            f.setter,
-            f.ident
-        );
+        if f.ty == Ty::ErrorCode && !f.optional {
+            // Takes the code as a number too: `with_error_code(35)`.
+            w!(
+                out,
+                "pub fn {}(mut self, value: impl Into<{ty}>) -> Self {{ self.{} = value.into(); self }}",
+                f.setter,
+                f.ident
+            );
+        } else {
+            w!(
+                out,
+                "pub fn {}(mut self, value: {ty}) -> Self {{ self.{} = value; self }}",
+                f.setter,
+                f.ident
+            );
+        }
     }
     w!(out, "/// Sets `unknown_tagged_fields` (builder style).");
     w!(out, "pub fn with_unknown_tagged_fields(mut self, value: {P}::UnknownTaggedFields) -> Self {{ self.unknown_tagged_fields = value; self }}");
@@ -605,7 +621,23 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct) {
             len_t,
             "len += {P}::unknown_tagged_fields_len(&self.unknown_tagged_fields);"
         );
-        let mut writes = String::new();
+        if !tagged.is_empty() {
+            let tags: Vec<String> = tagged
+                .iter()
+                .map(|f| f.tag.unwrap_or_default().to_string())
+                .collect();
+            let check = format!(
+                "{P}::check_unknown_tags(&self.unknown_tagged_fields, &[{}], {:?})?;",
+                tags.join(", "),
+                s.error_name
+            );
+            w!(enc_t, "{check}");
+            w!(len_t, "{check}");
+        }
+        // Unknown fields go in between the known ones, so every tag is written in ascending
+        // order (KIP-482).
+        let mut writes =
+            String::from("let mut unknown = self.unknown_tagged_fields.iter().peekable();\n");
         for f in &tagged {
             let tag = f.tag.unwrap_or_default();
             let present = match cond(f.versions, valid) {
@@ -618,6 +650,10 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct) {
                 len_present(&cx, f, &c)
             );
             w!(enc_t, "if {present} {{ tagged += 1; }}");
+            w!(
+                writes,
+                "{P}::put_unknown_tagged_fields(buf, &mut unknown, Some({tag}));"
+            );
             w!(
                 writes,
                 "if {present} {{ let size = {size}; {P}::put_uvarint(buf, {tag}); {P}::put_uvarint(buf, size as u32); {} }}",
@@ -645,7 +681,7 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct) {
         enc_t.push_str(&writes);
         w!(
             enc_t,
-            "{P}::put_unknown_tagged_fields(buf, &self.unknown_tagged_fields);"
+            "{P}::put_unknown_tagged_fields(buf, &mut unknown, None);"
         );
         w!(len_t, "len += {P}::uvarint_len(tagged as u32);");
         if msg.flexible.covers(valid) {
@@ -770,7 +806,7 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct) {
         if msg.kind == MessageKind::Request {
             let resp = format!("{}Response", msg.api_name());
             w!(out, "impl crate::Request for {name} {{");
-            w!(out, "type Response = crate::generated::{resp};");
+            w!(out, "type Response = crate::messages::{resp};");
             w!(
                 out,
                 "const API_KEY: crate::ApiKey = crate::ApiKey::{};",
@@ -826,10 +862,10 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct) {
     };
     let rnd = with_flexible(&cx, format!("{this_decl}\n{rnd}this\n"));
     w!(out, "#[cfg(feature = \"testing\")]");
-    w!(out, "impl crate::generated::testing::Random for {name} {{");
+    w!(out, "impl crate::messages::testing::Random for {name} {{");
     w!(
         out,
-        "fn random({}: &mut crate::generated::testing::TestRng, {}: i16) -> Self {{\n{rnd}}}",
+        "fn random({}: &mut crate::messages::testing::TestRng, {}: i16) -> Self {{\n{rnd}}}",
         param(&rnd, "rng"),
         param(&rnd, "version")
     );
@@ -993,7 +1029,7 @@ pub(crate) fn mod_file(messages: &[Message]) -> String {
     );
     w!(
         out,
-        "pub fn request_header_version(self, version: i16) -> i16 {{"
+        "pub fn request_header_version(self, version: i16) -> crate::header::RequestHeaderVersion {{"
     );
     if requests
         .iter()
@@ -1005,12 +1041,12 @@ pub(crate) fn mod_file(messages: &[Message]) -> String {
         );
         w!(
             out,
-            "if self == ApiKey::ControlledShutdown && version == 0 {{ return 0; }}"
+            "if self == ApiKey::ControlledShutdown && version == 0 {{ return crate::header::RequestHeaderVersion::V0; }}"
         );
     }
     w!(
         out,
-        "match self.flexible_min() {{ Some(min) if version >= min => 2, _ => 1 }}"
+        "match self.flexible_min() {{ Some(min) if version >= min => crate::header::RequestHeaderVersion::V2, _ => crate::header::RequestHeaderVersion::V1 }}"
     );
     w!(out, "}}\n");
     w!(
@@ -1019,7 +1055,7 @@ pub(crate) fn mod_file(messages: &[Message]) -> String {
     );
     w!(
         out,
-        "pub fn response_header_version(self, version: i16) -> i16 {{"
+        "pub fn response_header_version(self, version: i16) -> crate::header::ResponseHeaderVersion {{"
     );
     w!(
         out,
@@ -1029,10 +1065,13 @@ pub(crate) fn mod_file(messages: &[Message]) -> String {
         out,
         "// does not know must still be able to read the error code."
     );
-    w!(out, "if self == ApiKey::ApiVersions {{ return 0; }}");
     w!(
         out,
-        "match self.flexible_min() {{ Some(min) if version >= min => 1, _ => 0 }}"
+        "if self == ApiKey::ApiVersions {{ return crate::header::ResponseHeaderVersion::V0; }}"
+    );
+    w!(
+        out,
+        "match self.flexible_min() {{ Some(min) if version >= min => crate::header::ResponseHeaderVersion::V1, _ => crate::header::ResponseHeaderVersion::V0 }}"
     );
     w!(out, "}}\n");
     w!(out, "}}\n");

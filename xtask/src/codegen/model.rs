@@ -78,6 +78,9 @@ pub(crate) enum Ty {
     Bool,
     I8,
     I16,
+    /// An `int16` error code field (`ErrorCode`, `PartitionErrorCode`, ...), typed as
+    /// `crate::ErrorCode`, which keeps unknown codes, so the wire value round-trips.
+    ErrorCode,
     U16,
     I32,
     U32,
@@ -120,6 +123,7 @@ impl Ty {
             Ty::Bool => "bool".into(),
             Ty::I8 => "i8".into(),
             Ty::I16 => "i16".into(),
+            Ty::ErrorCode => "crate::ErrorCode".into(),
             Ty::U16 => "u16".into(),
             Ty::I32 => "i32".into(),
             Ty::U32 => "u32".into(),
@@ -137,7 +141,7 @@ impl Ty {
     pub(crate) fn fixed_width(&self) -> Option<usize> {
         Some(match self {
             Ty::Bool | Ty::I8 => 1,
-            Ty::I16 | Ty::U16 => 2,
+            Ty::I16 | Ty::ErrorCode | Ty::U16 => 2,
             Ty::I32 | Ty::U32 => 4,
             Ty::I64 | Ty::F64 => 8,
             Ty::Uuid => 16,
@@ -311,7 +315,11 @@ impl<'a> Resolver<'a> {
     }
 
     fn field(&mut self, parent: &str, f: &'a FieldSpec) -> Result<Field> {
-        let ty = Ty::parse(&f.ty);
+        let ty = match Ty::parse(&f.ty) {
+            // Every int16 whose name ends in ErrorCode is one of Kafka's error codes.
+            Ty::I16 if f.name.ends_with("ErrorCode") => Ty::ErrorCode,
+            ty => ty,
+        };
         let versions = Range::parse(&f.versions)?.intersect(self.valid);
         let nullable = match &f.nullable_versions {
             Some(n) => Range::parse(n)?.intersect(self.valid),
@@ -397,6 +405,16 @@ impl<'a> Resolver<'a> {
                 };
                 ensure!(ok, "default {v} out of range");
                 (v.to_string(), v == 0)
+            }
+            Ty::ErrorCode => {
+                let v = match &default {
+                    Some(d) => {
+                        parse_int_default(d).with_context(|| format!("bad int default {d}"))?
+                    }
+                    None => 0,
+                };
+                let v = i16::try_from(v).with_context(|| format!("default {v} out of range"))?;
+                (format!("crate::ErrorCode::from_code({v})"), v == 0)
             }
             Ty::F64 => {
                 let v: f64 = match &default {

@@ -92,10 +92,7 @@ impl TestRng {
     pub fn unknown_tagged_fields(&mut self) -> crate::primitives::UnknownTaggedFields {
         let n = if self.below(3) == 0 { self.below(3) } else { 0 };
         (0..n)
-            .map(|_| crate::RawTaggedField {
-                tag: 1000 + self.below(100_000) as u32,
-                data: self.bytes(),
-            })
+            .map(|_| (1000 + self.below(100_000) as u32, self.bytes()))
             .collect()
     }
 }

@@ -6,6 +6,13 @@
 //! adds the console producer/consumer and admin commands, handy when poking at a broker by hand.
 //! Neither pulls in a logging backend (the release tarball adds one itself), so we add the one
 //! that version's scripts use, or the broker would log nothing.
+//!
+//! Kafka 2.x (the `legacy` profile) is different on two counts: its `kafka-tools` is only the
+//! Connect/Trogdor tooling (Jersey, Jetty: slow to resolve, never used here; the console tools
+//! are in `kafka_2.13` itself), and it drags in `slf4j-log4j12` with log4j 1.2.17. So for 2.x
+//! the pom lists the broker alone plus reload4j, the drop-in log4j 1.2 that Kafka itself moved
+//! to in 2.8.2/3.x: the same `org.apache.log4j` API (Kafka's `Log4jController` uses it) and the
+//! same `log4j.properties`, without 1.2.17's known vulnerabilities.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -67,15 +74,28 @@ pub(super) fn ensure(root: &Path, version: &str) -> Result<PathBuf> {
     Ok(lib)
 }
 
-/// Whether `version` is a Kafka 3.x (ZooKeeper-capable, log4j 1 era) release.
-pub(super) fn is_3x(version: &str) -> bool {
-    version.starts_with("3.")
+/// The major version of a Kafka release (`2` for `2.5.1`), `None` when it does not start with
+/// a number.
+fn major(version: &str) -> Option<u32> {
+    version.split('.').next()?.parse().ok()
+}
+
+/// Whether `version` logs through the log4j 1 API (reload4j): every release before 4.0, where
+/// KIP-653 moved to log4j 2. An unparsable version is taken for a new one.
+pub(super) fn uses_log4j1(version: &str) -> bool {
+    major(version).is_some_and(|m| m < 4)
+}
+
+/// Whether `kafka-tools` is worth resolving: from 3.x on it holds the command-line tools; before,
+/// it held only Connect/Trogdor tooling with a large web stack (see the module docs).
+fn wants_tools(version: &str) -> bool {
+    major(version).is_none_or(|m| m >= 3)
 }
 
 /// A pom whose runtime dependencies are the broker's classpath.
 fn pom(version: &str) -> String {
-    let logging = if is_3x(version) {
-        // Kafka 3.x ships reload4j behind slf4j 1.7.
+    let logging = if uses_log4j1(version) {
+        // Kafka 3.x ships reload4j behind slf4j 1.7; 2.x gets the same (see the module docs).
         dep("org.slf4j", "slf4j-reload4j", "1.7.36")
     } else {
         // Kafka 4.x moved to log4j 2 (KIP-653); kafka_2.13 pins slf4j-api 1.7, which would not
@@ -110,7 +130,11 @@ fn pom(version: &str) -> String {
 </project>
 "#,
         broker = dep("org.apache.kafka", "kafka_2.13", version),
-        tools = dep("org.apache.kafka", "kafka-tools", version),
+        tools = if wants_tools(version) {
+            dep("org.apache.kafka", "kafka-tools", version)
+        } else {
+            String::new()
+        },
     )
 }
 
@@ -119,4 +143,29 @@ fn dep(group: &str, artifact: &str, version: &str) -> String {
         "    <dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>\
          <version>{version}</version></dependency>\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logging_and_tools_follow_the_major_version() {
+        for (version, log4j1, tools) in [
+            ("2.5.1", true, false),
+            ("3.9.1", true, true),
+            ("4.4.0", false, true),
+            ("10.0.0", false, true),
+        ] {
+            assert_eq!(uses_log4j1(version), log4j1, "{version}");
+            assert_eq!(wants_tools(version), tools, "{version}");
+            let pom = pom(version);
+            assert_eq!(pom.contains("slf4j-reload4j"), log4j1, "{version}");
+            assert_eq!(pom.contains("log4j-core"), !log4j1, "{version}");
+            assert_eq!(pom.contains("kafka-tools"), tools, "{version}");
+            assert!(pom.contains(&format!(
+                "<artifactId>kafka_2.13</artifactId><version>{version}</version>"
+            )));
+        }
+    }
 }

@@ -1,8 +1,8 @@
 //! Where tests and tools find Kafka brokers: environment variables, or testcontainers.
 //!
 //! Every broker test in this workspace asks a [`BrokerProvider`] for a *profile* (a single KRaft
-//! broker, a three-node cluster, a ZooKeeper-mode 3.9 broker, a broker with TLS and SASL
-//! listeners). Two providers exist:
+//! broker, a three-node cluster, a ZooKeeper-mode 3.9 broker, a ZooKeeper-mode 2.5 broker, a
+//! broker with TLS and SASL listeners). Two providers exist:
 //!
 //! - [`EnvBrokerProvider`] (the default): reads the `KAFKAEX_BOOTSTRAP_<PROFILE>` variables that
 //!   `cargo xtask kafka up <profile>` prints (and that `cargo xtask test` sets), plus the
@@ -17,7 +17,7 @@
 //! broker a failure: CI sets it, so CI never silently skips.
 //!
 //! ```no_run
-//! use kafkaex_net::provider::{test_brokers, BrokerProfile};
+//! use kafkaex_testkit::provider::{test_brokers, BrokerProfile};
 //!
 //! # async fn example() {
 //! let Some(brokers) = test_brokers(BrokerProfile::Kraft, "my_test").await else {
@@ -44,13 +44,22 @@ pub enum BrokerProfile {
     Cluster,
     /// Kafka 3.9 in ZooKeeper mode, for the old API versions Kafka 4 removed.
     Zk,
+    /// Kafka 2.5.1 in ZooKeeper mode (what Elixir KafkaEx's CI ran), for the version ranges
+    /// KafkaEx users' brokers answer with (OffsetFetch up to v7, Produce v8, Fetch v11).
+    Legacy,
     /// Kafka 4.x with SSL, SASL_SSL/PLAIN and SASL_SSL/SCRAM listeners.
     Secure,
 }
 
 impl BrokerProfile {
     /// Every profile.
-    pub const ALL: [BrokerProfile; 4] = [Self::Kraft, Self::Cluster, Self::Zk, Self::Secure];
+    pub const ALL: [BrokerProfile; 5] = [
+        Self::Kraft,
+        Self::Cluster,
+        Self::Zk,
+        Self::Legacy,
+        Self::Secure,
+    ];
 
     /// The profile's name, as `cargo xtask kafka up` takes it.
     pub fn name(self) -> &'static str {
@@ -58,6 +67,7 @@ impl BrokerProfile {
             Self::Kraft => "kraft",
             Self::Cluster => "cluster",
             Self::Zk => "zk",
+            Self::Legacy => "legacy",
             Self::Secure => "secure",
         }
     }
@@ -69,18 +79,21 @@ impl BrokerProfile {
             Self::Kraft => "KAFKAEX_BOOTSTRAP_KRAFT",
             Self::Cluster => "KAFKAEX_BOOTSTRAP_CLUSTER",
             Self::Zk => "KAFKAEX_BOOTSTRAP_ZK",
+            Self::Legacy => "KAFKAEX_BOOTSTRAP_LEGACY",
             Self::Secure => "KAFKAEX_SECURE_SSL",
         }
     }
 
-    /// The prefix of the profile's extra variables (all are also visible through
-    /// [`Brokers::env`]).
-    fn extra_prefixes(self) -> &'static [&'static str] {
+    /// Whether `var` is one of the profile's extra variables (all are also visible through
+    /// [`Brokers::env`]): exact names where a prefix would also match another profile's
+    /// (`KAFKAEX_ZOOKEEPER_ZK` and `KAFKAEX_ZOOKEEPER_LEGACY`).
+    fn is_extra(self, var: &str) -> bool {
         match self {
-            Self::Kraft => &[],
-            Self::Cluster => &["KAFKAEX_CLUSTER_", "KAFKAEX_XTASK"],
-            Self::Zk => &["KAFKAEX_ZOOKEEPER_"],
-            Self::Secure => &["KAFKAEX_SECURE_"],
+            Self::Kraft => false,
+            Self::Cluster => var.starts_with("KAFKAEX_CLUSTER_") || var == "KAFKAEX_XTASK",
+            Self::Zk => var == "KAFKAEX_ZOOKEEPER_ZK",
+            Self::Legacy => var == "KAFKAEX_ZOOKEEPER_LEGACY",
+            Self::Secure => var.starts_with("KAFKAEX_SECURE_"),
         }
     }
 }
@@ -234,9 +247,7 @@ impl EnvBrokerProvider {
         })?;
         let env = vars
             .iter()
-            .filter(|(k, _)| {
-                k.as_str() == var || profile.extra_prefixes().iter().any(|p| k.starts_with(p))
-            })
+            .filter(|(k, _)| k.as_str() == var || profile.is_extra(k))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         Ok(Some(Brokers {
@@ -349,9 +360,9 @@ mod containers {
     use std::sync::Arc;
 
     use async_trait::async_trait;
-    use testcontainers::core::{IntoContainerPort, WaitFor};
     use testcontainers::runners::AsyncRunner;
-    use testcontainers::{ContainerAsync, GenericImage, ImageExt};
+    use testcontainers::ImageExt;
+    use testcontainers_modules::kafka::apache::{Kafka, KAFKA_PORT};
     use tokio::sync::Mutex;
 
     use super::{BrokerProfile, BrokerProvider, Brokers, ProviderError};
@@ -360,13 +371,11 @@ mod containers {
     /// `KAFKAEX_TESTCONTAINERS_IMAGE_TAG`).
     pub(super) const DEFAULT_IMAGE_TAG: &str = "4.1.0";
 
-    /// Starts a single-node KRaft `apache/kafka` container per provider for the `kraft` profile
-    /// (other profiles are [`ProviderError::Unsupported`]: they need the xtask brokers).
-    ///
-    /// Kafka advertises one address to clients, and with Docker's random port mapping that
-    /// address is not known before the container starts; so the provider picks a free host port
-    /// first and maps it to the same number inside the container, advertising
-    /// `127.0.0.1:<port>`. The container lives as long as any [`Brokers`] handed out for it.
+    /// Starts a single-node KRaft `apache/kafka` container (the JVM image, through the
+    /// maintained `testcontainers-modules` definition, which advertises the mapped host port)
+    /// per provider for the `kraft` profile; other profiles are [`ProviderError::Unsupported`]:
+    /// they need the xtask brokers. The container lives as long as any [`Brokers`] handed out
+    /// for it.
     #[derive(Debug, Default)]
     pub struct TestcontainersBrokerProvider {
         started: Mutex<HashMap<BrokerProfile, Brokers>>,
@@ -379,48 +388,28 @@ mod containers {
         }
     }
 
-    fn free_port() -> Result<u16, ProviderError> {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .map_err(|e| ProviderError::Start {
-                profile: BrokerProfile::Kraft,
-                reason: format!("no free local port: {e}"),
-            })
+    fn start_error(reason: impl std::fmt::Display) -> ProviderError {
+        ProviderError::Start {
+            profile: BrokerProfile::Kraft,
+            reason: reason.to_string(),
+        }
     }
 
     async fn start_kraft() -> Result<Brokers, ProviderError> {
-        let port = free_port()?;
         let tag = std::env::var("KAFKAEX_TESTCONTAINERS_IMAGE_TAG")
             .unwrap_or_else(|_| DEFAULT_IMAGE_TAG.to_owned());
-        let listeners = format!("PLAINTEXT://0.0.0.0:{port},CONTROLLER://0.0.0.0:9093");
-        let advertised = format!("PLAINTEXT://127.0.0.1:{port}");
-        let container: ContainerAsync<GenericImage> = GenericImage::new("apache/kafka", &tag)
-            .with_exposed_port(port.tcp())
-            .with_wait_for(WaitFor::message_on_stdout("Kafka Server started"))
-            .with_mapped_port(port, port.tcp())
-            .with_env_var("KAFKA_NODE_ID", "1")
-            .with_env_var("KAFKA_PROCESS_ROLES", "broker,controller")
-            .with_env_var("KAFKA_LISTENERS", listeners)
-            .with_env_var("KAFKA_ADVERTISED_LISTENERS", advertised)
-            .with_env_var("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
-            .with_env_var(
-                "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
-                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            )
-            .with_env_var("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
-            .with_env_var("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
-            .with_env_var("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
-            .with_env_var("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
-            .with_env_var("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+        let container = Kafka::default()
+            .with_jvm_image()
+            .with_tag(tag)
             .with_env_var("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "true")
-            .with_env_var("KAFKA_DELETE_TOPIC_ENABLE", "true")
+            .with_env_var("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
             .start()
             .await
-            .map_err(|e| ProviderError::Start {
-                profile: BrokerProfile::Kraft,
-                reason: e.to_string(),
-            })?;
+            .map_err(start_error)?;
+        let port = container
+            .get_host_port_ipv4(KAFKA_PORT)
+            .await
+            .map_err(start_error)?;
         let mut brokers = Brokers::new(BrokerProfile::Kraft, vec![format!("127.0.0.1:{port}")]);
         brokers._keep_alive = Some(Arc::new(container));
         Ok(brokers)
@@ -492,6 +481,26 @@ mod tests {
         assert_eq!(b.env("KAFKAEX_CLUSTER_NODES"), Some("1@127.0.0.1:29092"));
         assert_eq!(b.env("KAFKAEX_SECURE_PLAIN_PASSWORD"), None);
         assert!(p.lookup(BrokerProfile::Kraft).unwrap().is_none());
+    }
+
+    #[test]
+    fn zookeeper_profiles_do_not_take_each_others_variables() {
+        let p = EnvBrokerProvider::from_vars([
+            ("KAFKAEX_BOOTSTRAP_ZK", "127.0.0.1:39092"),
+            ("KAFKAEX_ZOOKEEPER_ZK", "127.0.0.1:32181"),
+            ("KAFKAEX_BOOTSTRAP_LEGACY", "127.0.0.1:59092"),
+            ("KAFKAEX_ZOOKEEPER_LEGACY", "127.0.0.1:52181"),
+        ]);
+        let zk = p.lookup(BrokerProfile::Zk).unwrap().unwrap();
+        assert_eq!(zk.env("KAFKAEX_ZOOKEEPER_ZK"), Some("127.0.0.1:32181"));
+        assert_eq!(zk.env("KAFKAEX_ZOOKEEPER_LEGACY"), None);
+        let legacy = p.lookup(BrokerProfile::Legacy).unwrap().unwrap();
+        assert_eq!(legacy.bootstrap, ["127.0.0.1:59092"]);
+        assert_eq!(
+            legacy.env("KAFKAEX_ZOOKEEPER_LEGACY"),
+            Some("127.0.0.1:52181")
+        );
+        assert_eq!(legacy.env("KAFKAEX_ZOOKEEPER_ZK"), None);
     }
 
     #[test]

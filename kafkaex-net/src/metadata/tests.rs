@@ -1,7 +1,7 @@
 //! The metadata cache, fed hand-built Metadata responses: merging, full and partial refreshes,
 //! generations, transient errors, invalidation, leader epochs and hostile values.
 
-use kafkaex_net::metadata::{ClusterMetadata, LeaderLookup, RefreshKind, StaleGeneration};
+use super::{ClusterMetadata, LeaderLookup, RefreshKind, StaleGeneration};
 use kafkaex_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -34,7 +34,7 @@ fn topic(name: &str, partitions: Vec<MetadataResponsePartition>) -> MetadataResp
 fn topic_error(name: &str, code: ErrorCode) -> MetadataResponseTopic {
     MetadataResponseTopic::default()
         .with_name(Some(name.to_owned()))
-        .with_error_code(code.code())
+        .with_error_code(code)
 }
 
 fn response(topics: Vec<MetadataResponseTopic>) -> MetadataResponse {
@@ -83,9 +83,9 @@ fn full_response_fills_brokers_controller_topics_and_partitions() {
     assert_eq!(cache.leader("a", 0), leader(1, 5));
     assert_eq!(cache.leader("a", 1), leader(2, 4));
     let p = cache.partition("a", 1).unwrap();
-    assert_eq!(p.replicas, vec![1, 2, 3]);
-    assert_eq!(p.isr, vec![1, 2]);
-    assert_eq!(p.offline_replicas, vec![3]);
+    assert_eq!(p.replicas(), [1, 2, 3]);
+    assert_eq!(p.isr(), [1, 2]);
+    assert_eq!(p.offline_replicas(), [3]);
     assert_eq!(cache.topic("a").unwrap().topic_id, Uuid([7; 16]));
     assert!(cache.topic("__consumer_offsets").unwrap().is_internal);
     assert!(!cache.topic("a").unwrap().is_internal);
@@ -228,7 +228,7 @@ fn stale_generation_is_refused_and_changes_nothing() {
 #[test]
 fn transient_partition_error_is_kept_as_no_leader_and_healed_later() {
     let mut cache = ClusterMetadata::new();
-    let electing = partition(0, -1, 3).with_error_code(ErrorCode::LeaderNotAvailable.code());
+    let electing = partition(0, -1, 3).with_error_code(ErrorCode::LeaderNotAvailable);
     let generation = cache.begin_refresh();
     let update = cache
         .apply(
@@ -439,7 +439,7 @@ fn leader_epoch_does_not_go_backwards() {
         RefreshKind::Full,
         &response(vec![topic("a", vec![same, partition(1, 3, 4)])]),
     );
-    assert_eq!(cache.partition("a", 0).unwrap().isr, vec![2]);
+    assert_eq!(cache.partition("a", 0).unwrap().isr(), [2]);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The cluster metadata cache: brokers, controller, topics and partitions, generation-counted.
 //!
-//! [`ClusterMetadata`] is plain data with no I/O: the router ([`crate::router`]) sends the
+//! [`ClusterMetadata`] is plain data with no I/O: the [`Cluster`](crate::Cluster) sends the
 //! `Metadata` requests and feeds the responses in; everything here can be tested by building
 //! [`MetadataResponse`] values by hand.
 //!
@@ -8,8 +8,8 @@
 //!
 //! Metadata requests can overlap (a periodic refresh, a refresh after `NOT_LEADER_OR_FOLLOWER`)
 //! and their responses can come back in any order. Each refresh therefore takes a
-//! [`Generation`] from [`ClusterMetadata::begin_refresh`] *before* its request is sent, and
-//! [`ClusterMetadata::apply`] refuses a response whose generation is older than the last one
+//! [`Generation`] from `ClusterMetadata::begin_refresh` (crate-private) *before* its request is sent, and
+//! `ClusterMetadata::apply` refuses a response whose generation is older than the last one
 //! applied: a slow refresh started earlier cannot overwrite what a later one brought.
 //!
 //! # What a response does to the cache
@@ -41,31 +41,20 @@
 //! epoch): a response to a request sent before the broker said "not leader" may well name the
 //! old leader again.
 //!
-//! ```
-//! use kafkaex_net::metadata::{ClusterMetadata, LeaderLookup, RefreshKind};
-//! use kafkaex_protocol::messages::metadata_response::{
-//!     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
-//! };
-//! use kafkaex_protocol::messages::MetadataResponse;
+//! The cache is filled by the [`Cluster`](crate::Cluster) only; callers read it:
 //!
-//! let response = MetadataResponse::default()
-//!     .with_brokers(vec![MetadataResponseBroker::default()
-//!         .with_node_id(1)
-//!         .with_host("localhost".into())
-//!         .with_port(9092)])
-//!     .with_topics(vec![MetadataResponseTopic::default()
-//!         .with_name(Some("events".into()))
-//!         .with_partitions(vec![MetadataResponsePartition::default()
-//!             .with_partition_index(0)
-//!             .with_leader_id(1)
-//!             .with_leader_epoch(3)])]);
+//! ```no_run
+//! use kafkaex_net::metadata::LeaderLookup;
 //!
-//! let mut cache = ClusterMetadata::new();
-//! let generation = cache.begin_refresh(); // before sending the request
-//! cache.apply(generation, RefreshKind::Full, &response).unwrap();
-//! assert_eq!(cache.leader("events", 0), LeaderLookup::Leader { node_id: 1, leader_epoch: Some(3) });
-//! cache.invalidate_partition("events", 0);
-//! assert!(matches!(cache.leader("events", 0), LeaderLookup::Refresh { .. }));
+//! # fn example(cluster: &kafkaex_net::Cluster) {
+//! match cluster.with_metadata(|m| m.leader("events", 0)) {
+//!     LeaderLookup::Leader { node_id, leader_epoch } => {
+//!         println!("events-0 is led by node {node_id} (epoch {leader_epoch:?})")
+//!     }
+//!     LeaderLookup::Refresh { reason } => println!("not known yet: {reason}"),
+//!     LeaderLookup::Error(code) => println!("events-0: {code}"),
+//! }
+//! # }
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,7 +66,7 @@ use kafkaex_protocol::messages::metadata_response::{
 use kafkaex_protocol::messages::MetadataResponse;
 use kafkaex_protocol::{ErrorCode, Uuid};
 
-/// The number of a metadata refresh, taken with [`ClusterMetadata::begin_refresh`] before the
+/// The number of a metadata refresh, taken with `ClusterMetadata::begin_refresh` (crate-private) before the
 /// request is sent. Later refreshes have larger numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Generation(u64);
@@ -104,7 +93,7 @@ pub enum RefreshKind {
     Partial,
 }
 
-/// A response that [`ClusterMetadata::apply`] refused because a later refresh was already
+/// A response that `ClusterMetadata::apply` refused because a later refresh was already
 /// applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("metadata refresh {refused} is older than refresh {applied}, which was already applied")]
@@ -156,6 +145,9 @@ impl BrokerInfo {
 }
 
 /// One partition of a topic.
+///
+/// Kept compact (one allocation for its three node lists), because a cluster may have
+/// hundreds of thousands of partitions and the cache holds each one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionMetadata {
     /// The partition index.
@@ -166,14 +158,13 @@ pub struct PartitionMetadata {
     /// The leader epoch; `None` when the broker did not send one (Metadata v6 and older) or sent
     /// -1.
     pub leader_epoch: Option<i32>,
-    /// The replicas' node ids.
-    pub replicas: Vec<i32>,
-    /// The in-sync replicas' node ids.
-    pub isr: Vec<i32>,
-    /// The offline replicas' node ids.
-    pub offline_replicas: Vec<i32>,
     /// The error the last response carried for the partition ([`ErrorCode::None`] if none).
     pub error: ErrorCode,
+    /// The replicas, then the in-sync replicas, then the offline replicas.
+    nodes: Box<[i32]>,
+    /// Where the in-sync replicas and the offline replicas start in `nodes`.
+    isr_at: u32,
+    offline_at: u32,
     /// Set by an invalidation: the counter value at that moment; a refresh with an equal or
     /// larger generation clears it.
     invalidated_at: Option<u64>,
@@ -184,13 +175,30 @@ impl PartitionMetadata {
     pub fn is_invalidated(&self) -> bool {
         self.invalidated_at.is_some()
     }
+
+    /// The replicas' node ids.
+    pub fn replicas(&self) -> &[i32] {
+        self.nodes.get(..self.isr_at as usize).unwrap_or_default()
+    }
+
+    /// The in-sync replicas' node ids.
+    pub fn isr(&self) -> &[i32] {
+        self.nodes
+            .get(self.isr_at as usize..self.offline_at as usize)
+            .unwrap_or_default()
+    }
+
+    /// The offline replicas' node ids.
+    pub fn offline_replicas(&self) -> &[i32] {
+        self.nodes
+            .get(self.offline_at as usize..)
+            .unwrap_or_default()
+    }
 }
 
 /// One topic and its partitions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopicMetadata {
-    /// The topic's name.
-    pub name: String,
     /// The topic id ([`Uuid::ZERO`] when the broker does not send one, Metadata v9 and older).
     pub topic_id: Uuid,
     /// Whether the topic is internal (`__consumer_offsets`, `__transaction_state`).
@@ -198,7 +206,7 @@ pub struct TopicMetadata {
     /// The error the last response carried for the topic ([`ErrorCode::None`] if none).
     pub error: ErrorCode,
     /// The partitions, by index.
-    pub partitions: BTreeMap<i32, PartitionMetadata>,
+    partitions: Vec<PartitionMetadata>,
     /// Set by [`ClusterMetadata::invalidate_topic`], like [`PartitionMetadata`]'s mark.
     invalidated_at: Option<u64>,
 }
@@ -212,6 +220,26 @@ impl TopicMetadata {
     /// The number of partitions the cache knows for the topic.
     pub fn partition_count(&self) -> usize {
         self.partitions.len()
+    }
+
+    /// The partitions, in index order.
+    pub fn partitions(&self) -> &[PartitionMetadata] {
+        &self.partitions
+    }
+
+    /// One partition.
+    pub fn partition(&self, index: i32) -> Option<&PartitionMetadata> {
+        self.partitions
+            .binary_search_by_key(&index, |p| p.partition)
+            .ok()
+            .map(|at| &self.partitions[at])
+    }
+
+    fn partition_mut(&mut self, index: i32) -> Option<&mut PartitionMetadata> {
+        self.partitions
+            .binary_search_by_key(&index, |p| p.partition)
+            .ok()
+            .map(|at| &mut self.partitions[at])
     }
 }
 
@@ -246,7 +274,7 @@ pub struct ClusterMetadata {
     controller_id: Option<i32>,
     cluster_id: Option<String>,
     topics: BTreeMap<String, TopicMetadata>,
-    /// The next generation [`ClusterMetadata::begin_refresh`] hands out.
+    /// The next generation `ClusterMetadata::begin_refresh` (crate-private) hands out.
     next_generation: u64,
     /// The generation of the last applied response.
     applied: Option<Generation>,
@@ -259,8 +287,8 @@ impl ClusterMetadata {
     }
 
     /// Starts a refresh: call it *before* sending the Metadata request, and pass the generation
-    /// to [`ClusterMetadata::apply`] with the response.
-    pub fn begin_refresh(&mut self) -> Generation {
+    /// to `ClusterMetadata::apply` with the response.
+    pub(crate) fn begin_refresh(&mut self) -> Generation {
         let generation = Generation(self.next_generation);
         self.next_generation = self.next_generation.saturating_add(1);
         generation
@@ -276,7 +304,7 @@ impl ClusterMetadata {
     ///
     /// Fails with [`StaleGeneration`], changing nothing, when a response of a later generation
     /// was already applied.
-    pub fn apply(
+    pub(crate) fn apply(
         &mut self,
         generation: Generation,
         kind: RefreshKind,
@@ -352,7 +380,7 @@ impl ClusterMetadata {
         topic: &MetadataResponseTopic,
         update: &mut MetadataUpdate,
     ) {
-        let error = ErrorCode::from_code(topic.error_code);
+        let error = topic.error_code;
         if !error.is_ok() {
             update.errors.push((name.to_owned(), None, error));
         }
@@ -369,11 +397,10 @@ impl ClusterMetadata {
                 .topics
                 .entry(name.to_owned())
                 .or_insert_with(|| TopicMetadata {
-                    name: name.to_owned(),
                     topic_id: topic.topic_id,
                     is_internal: topic.is_internal,
                     error,
-                    partitions: BTreeMap::new(),
+                    partitions: Vec::new(),
                     invalidated_at: None,
                 });
             entry.error = error;
@@ -401,11 +428,11 @@ impl ClusterMetadata {
             }
             None => true,
         };
-        let mut old_partitions = match previous {
-            Some(p) if same_topic => p.partitions,
+        let mut old_partitions: BTreeMap<i32, PartitionMetadata> = match previous {
+            Some(p) if same_topic => p.partitions.into_iter().map(|p| (p.partition, p)).collect(),
             _ => BTreeMap::new(),
         };
-        let mut partitions = BTreeMap::new();
+        let mut partitions: Vec<PartitionMetadata> = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             if p.partition_index < 0 {
                 continue;
@@ -420,12 +447,16 @@ impl ClusterMetadata {
                 Some(old) => merge_partition(old, fresh, generation, name, update),
                 None => fresh,
             };
-            partitions.insert(p.partition_index, kept);
+            partitions.push(kept);
         }
+        // Sorted by index, duplicates keeping the last, as a map would.
+        partitions.reverse();
+        partitions.sort_by_key(|p| p.partition);
+        partitions.dedup_by_key(|p| p.partition);
+        partitions.shrink_to_fit();
         self.topics.insert(
             name.to_owned(),
             TopicMetadata {
-                name: name.to_owned(),
                 topic_id: topic.topic_id,
                 is_internal: topic.is_internal,
                 error,
@@ -474,7 +505,18 @@ impl ClusterMetadata {
 
     /// One cached partition.
     pub fn partition(&self, topic: &str, partition: i32) -> Option<&PartitionMetadata> {
-        self.topics.get(topic)?.partitions.get(&partition)
+        self.topics.get(topic)?.partition(partition)
+    }
+
+    /// The name of the cached topic with this id.
+    pub fn topic_by_id(&self, id: Uuid) -> Option<&str> {
+        if id == Uuid::ZERO {
+            return None;
+        }
+        self.topics
+            .iter()
+            .find(|(_, t)| t.topic_id == id)
+            .map(|(name, _)| name.as_str())
     }
 
     /// The leader of `topic`/`partition`, or why the cache cannot name it.
@@ -492,7 +534,7 @@ impl ClusterMetadata {
                 reason: ErrorCode::NotLeaderOrFollower,
             };
         }
-        let Some(p) = t.partitions.get(&partition) else {
+        let Some(p) = t.partition(partition) else {
             return LeaderLookup::Refresh {
                 reason: if t.error.is_ok() {
                     ErrorCode::UnknownTopicOrPartition
@@ -532,7 +574,7 @@ impl ClusterMetadata {
         if let Some(p) = self
             .topics
             .get_mut(topic)
-            .and_then(|t| t.partitions.get_mut(&partition))
+            .and_then(|t| t.partition_mut(partition))
         {
             p.invalidated_at = Some(mark);
         }
@@ -550,16 +592,16 @@ impl ClusterMetadata {
     /// with a partition or topic that has no usable leader.
     pub fn topics_needing_refresh(&self) -> Vec<String> {
         self.topics
-            .values()
-            .filter(|t| {
+            .iter()
+            .filter(|(_, t)| {
                 t.invalidated_at.is_some()
                     || (!t.error.is_ok() && t.error.is_retriable())
-                    || t.partitions.values().any(|p| {
+                    || t.partitions.iter().any(|p| {
                         p.invalidated_at.is_some()
                             || p.leader.is_none_or(|l| !self.brokers.contains_key(&l))
                     })
             })
-            .map(|t| t.name.clone())
+            .map(|(name, _)| name.clone())
             .collect()
     }
 }
@@ -571,14 +613,23 @@ fn clears(mark: Option<u64>, generation: Generation) -> bool {
 }
 
 fn partition_from(p: &MetadataResponsePartition) -> PartitionMetadata {
+    let mut nodes =
+        Vec::with_capacity(p.replica_nodes.len() + p.isr_nodes.len() + p.offline_replicas.len());
+    nodes.extend_from_slice(&p.replica_nodes);
+    let isr_at = nodes.len();
+    nodes.extend_from_slice(&p.isr_nodes);
+    let offline_at = nodes.len();
+    nodes.extend_from_slice(&p.offline_replicas);
+    // The lists come from a decoded frame of at most `max_response_size` bytes, four bytes a
+    // node id: far below u32::MAX entries.
     PartitionMetadata {
         partition: p.partition_index,
         leader: (p.leader_id >= 0).then_some(p.leader_id),
         leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
-        replicas: p.replica_nodes.clone(),
-        isr: p.isr_nodes.clone(),
-        offline_replicas: p.offline_replicas.clone(),
-        error: ErrorCode::from_code(p.error_code),
+        error: p.error_code,
+        nodes: nodes.into_boxed_slice(),
+        isr_at: u32::try_from(isr_at).unwrap_or(u32::MAX),
+        offline_at: u32::try_from(offline_at).unwrap_or(u32::MAX),
         invalidated_at: None,
     }
 }
@@ -611,3 +662,6 @@ fn merge_partition(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

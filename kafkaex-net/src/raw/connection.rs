@@ -25,15 +25,16 @@
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::time::Duration;
 //! use bytes::Bytes;
-//! use kafkaex_net::connection::{Connection, ConnectionConfig, RawRequest};
-//! use kafkaex_net::connection::{RequestHeaderVersion, ResponseHeaderVersion};
+//! use kafkaex_net::raw::connection::{Connection, ConnectionConfig, RawRequest};
+//! use kafkaex_net::raw::connection::{RequestHeaderVersion, ResponseHeaderVersion};
+//! use kafkaex_protocol::ApiKey;
 //!
 //! let stream = tokio::net::TcpStream::connect("localhost:9092").await?;
 //! let connection = Connection::new(stream, ConnectionConfig::new("localhost:9092"));
 //! // ApiVersions v3, its body two empty compact strings and no tagged fields. Request header
 //! // v2, response header v0: ApiVersions responses keep header v0 so that any client can read
 //! // them, whatever version it asked for.
-//! let request = RawRequest::new(18, 3, Bytes::from_static(&[1, 1, 0]))
+//! let request = RawRequest::new(ApiKey::ApiVersions, 3, Bytes::from_static(&[1, 1, 0]))
 //!     .with_header_versions(RequestHeaderVersion::V2, ResponseHeaderVersion::V0)
 //!     .with_client_id("kafkaex");
 //! let body: Bytes = connection.call(request, Duration::from_secs(30)).await?;
@@ -45,83 +46,26 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use kafkaex_protocol::primitives;
+use kafkaex_protocol::header::{self, REQUEST_HEAD_CORRELATION_ID_OFFSET};
+use kafkaex_protocol::{primitives, ApiKey};
 
 use crate::error::NetError;
-use crate::frame::{self, DEFAULT_MAX_FRAME_SIZE, SIZE_PREFIX_LEN};
+use crate::frame::{self, DEFAULT_MAX_FRAME_SIZE};
 
-/// The request header versions Kafka defines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RequestHeaderVersion {
-    /// `api_key: int16, api_version: int16, correlation_id: int32`.
-    V0,
-    /// v0 plus `client_id: nullable int16 string`.
-    V1,
-    /// v1 plus a tagged-field section (always empty here: one `0` byte).
-    V2,
-}
-
-impl RequestHeaderVersion {
-    /// The version with this number, if Kafka defines it.
-    pub fn from_i16(version: i16) -> Option<Self> {
-        match version {
-            0 => Some(Self::V0),
-            1 => Some(Self::V1),
-            2 => Some(Self::V2),
-            _ => None,
-        }
-    }
-
-    /// The version number.
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Self::V0 => 0,
-            Self::V1 => 1,
-            Self::V2 => 2,
-        }
-    }
-}
-
-/// The response header versions Kafka defines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ResponseHeaderVersion {
-    /// `correlation_id: int32`.
-    V0,
-    /// v0 plus a tagged-field section, which is skipped.
-    V1,
-}
-
-impl ResponseHeaderVersion {
-    /// The version with this number, if Kafka defines it.
-    pub fn from_i16(version: i16) -> Option<Self> {
-        match version {
-            0 => Some(Self::V0),
-            1 => Some(Self::V1),
-            _ => None,
-        }
-    }
-
-    /// The version number.
-    pub fn as_i16(self) -> i16 {
-        match self {
-            Self::V0 => 0,
-            Self::V1 => 1,
-        }
-    }
-}
+pub use kafkaex_protocol::header::{RequestHeaderVersion, ResponseHeaderVersion};
 
 /// A request whose body is already encoded: what [`Connection::call`] needs to frame it, put
 /// a header in front of it and find the body of its response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RawRequest {
-    /// The API key.
-    pub api_key: i16,
+    /// The API.
+    pub api_key: ApiKey,
     /// The API version the body is encoded at.
     pub api_version: i16,
     /// The request header version this API version uses.
@@ -137,7 +81,7 @@ pub struct RawRequest {
 impl RawRequest {
     /// A request with header versions v1/v0 (those of every non-flexible API version) and no
     /// client id.
-    pub fn new(api_key: i16, api_version: i16, body: Bytes) -> Self {
+    pub fn new(api_key: ApiKey, api_version: i16, body: Bytes) -> Self {
         Self {
             api_key,
             api_version,
@@ -168,28 +112,14 @@ impl RawRequest {
     /// The request header with the size prefix in front, `correlation_id` in it. The size
     /// counts the body too, which is written after it without being copied.
     fn encode_head(&self, correlation_id: i32) -> Result<BytesMut, NetError> {
-        let client_id = self.client_id.as_deref();
-        let mut header_len = 2 + 2 + 4;
-        if self.request_header_version >= RequestHeaderVersion::V1 {
-            header_len += primitives::nullable_string_len(client_id, false);
-        }
-        if self.request_header_version >= RequestHeaderVersion::V2 {
-            header_len += 1;
-        }
-        let mut head = BytesMut::with_capacity(SIZE_PREFIX_LEN + header_len);
-        head.put_slice(&frame::size_prefix(header_len + self.body.len())?);
-        head.put_i16(self.api_key);
-        head.put_i16(self.api_version);
-        head.put_i32(correlation_id);
-        if self.request_header_version >= RequestHeaderVersion::V1 {
-            primitives::put_nullable_string(&mut head, client_id, false)?;
-        }
-        if self.request_header_version >= RequestHeaderVersion::V2 {
-            // No tagged fields: a count of zero.
-            primitives::put_uvarint(&mut head, 0);
-        }
-        debug_assert_eq!(head.len(), SIZE_PREFIX_LEN + header_len);
-        Ok(head)
+        Ok(header::encode_request_head(
+            self.api_key,
+            self.api_version,
+            self.request_header_version,
+            correlation_id,
+            self.client_id.as_deref(),
+            self.body.len(),
+        )?)
     }
 }
 
@@ -250,16 +180,36 @@ impl ConnectionConfig {
     }
 }
 
-type Waiter = oneshot::Sender<Result<Bytes, NetError>>;
+/// How a request ended: its response body, or the error with whether its frame had been
+/// handed to the socket (so the peer may have acted on it).
+type Outcome = Result<Bytes, (NetError, bool)>;
+type Waiter = oneshot::Sender<Outcome>;
 
 /// A request sent and not yet answered.
 #[derive(Debug)]
 struct InFlight {
     /// `None` once the caller gave up (timeout); a dropped caller leaves a closed sender. Either
     /// way the entry stays until the response arrives, so that response is recognised and
-    /// discarded rather than taken for a stray id.
+    /// discarded rather than taken for a stray id; a frame abandoned before the writer reached
+    /// it is not written at all, and its entry goes.
     waiter: Option<Waiter>,
     response_header_version: ResponseHeaderVersion,
+    /// Whether the writer has started writing the frame.
+    written: bool,
+}
+
+/// A request that failed, and whether it may have reached the peer: its frame was (at least
+/// partly) written before the failure. Requests that fail before that point were never sent.
+#[derive(Debug)]
+pub(crate) struct CallError {
+    pub(crate) error: NetError,
+    pub(crate) sent: bool,
+}
+
+impl CallError {
+    fn unsent(error: NetError) -> Self {
+        Self { error, sent: false }
+    }
 }
 
 #[derive(Debug)]
@@ -327,6 +277,7 @@ impl Shared {
                 InFlight {
                     waiter: Some(waiter),
                     response_header_version,
+                    written: false,
                 },
             );
         }
@@ -334,10 +285,34 @@ impl Shared {
     }
 
     /// The caller of request `id` stopped waiting: keep the id in flight so its response is
-    /// still recognised, with no one to hand it to.
-    fn abandon(&self, id: i32) {
-        if let Some(entry) = self.state().in_flight.get_mut(&id) {
-            entry.waiter = None;
+    /// still recognised, with no one to hand it to. Returns whether its frame was written; one
+    /// that was not never will be (the writer skips it).
+    fn abandon(&self, id: i32) -> bool {
+        match self.state().in_flight.get_mut(&id) {
+            Some(entry) => {
+                entry.waiter = None;
+                entry.written
+            }
+            // Answered or failed meanwhile: it was written.
+            None => true,
+        }
+    }
+
+    /// Called by the writer before writing the frame of request `id`: whether to write it.
+    /// A frame whose caller gave up before it was written is dropped, with its entry.
+    fn start_writing(&self, id: i32) -> bool {
+        let mut state = self.state();
+        match state.in_flight.get_mut(&id) {
+            Some(entry) if entry.waiter.is_none() && !entry.written => {
+                state.in_flight.remove(&id);
+                false
+            }
+            Some(entry) => {
+                entry.written = true;
+                true
+            }
+            // Failed meanwhile: the connection is closing.
+            None => false,
         }
     }
 
@@ -356,7 +331,7 @@ impl Shared {
         tracing::debug!(peer = %self.peer, error = %cause, in_flight = in_flight.len(), "connection closed");
         for entry in in_flight.into_values() {
             if let Some(waiter) = entry.waiter {
-                let _ = waiter.send(Err(NetError::clone(&cause)));
+                let _ = waiter.send(Err((NetError::clone(&cause), entry.written)));
             }
         }
         self.shutdown.send_replace(true);
@@ -372,10 +347,8 @@ impl Shared {
                 got: correlation_id,
             });
         };
-        let header = match entry.response_header_version {
-            ResponseHeaderVersion::V0 => Ok(()),
-            ResponseHeaderVersion::V1 => skip_tagged_fields(&mut frame),
-        };
+        let header = header::skip_response_header_rest(&mut frame, entry.response_header_version)
+            .map_err(NetError::from);
         match (header, entry.waiter) {
             (Ok(()), Some(waiter)) => {
                 if waiter.send(Ok(frame)).is_err() {
@@ -389,7 +362,7 @@ impl Shared {
             }
             (Err(err), waiter) => {
                 if let Some(waiter) = waiter {
-                    let _ = waiter.send(Err(err.clone()));
+                    let _ = waiter.send(Err((err.clone(), true)));
                 }
                 Err(err)
             }
@@ -397,31 +370,12 @@ impl Shared {
     }
 }
 
-/// Skips a tagged-field section: an unsigned varint count, then per field an unsigned varint
-/// tag, an unsigned varint size and that many bytes. No response header field is tagged today;
-/// skipping keeps the body where a newer broker's additions would otherwise move it.
-fn skip_tagged_fields(buf: &mut Bytes) -> Result<(), NetError> {
-    let count = primitives::get_uvarint(buf)?;
-    for _ in 0..count {
-        let _tag = primitives::get_uvarint(buf)?;
-        let size = primitives::get_uvarint(buf)? as usize;
-        if size > buf.len() {
-            return Err(kafkaex_protocol::DecodeError::InvalidLength {
-                what: "response header tagged field",
-                len: size as i64,
-                remaining: buf.len(),
-            }
-            .into());
-        }
-        let _ = buf.split_to(size);
-    }
-    Ok(())
-}
-
 /// A frame queued for the writer task: the size prefix and header, then the body (kept apart so
 /// a large body is written without being copied).
 #[derive(Debug)]
 struct OutgoingFrame {
+    /// The correlation id of a request that awaits a response (`None` for one that gets none).
+    correlation_id: Option<i32>,
     head: Bytes,
     body: Bytes,
     /// Told once the frame is flushed (or failed), for requests with no response.
@@ -486,15 +440,27 @@ impl Connection {
     /// Sends `request` and waits up to `timeout` for its response; returns the response body
     /// after the response header, a zero-copy slice of the frame.
     ///
-    /// The timeout covers the whole call, including any wait for room in the write queue.
+    /// The timeout covers the whole call, including any wait for room in the write queue. A
+    /// request that times out before the writer reached it is not written at all.
     ///
     /// Cancellation-safe: dropping the future at any point leaves the connection usable (the
     /// request is either never sent or sent whole, and its response is discarded).
     pub async fn call(&self, request: RawRequest, timeout: Duration) -> Result<Bytes, NetError> {
+        self.call_tracked(request, timeout)
+            .await
+            .map_err(|failed| failed.error)
+    }
+
+    /// [`Connection::call`], saying on failure whether the request may have reached the peer.
+    pub(crate) async fn call_tracked(
+        &self,
+        request: RawRequest,
+        timeout: Duration,
+    ) -> Result<Bytes, CallError> {
         let span = tracing::debug_span!(
             "kafka_request",
             peer = %self.shared.peer,
-            api_key = request.api_key,
+            api_key = request.api_key.as_i16(),
             api_version = request.api_version,
             correlation_id = tracing::field::Empty,
         );
@@ -523,7 +489,7 @@ impl Connection {
                 Ok(id) => id,
                 Err(err) => {
                     tracing::debug!(error = %err, "request not sent");
-                    return Err(err);
+                    return Err(CallError::unsent(err));
                 }
             };
             tracing::Span::current().record("correlation_id", correlation_id);
@@ -533,7 +499,9 @@ impl Connection {
             let latency_us = started.elapsed().as_micros() as u64;
             match &result {
                 Ok(body) => tracing::debug!(latency_us, response_len = body.len(), "response"),
-                Err(err) => tracing::debug!(latency_us, error = %err, "request failed"),
+                Err(failed) => {
+                    tracing::debug!(latency_us, error = %failed.error, sent = failed.sent, "request failed")
+                }
             }
             result
         }
@@ -545,23 +513,62 @@ impl Connection {
     /// written and flushed. No correlation id is kept for it: a response to it would poison the
     /// connection.
     ///
-    /// Dropping the future after the first poll still writes the whole frame.
+    /// Dropping the future after the first poll still writes the whole frame. There is no
+    /// timeout: a peer that stops reading blocks it; see
+    /// [`Connection::send_no_response_within`].
     pub async fn send_no_response(&self, request: RawRequest) -> Result<(), NetError> {
+        self.send_no_response_within(request, Duration::MAX).await
+    }
+
+    /// [`Connection::send_no_response`] bounded by `timeout`. A frame that cannot be written in
+    /// time (the peer stopped reading and the socket buffers are full) fails the whole
+    /// connection with [`NetError::Timeout`]: a frame cut short cannot be taken back, so nothing
+    /// after it could be trusted.
+    pub async fn send_no_response_within(
+        &self,
+        request: RawRequest,
+        timeout: Duration,
+    ) -> Result<(), NetError> {
         let span = tracing::debug_span!(
             "kafka_request",
             peer = %self.shared.peer,
-            api_key = request.api_key,
+            api_key = request.api_key.as_i16(),
             api_version = request.api_version,
             correlation_id = tracing::field::Empty,
         );
         async {
             let started = Instant::now();
+            let deadline = started.checked_add(timeout);
             let (written, done) = oneshot::channel();
-            let correlation_id = self.enqueue(&request, None, Some(written)).await?;
+            let timed_out = |correlation_id| NetError::Timeout {
+                api_key: request.api_key,
+                api_version: request.api_version,
+                correlation_id,
+                timeout,
+            };
+            let enqueued = self.enqueue(&request, None, Some(written));
+            let correlation_id = match deadline {
+                None => enqueued.await?,
+                Some(deadline) => match tokio::time::timeout_at(deadline, enqueued).await {
+                    Ok(id) => id?,
+                    Err(_) => return Err(timed_out(None)),
+                },
+            };
             tracing::Span::current().record("correlation_id", correlation_id);
-            let result = match done.await {
-                Ok(result) => result,
-                Err(_) => Err(self.shared.current_closed_error()),
+            let outcome = match deadline {
+                None => done.await.ok(),
+                Some(deadline) => match tokio::time::timeout_at(deadline, done).await {
+                    Ok(outcome) => outcome.ok(),
+                    Err(_) => {
+                        let err = timed_out(Some(correlation_id));
+                        self.shared.fail(err.clone());
+                        return Err(err);
+                    }
+                },
+            };
+            let result = match outcome {
+                Some(result) => result,
+                None => Err(self.shared.current_closed_error()),
             };
             let latency_us = started.elapsed().as_micros() as u64;
             match &result {
@@ -572,6 +579,12 @@ impl Connection {
         }
         .instrument(span)
         .await
+    }
+
+    /// Fails the connection with `cause` (the first cause wins): every request in flight fails
+    /// with it, later calls with [`NetError::Closed`] carrying it.
+    pub(crate) fn abort(&self, cause: NetError) {
+        self.shared.fail(cause);
     }
 
     /// Whether the connection is closed (failed, closed by the peer, or [closed](Self::close));
@@ -623,12 +636,14 @@ impl Connection {
             Ok(permit) => permit,
             Err(_) => return Err(self.shared.current_closed_error()),
         };
+        let awaits_response = waiter.is_some();
         let correlation_id = self.shared.register(waiter)?;
         // The correlation id follows the size prefix, api key and api version in every header
         // version.
-        head[SIZE_PREFIX_LEN + 4..SIZE_PREFIX_LEN + 8]
+        head[REQUEST_HEAD_CORRELATION_ID_OFFSET..REQUEST_HEAD_CORRELATION_ID_OFFSET + 4]
             .copy_from_slice(&correlation_id.to_be_bytes());
         permit.send(OutgoingFrame {
+            correlation_id: awaits_response.then_some(correlation_id),
             head: head.freeze(),
             body: request.body.clone(),
             written,
@@ -638,32 +653,42 @@ impl Connection {
 
     async fn wait(
         &self,
-        mut response: oneshot::Receiver<Result<Bytes, NetError>>,
+        mut response: oneshot::Receiver<Outcome>,
         request: &RawRequest,
         correlation_id: i32,
         deadline: Option<Instant>,
         timeout: Duration,
-    ) -> Result<Bytes, NetError> {
+    ) -> Result<Bytes, CallError> {
+        let outcome = |received: Result<Outcome, oneshot::error::RecvError>| match received {
+            Ok(Ok(body)) => Ok(body),
+            Ok(Err((error, sent))) => Err(CallError { error, sent }),
+            // Only if the entry vanished unanswered, which the tasks do not do: assume the
+            // worst about whether it was sent.
+            Err(_) => Err(CallError {
+                error: self.shared.current_closed_error(),
+                sent: true,
+            }),
+        };
         let Some(deadline) = deadline else {
-            return response
-                .await
-                .unwrap_or_else(|_| Err(self.shared.current_closed_error()));
+            return outcome(response.await);
         };
         match tokio::time::timeout_at(deadline, &mut response).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(self.shared.current_closed_error()),
+            Ok(received) => outcome(received),
             Err(_elapsed) => {
-                self.shared.abandon(correlation_id);
+                let written = self.shared.abandon(correlation_id);
                 // The response may have been handed over between the timer firing and
                 // `abandon` taking the lock; then it is not late after all.
-                if let Ok(result) = response.try_recv() {
-                    return result;
+                if let Ok(received) = response.try_recv() {
+                    return outcome(Ok(received));
                 }
-                Err(NetError::Timeout {
-                    api_key: request.api_key,
-                    api_version: request.api_version,
-                    correlation_id: Some(correlation_id),
-                    timeout,
+                Err(CallError {
+                    error: NetError::Timeout {
+                        api_key: request.api_key,
+                        api_version: request.api_version,
+                        correlation_id: written.then_some(correlation_id),
+                        timeout,
+                    },
+                    sent: written,
                 })
             }
         }
@@ -715,6 +740,12 @@ where
             shared.fail(NetError::ClosedByClient);
             return;
         };
+        if let Some(id) = frame.correlation_id {
+            if !shared.start_writing(id) {
+                tracing::debug!(peer = %shared.peer, correlation_id = id, "dropped the frame of a request that timed out before it was written");
+                continue;
+            }
+        }
         // Flush when nothing else is queued (later frames would share the flush) or when a
         // caller waits to hear the frame is out.
         let flush = queue.is_empty() || frame.written.is_some();
@@ -762,6 +793,7 @@ mod tests {
             InFlight {
                 waiter: None,
                 response_header_version: ResponseHeaderVersion::V0,
+                written: true,
             },
         );
         assert_eq!(state.allocate_correlation_id(), i32::MAX);
@@ -769,20 +801,9 @@ mod tests {
     }
 
     #[test]
-    fn header_version_numbers() {
-        for v in 0..3 {
-            assert_eq!(RequestHeaderVersion::from_i16(v).unwrap().as_i16(), v);
-        }
-        assert_eq!(RequestHeaderVersion::from_i16(3), None);
-        for v in 0..2 {
-            assert_eq!(ResponseHeaderVersion::from_i16(v).unwrap().as_i16(), v);
-        }
-        assert_eq!(ResponseHeaderVersion::from_i16(2), None);
-    }
-
-    #[test]
     fn client_id_too_long_is_an_encode_error() {
-        let request = RawRequest::new(3, 1, Bytes::new()).with_client_id("x".repeat(40_000));
+        let request =
+            RawRequest::new(ApiKey::Metadata, 1, Bytes::new()).with_client_id("x".repeat(40_000));
         let err = request.encode_head(0).unwrap_err();
         assert!(matches!(err, NetError::Encode(_)), "{err:?}");
     }
