@@ -71,6 +71,22 @@ const SECURE_USER: &str = "alice";
 /// That user's password.
 const SECURE_PASSWORD: &str = "alice-secret";
 
+/// The Kafka release the `kraft` profile runs (`KAFKAEX_KAFKA_VERSION` overrides it).
+pub(crate) fn kraft_version() -> String {
+    Profile::Kraft.version()
+}
+
+/// `target/kafka-dist/<version>/lib`: the broker's jars plus `kafka-tools` (the perf tools and
+/// `TopicCommand`), resolved with Maven on first use.
+pub(crate) fn dist_lib(root: &Path, version: &str) -> Result<PathBuf> {
+    dist::ensure(root, version)
+}
+
+/// Sends ApiVersions to `addr`; the number of APIs the broker listed, or why not.
+pub(crate) fn api_versions(addr: &str, timeout: Duration) -> Result<usize> {
+    probe::api_versions(addr, timeout)
+}
+
 /// Entry point of `cargo xtask kafka ...`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let root = crate::workspace_root();

@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Result};
 
+mod bench;
 mod ci;
 mod codegen;
 mod demo;
@@ -24,6 +25,7 @@ fn main() -> Result<()> {
         "interop" => interop::run(rest),
         "kafka" => kafka::run(rest),
         "fuzz" => fuzz::run(rest),
+        "bench" => bench::run(rest),
         "help" | "--help" | "-h" => {
             print_usage();
             Ok(())
@@ -46,7 +48,8 @@ fn print_usage() {
          \x20 ci                                     fmt, clippy, codegen --check, fuzz/bench builds, then test\n\
          \x20 interop build|verify FILE|produce|fetch|write|capture   the Java client as a peer (interop/java)\n\
          \x20 kafka up|down|status|env [PROFILE|all]   local brokers: kraft, cluster, zk, secure, legacy (`kafka help`)\n\
-         \x20 fuzz [--seconds N] [TARGET..] | --build | seed | list   run the protocol fuzz targets (nightly)\n"
+         \x20 fuzz [--seconds N] [TARGET..] | --build | seed | list   run the protocol fuzz targets (nightly)\n\
+         \x20 bench e2e [--records N] [--arms a,b] [--skip-build] ...   end-to-end client benchmark against the kraft broker\n"
     );
 }
 
