@@ -36,6 +36,7 @@
 //! ```
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,7 +51,7 @@ use kafkaex_protocol::messages::ApiVersionsResponse;
 use kafkaex_protocol::{ApiKey, DecodeError, ErrorCode, Message, Request};
 
 use crate::config::NetConfig;
-use crate::connection::{CallError, Connection, ConnectionConfig, RawRequest};
+use crate::connection::{CallError, Connection, ConnectionConfig, PendingCall, RawRequest};
 use crate::error::NetError;
 use crate::request::{BrokerRef, Response};
 use crate::sasl::{self, Authenticated, SaslConfig, SaslRequest, SaslVersions};
@@ -317,7 +318,19 @@ impl BrokerConnection {
     ) -> Result<R::Response, NetError> {
         let body = encode_body(request, version)?;
         let raw = self.raw_request(R::API_KEY, version, body);
-        let response = match self.inner.connection.call_tracked(raw, timeout).await {
+        let result = self.inner.connection.call_tracked(raw, timeout).await;
+        self.decode_outcome::<R>(version, result)
+    }
+
+    /// Turns the outcome of a call into the response or the error callers see: a failure
+    /// after the write is [`NetError::MaybeApplied`], and a request timeout closes the
+    /// connection.
+    fn decode_outcome<R: Request>(
+        &self,
+        version: i16,
+        result: Result<Bytes, CallError>,
+    ) -> Result<R::Response, NetError> {
+        let response = match result {
             Ok(response) => response,
             Err(CallError { error, sent: false }) => return Err(error),
             Err(CallError { error, sent: true }) => {
@@ -344,6 +357,55 @@ impl BrokerConnection {
         })
     }
 
+    /// Queues `request` on the connection and returns once it is queued, without waiting for
+    /// the response: [`QueuedRequest::response`] waits for that. Requests are written in the
+    /// order their `queue` calls completed, so awaiting one `queue` before starting the next
+    /// fixes their order on the wire, which concurrent [`BrokerConnection::send`] calls do not
+    /// (an idempotent producer's batches of one partition must arrive in sequence order).
+    ///
+    /// The request timeout covers the wait for a queue slot and the wait for the response
+    /// together; the errors are those of [`BrokerConnection::send`]. Dropped before it
+    /// resolves, nothing was queued; a [`QueuedRequest`] dropped unawaited leaves the request
+    /// written and its response discarded.
+    pub async fn queue<R: Request>(
+        &self,
+        request: &R,
+        choice: VersionChoice,
+    ) -> Result<QueuedRequest<R>, NetError> {
+        let version = self
+            .inner
+            .versions
+            .choose_for::<R>(choice, &self.inner.address)?;
+        let body = encode_body(request, version)?;
+        let raw = self.raw_request(R::API_KEY, version, body);
+        let span = self.request_span(R::API_KEY, version);
+        let started = Instant::now();
+        let queued = self
+            .inner
+            .connection
+            .queue_tracked(&raw, self.inner.request_timeout)
+            .instrument(span.clone())
+            .await;
+        match queued {
+            Ok(call) => Ok(QueuedRequest {
+                connection: self.clone(),
+                call,
+                version,
+                span,
+                started,
+                _request: PhantomData,
+            }),
+            Err(failed) => {
+                let result = self.decode_outcome::<R>(version, Err(failed)).map(|_| ());
+                let Err(error) = result else {
+                    unreachable!("a failed call decodes to an error")
+                };
+                record_completion::<()>(&span, started, &Err(error.clone()));
+                Err(error)
+            }
+        }
+    }
+
     fn raw_request(&self, api: ApiKey, version: i16, body: Bytes) -> RawRequest {
         raw_request(api, version, body, &self.inner.client_id)
     }
@@ -351,6 +413,64 @@ impl BrokerConnection {
 
 /// The body of `request` at `version`, or an error naming the API and version (the source
 /// names the message and field).
+/// A request [queued](BrokerConnection::queue) on a connection, whose response is awaited
+/// separately.
+#[must_use = "the request is written either way; its response is lost unless awaited"]
+pub struct QueuedRequest<R: Request> {
+    connection: BrokerConnection,
+    call: PendingCall,
+    version: i16,
+    span: tracing::Span,
+    started: Instant,
+    _request: PhantomData<fn() -> R>,
+}
+
+impl<R: Request> fmt::Debug for QueuedRequest<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueuedRequest")
+            .field("api", &R::API_KEY)
+            .field("version", &self.version)
+            .field("broker", &self.connection.inner.address)
+            .finish()
+    }
+}
+
+impl<R: Request> QueuedRequest<R> {
+    /// The version the request was encoded at.
+    pub fn version(&self) -> i16 {
+        self.version
+    }
+
+    /// Waits for the response (errors as [`BrokerConnection::send`]).
+    pub async fn response(self) -> Result<Response<R::Response>, NetError> {
+        let QueuedRequest {
+            connection,
+            call,
+            version,
+            span,
+            started,
+            ..
+        } = self;
+        async {
+            let result = call.wait().await;
+            let result = connection.decode_outcome::<R>(version, result);
+            record_completion(&span, started, &result);
+            result.map(|body| {
+                Response::new(
+                    body,
+                    version,
+                    BrokerRef {
+                        node_id: None,
+                        address: connection.inner.address.clone(),
+                    },
+                )
+            })
+        }
+        .instrument(span.clone())
+        .await
+    }
+}
+
 fn encode_body<R: Request>(request: &R, version: i16) -> Result<Bytes, NetError> {
     request
         .to_bytes(version)

@@ -65,7 +65,7 @@ pub(crate) use raw::{connection, frame};
 #[doc = include_str!("../../ARCHITECTURE.md")]
 struct ArchitectureDoc;
 
-pub use broker::BrokerConnection;
+pub use broker::{BrokerConnection, QueuedRequest};
 pub use cluster::{Cluster, CoordinatorType, Route, TopicRef};
 pub use config::NetConfig;
 pub use error::{ErrorOrigin, ErrorScope, NetError};

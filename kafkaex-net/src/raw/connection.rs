@@ -457,6 +457,22 @@ impl Connection {
         request: RawRequest,
         timeout: Duration,
     ) -> Result<Bytes, CallError> {
+        self.queue_tracked(&request, timeout).await?.wait().await
+    }
+
+    /// Queues `request` for writing and returns the handle of its response, without waiting
+    /// for it. Requests are written in the order their `queue_tracked` calls completed, so a
+    /// caller that awaits one before queuing the next fixes the order on the wire (what an
+    /// idempotent producer's batches need). The timeout covers the wait for a queue slot and
+    /// the wait for the response together.
+    ///
+    /// Dropped before it resolves, nothing was queued; the [`PendingCall`] dropped unawaited
+    /// leaves the request written and its response discarded.
+    pub(crate) async fn queue_tracked(
+        &self,
+        request: &RawRequest,
+        timeout: Duration,
+    ) -> Result<PendingCall, CallError> {
         let span = tracing::debug_span!(
             "kafka_request",
             peer = %self.shared.peer,
@@ -464,49 +480,45 @@ impl Connection {
             api_version = request.api_version,
             correlation_id = tracing::field::Empty,
         );
-        async {
-            let started = Instant::now();
-            // `None` for a timeout too far away to express: no timeout at all.
-            let deadline = started.checked_add(timeout);
-            let (waiter, response) = oneshot::channel();
-            let enqueued = self.enqueue(
-                &request,
-                Some((waiter, request.response_header_version)),
-                None,
-            );
-            let correlation_id = match deadline {
-                None => enqueued.await,
-                Some(deadline) => tokio::time::timeout_at(deadline, enqueued)
-                    .await
-                    .unwrap_or(Err(NetError::Timeout {
-                        api_key: request.api_key,
-                        api_version: request.api_version,
-                        correlation_id: None,
-                        timeout,
-                    })),
-            };
-            let correlation_id = match correlation_id {
-                Ok(id) => id,
-                Err(err) => {
-                    tracing::debug!(error = %err, "request not sent");
-                    return Err(CallError::unsent(err));
-                }
-            };
-            tracing::Span::current().record("correlation_id", correlation_id);
-            let result = self
-                .wait(response, &request, correlation_id, deadline, timeout)
-                .await;
-            let latency_us = started.elapsed().as_micros() as u64;
-            match &result {
-                Ok(body) => tracing::debug!(latency_us, response_len = body.len(), "response"),
-                Err(failed) => {
-                    tracing::debug!(latency_us, error = %failed.error, sent = failed.sent, "request failed")
-                }
+        let started = Instant::now();
+        // `None` for a timeout too far away to express: no timeout at all.
+        let deadline = started.checked_add(timeout);
+        let (waiter, response) = oneshot::channel();
+        let enqueued = self.enqueue(
+            request,
+            Some((waiter, request.response_header_version)),
+            None,
+        );
+        let correlation_id = match deadline {
+            None => enqueued.instrument(span.clone()).await,
+            Some(deadline) => tokio::time::timeout_at(deadline, enqueued.instrument(span.clone()))
+                .await
+                .unwrap_or(Err(NetError::Timeout {
+                    api_key: request.api_key,
+                    api_version: request.api_version,
+                    correlation_id: None,
+                    timeout,
+                })),
+        };
+        let correlation_id = match correlation_id {
+            Ok(id) => id,
+            Err(err) => {
+                span.in_scope(|| tracing::debug!(error = %err, "request not sent"));
+                return Err(CallError::unsent(err));
             }
-            result
-        }
-        .instrument(span)
-        .await
+        };
+        span.record("correlation_id", correlation_id);
+        Ok(PendingCall {
+            shared: Arc::clone(&self.shared),
+            response,
+            api_key: request.api_key,
+            api_version: request.api_version,
+            correlation_id,
+            started,
+            deadline,
+            timeout,
+            span,
+        })
     }
 
     /// Sends a request that gets no response (Produce with `acks=0`), and waits until it is
@@ -650,43 +662,71 @@ impl Connection {
         });
         Ok(correlation_id)
     }
+}
 
-    async fn wait(
-        &self,
-        mut response: oneshot::Receiver<Outcome>,
-        request: &RawRequest,
-        correlation_id: i32,
-        deadline: Option<Instant>,
-        timeout: Duration,
-    ) -> Result<Bytes, CallError> {
+/// A request queued by [`Connection::queue_tracked`]; [`PendingCall::wait`] gives its response.
+#[derive(Debug)]
+pub(crate) struct PendingCall {
+    shared: Arc<Shared>,
+    response: oneshot::Receiver<Outcome>,
+    api_key: ApiKey,
+    api_version: i16,
+    correlation_id: i32,
+    started: Instant,
+    deadline: Option<Instant>,
+    timeout: Duration,
+    span: tracing::Span,
+}
+
+impl PendingCall {
+    /// Waits for the response, until the deadline the call was queued with.
+    pub(crate) async fn wait(mut self) -> Result<Bytes, CallError> {
+        let span = self.span.clone();
+        async move {
+            let result = self.wait_inner().await;
+            let latency_us = self.started.elapsed().as_micros() as u64;
+            match &result {
+                Ok(body) => tracing::debug!(latency_us, response_len = body.len(), "response"),
+                Err(failed) => {
+                    tracing::debug!(latency_us, error = %failed.error, sent = failed.sent, "request failed")
+                }
+            }
+            result
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn wait_inner(&mut self) -> Result<Bytes, CallError> {
+        let shared = Arc::clone(&self.shared);
         let outcome = |received: Result<Outcome, oneshot::error::RecvError>| match received {
             Ok(Ok(body)) => Ok(body),
             Ok(Err((error, sent))) => Err(CallError { error, sent }),
             // Only if the entry vanished unanswered, which the tasks do not do: assume the
             // worst about whether it was sent.
             Err(_) => Err(CallError {
-                error: self.shared.current_closed_error(),
+                error: shared.current_closed_error(),
                 sent: true,
             }),
         };
-        let Some(deadline) = deadline else {
-            return outcome(response.await);
+        let Some(deadline) = self.deadline else {
+            return outcome((&mut self.response).await);
         };
-        match tokio::time::timeout_at(deadline, &mut response).await {
+        match tokio::time::timeout_at(deadline, &mut self.response).await {
             Ok(received) => outcome(received),
             Err(_elapsed) => {
-                let written = self.shared.abandon(correlation_id);
+                let written = shared.abandon(self.correlation_id);
                 // The response may have been handed over between the timer firing and
                 // `abandon` taking the lock; then it is not late after all.
-                if let Ok(received) = response.try_recv() {
+                if let Ok(received) = self.response.try_recv() {
                     return outcome(Ok(received));
                 }
                 Err(CallError {
                     error: NetError::Timeout {
-                        api_key: request.api_key,
-                        api_version: request.api_version,
-                        correlation_id: written.then_some(correlation_id),
-                        timeout,
+                        api_key: self.api_key,
+                        api_version: self.api_version,
+                        correlation_id: written.then_some(self.correlation_id),
+                        timeout: self.timeout,
                     },
                     sent: written,
                 })
