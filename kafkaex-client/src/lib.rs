@@ -1,4 +1,24 @@
 //! # kafkaex-client
 //!
-//! The new async API of kafkaex-rs (not yet built): producer, consumer, consumer groups, offset
-//! management and admin, on top of `kafkaex-net`.
+//! The async Kafka client of kafkaex-rs, on `kafkaex-net`:
+//!
+//! - [`Client`]: one cluster's connections, metadata and version negotiation, built with a
+//!   typed builder or from Java-style properties ([`config::Config`]); cheap to clone and share;
+//!   the escape hatch [`Client::send`] sends any generated request;
+//! - [`producer`]: the producer: two-stage sends with back-pressure, per-partition batches,
+//!   one Produce request per broker, idempotence on by default;
+//! - [`Error`]: the one error type, with request context, the Kafka code and whether a failed
+//!   record is in the log.
+//!
+//! It mirrors KafkaEx's `KafkaEx.New.Client` and `KafkaEx.New.KafkaExAPI`, and goes on to what
+//! users of the Java client expect.
+
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod producer;
+
+pub use client::{Client, ClientBuilder};
+pub use config::{Acks, ClientConfig, Config, ProducerConfig};
+pub use error::{Error, Persistence, RequestContext, Result};
+pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};

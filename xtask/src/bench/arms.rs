@@ -39,12 +39,15 @@ pub(crate) const ARMS: &[ArmSpec] = &[
         what: "Kafka 4.4.0 kafka-tools ProducerPerformance / ConsumerPerformance (kafka-clients 4.4.0)",
         source: Source::KafkaPerfTools,
     },
-    // Our client, once it exists (a binary in the main workspace following the contract):
-    // ArmSpec {
-    //     name: "kafkaex",
-    //     what: "kafkaex-client",
-    //     source: Source::Cargo { manifest: "Cargo.toml", package: Some("kafkaex-e2e-arm"), bin: "kafkaex-e2e-arm" },
-    // },
+    ArmSpec {
+        name: "kafkaex",
+        what: "kafkaex-client 0.1: Producer::send + delivery futures; consume: a Fetch loop through Client::request (no consumer yet)",
+        source: Source::Cargo {
+            manifest: "Cargo.toml",
+            package: Some("kafkaex-e2e-arm"),
+            bin: "kafkaex-e2e-arm",
+        },
+    },
 ];
 
 /// The arm every ratio is against.

@@ -1,0 +1,608 @@
+//! Settings: typed, with builders, and loadable from Java-style properties so an existing ops
+//! config ports as it is.
+//!
+//! ```
+//! use kafkaex_client::config::{Acks, Config};
+//!
+//! let config = Config::from_properties(
+//!     "bootstrap.servers=kafka1:9092,kafka2:9092\n\
+//!      client.id=billing\n\
+//!      acks=all\n\
+//!      linger.ms=10\n\
+//!      compression.type=lz4\n",
+//! )
+//! .unwrap();
+//! assert_eq!(config.client.bootstrap, ["kafka1:9092", "kafka2:9092"]);
+//! assert_eq!(config.producer.acks, Acks::All);
+//!
+//! // Unknown or ill-typed keys are errors naming the key.
+//! let err = Config::from_properties("linger.ms=soon").unwrap_err();
+//! assert!(err.to_string().contains("linger.ms"));
+//! ```
+
+use std::time::Duration;
+
+use kafkaex_net::sasl::SaslConfig;
+use kafkaex_net::tls::TlsConfig;
+use kafkaex_net::NetConfig;
+use kafkaex_protocol::records::Compression;
+
+use crate::error::{Error, Result};
+
+/// How a [`Client`](crate::Client) connects.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// `host:port` of one or more brokers to bootstrap from (`bootstrap.servers`).
+    pub bootstrap: Vec<String>,
+    /// Connection settings: client id, timeouts, TLS, SASL, retries, metadata age.
+    pub net: NetConfig,
+    /// Whether Metadata requests may create missing topics (`allow.auto.create.topics`,
+    /// true by default as in Java; the broker's `auto.create.topics.enable` must allow it too).
+    pub allow_auto_topic_creation: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            bootstrap: Vec::new(),
+            net: NetConfig::default(),
+            allow_auto_topic_creation: true,
+        }
+    }
+}
+
+/// What a Produce waits for before the broker answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Acks {
+    /// `acks=0`: no answer at all; a record counts as delivered once written to the socket.
+    None,
+    /// `acks=1`: the leader wrote it.
+    Leader,
+    /// `acks=all` (-1): every in-sync replica has it. The default.
+    All,
+}
+
+impl Acks {
+    /// The wire value.
+    pub fn as_i16(self) -> i16 {
+        match self {
+            Self::None => 0,
+            Self::Leader => 1,
+            Self::All => -1,
+        }
+    }
+}
+
+/// How a [`Producer`](crate::producer::Producer) batches, compresses and delivers.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct ProducerConfig {
+    /// `acks` (all by default).
+    pub acks: Acks,
+    /// How long a batch waits for more records before it is sent (`linger.ms`).
+    pub linger: Duration,
+    /// The size a batch is sent at without waiting for the linger (`batch.size`, bytes).
+    pub batch_size: usize,
+    /// The codec of every batch (`compression.type`).
+    pub compression: Compression,
+    /// The codec's level (`compression.level`; the codec's default when `None`).
+    pub compression_level: Option<i32>,
+    /// Idempotent delivery (`enable.idempotence`, on by default where the brokers support it):
+    /// a producer id and per-partition sequence numbers, so retries never duplicate or reorder.
+    pub idempotence: bool,
+    /// The bytes of records the producer buffers before `send` waits (`buffer.memory`).
+    pub buffer_memory: usize,
+    /// How long a record may take from `send` to its acknowledgement, retries included
+    /// (`delivery.timeout.ms`).
+    pub delivery_timeout: Duration,
+    /// The first wait before a retry (`retry.backoff.ms`).
+    pub retry_backoff: Duration,
+    /// The longest wait between retries (`retry.backoff.max.ms`).
+    pub retry_backoff_max: Duration,
+    /// The largest Produce request (`max.request.size`, bytes); a single record larger than
+    /// it is refused at once.
+    pub max_request_size: usize,
+    /// Produce requests in flight per broker (`max.in.flight.requests.per.connection`; at most
+    /// 5 with idempotence, which is what the broker remembers per producer).
+    pub max_in_flight: usize,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        Self {
+            acks: Acks::All,
+            linger: Duration::from_millis(5),
+            batch_size: 256 * 1024,
+            compression: Compression::None,
+            compression_level: None,
+            idempotence: true,
+            buffer_memory: 32 * 1024 * 1024,
+            delivery_timeout: Duration::from_secs(120),
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
+            max_request_size: 1024 * 1024,
+            max_in_flight: 5,
+        }
+    }
+}
+
+/// Every section of the settings, as one Java-style properties file holds them.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Config {
+    /// Connection settings.
+    pub client: ClientConfig,
+    /// Producer settings.
+    pub producer: ProducerConfig,
+    /// Java's SASL/TLS keys are read together; these hold them until [`Config::finish`].
+    security: Security,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Security {
+    protocol: Option<String>,
+    mechanism: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    jaas: Option<String>,
+    ca_location: Option<String>,
+    certificate_location: Option<String>,
+    key_location: Option<String>,
+    endpoint_identification: Option<String>,
+}
+
+fn parse_ms(key: &str, value: &str) -> Result<Duration> {
+    let ms: u64 = value
+        .parse()
+        .map_err(|_| Error::config(key, format!("{value:?} is not a number of milliseconds")))?;
+    Ok(Duration::from_millis(ms))
+}
+
+fn parse_usize(key: &str, value: &str) -> Result<usize> {
+    value
+        .parse()
+        .map_err(|_| Error::config(key, format!("{value:?} is not a non-negative integer")))
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(Error::config(
+            key,
+            format!("{value:?} is neither true nor false"),
+        )),
+    }
+}
+
+/// A codec by its Java name.
+pub fn parse_compression(key: &str, value: &str) -> Result<Compression> {
+    Ok(match value.to_ascii_lowercase().as_str() {
+        "none" => Compression::None,
+        "gzip" => Compression::Gzip,
+        "snappy" => Compression::Snappy,
+        "lz4" => Compression::Lz4,
+        "zstd" => Compression::Zstd,
+        _ => {
+            return Err(Error::config(
+                key,
+                format!("{value:?} is not one of none, gzip, snappy, lz4, zstd"),
+            ))
+        }
+    })
+}
+
+impl Config {
+    /// The defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Settings from the text of a Java `.properties` file: `key=value` (or `key: value`,
+    /// `key value`) lines, `#` and `!` comments, `\` line continuations and escapes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] naming the first key that is unknown or whose value is ill-typed, or
+    /// a combination that cannot work (SASL without credentials, a TLS key without its
+    /// certificate).
+    pub fn from_properties(text: &str) -> Result<Self> {
+        Self::from_pairs(parse_properties(text))
+    }
+
+    /// Settings from `(key, value)` pairs with Java's property names.
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self> {
+        let mut config = Self::default();
+        for (key, value) in pairs {
+            config.set(key.as_ref(), value.as_ref())?;
+        }
+        config.finish()?;
+        Ok(config)
+    }
+
+    /// Sets one property by its Java name. Security keys (`security.protocol`,
+    /// `sasl.*`, `ssl.*`) take effect in [`Config::finish`], which [`Config::from_pairs`]
+    /// calls.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let value = value.trim();
+        let c = &mut self.client;
+        let p = &mut self.producer;
+        let s = &mut self.security;
+        match key.trim() {
+            "bootstrap.servers" => {
+                c.bootstrap = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if c.bootstrap.is_empty() {
+                    return Err(Error::config(key, "no host:port given"));
+                }
+            }
+            "client.id" => c.net.client_id = value.to_owned(),
+            "request.timeout.ms" => c.net.request_timeout = parse_ms(key, value)?,
+            "socket.connection.setup.timeout.ms" => c.net.connect_timeout = parse_ms(key, value)?,
+            "metadata.max.age.ms" => c.net.metadata_max_age = parse_ms(key, value)?,
+            "allow.auto.create.topics" => c.allow_auto_topic_creation = parse_bool(key, value)?,
+            "message.max.bytes" | "receive.message.max.bytes" | "fetch.max.response.size" => {
+                c.net.max_response_size = parse_usize(key, value)?
+            }
+            "retry.backoff.ms" => {
+                p.retry_backoff = parse_ms(key, value)?;
+                c.net.retry.initial_backoff = p.retry_backoff;
+            }
+            "retry.backoff.max.ms" => {
+                p.retry_backoff_max = parse_ms(key, value)?;
+                c.net.retry.max_backoff = p.retry_backoff_max;
+            }
+            "acks" => {
+                p.acks = match value {
+                    "0" => Acks::None,
+                    "1" => Acks::Leader,
+                    "all" | "-1" => Acks::All,
+                    _ => {
+                        return Err(Error::config(
+                            key,
+                            format!("{value:?} is not 0, 1, all or -1"),
+                        ))
+                    }
+                }
+            }
+            "linger.ms" => p.linger = parse_ms(key, value)?,
+            "batch.size" => p.batch_size = parse_usize(key, value)?,
+            "compression.type" => p.compression = parse_compression(key, value)?,
+            "compression.level"
+            | "compression.gzip.level"
+            | "compression.lz4.level"
+            | "compression.zstd.level" => {
+                p.compression_level = Some(value.parse().map_err(|_| {
+                    Error::config(key, format!("{value:?} is not an integer level"))
+                })?)
+            }
+            "enable.idempotence" => p.idempotence = parse_bool(key, value)?,
+            "buffer.memory" => p.buffer_memory = parse_usize(key, value)?,
+            "delivery.timeout.ms" => p.delivery_timeout = parse_ms(key, value)?,
+            "max.request.size" => p.max_request_size = parse_usize(key, value)?,
+            "max.in.flight.requests.per.connection" => p.max_in_flight = parse_usize(key, value)?,
+            "retries" => {
+                // Retries are bounded by the delivery timeout, as in Java; 0 turns them off.
+                let retries = parse_usize(key, value)?;
+                if retries == 0 {
+                    c.net.retry = kafkaex_net::RetryPolicy::no_retries();
+                }
+            }
+            "security.protocol" => s.protocol = Some(value.to_ascii_uppercase()),
+            "sasl.mechanism" | "sasl.mechanisms" => s.mechanism = Some(value.to_ascii_uppercase()),
+            "sasl.username" => s.username = Some(value.to_owned()),
+            "sasl.password" => s.password = Some(value.to_owned()),
+            "sasl.jaas.config" => s.jaas = Some(value.to_owned()),
+            "ssl.ca.location" => s.ca_location = Some(value.to_owned()),
+            "ssl.certificate.location" => s.certificate_location = Some(value.to_owned()),
+            "ssl.key.location" => s.key_location = Some(value.to_owned()),
+            "ssl.endpoint.identification.algorithm" => {
+                s.endpoint_identification = Some(value.to_ascii_lowercase())
+            }
+            "ssl.truststore.location" | "ssl.keystore.location" => {
+                return Err(Error::config(
+                    key,
+                    "Java key stores are not read; give PEM files with ssl.ca.location \
+                     (and ssl.certificate.location / ssl.key.location)",
+                ))
+            }
+            "transactional.id" => {
+                return Err(Error::config(key, "transactions are not supported yet"))
+            }
+            other => return Err(Error::config(other, "unknown property")),
+        }
+        Ok(())
+    }
+
+    /// Applies the security keys read so far.
+    pub fn finish(&mut self) -> Result<()> {
+        let s = std::mem::take(&mut self.security);
+        let protocol = s.protocol.as_deref().unwrap_or("PLAINTEXT");
+        let (tls, sasl) = match protocol {
+            "PLAINTEXT" => (false, false),
+            "SSL" => (true, false),
+            "SASL_PLAINTEXT" => (false, true),
+            "SASL_SSL" => (true, true),
+            other => {
+                return Err(Error::config(
+                    "security.protocol",
+                    format!("{other:?} is not PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"),
+                ))
+            }
+        };
+        if tls {
+            let mut config = TlsConfig::new();
+            if let Some(ca) = &s.ca_location {
+                config = config.with_ca_pem_file(ca);
+            }
+            match (&s.certificate_location, &s.key_location) {
+                (Some(cert), Some(key)) => {
+                    config = config.with_client_identity_pem_files(cert, key);
+                }
+                (None, None) => {}
+                (Some(_), None) => {
+                    return Err(Error::config(
+                        "ssl.key.location",
+                        "ssl.certificate.location needs it",
+                    ))
+                }
+                (None, Some(_)) => {
+                    return Err(Error::config(
+                        "ssl.certificate.location",
+                        "ssl.key.location needs it",
+                    ))
+                }
+            }
+            if s.endpoint_identification.as_deref() == Some("") {
+                return Err(Error::config(
+                    "ssl.endpoint.identification.algorithm",
+                    "turning host name verification off is not supported",
+                ));
+            }
+            self.client.net.tls = Some(config);
+        } else if s.ca_location.is_some() || s.certificate_location.is_some() {
+            return Err(Error::config(
+                "security.protocol",
+                format!("ssl.* settings given but the protocol is {protocol}"),
+            ));
+        }
+        if sasl {
+            let (username, password) = match (&s.username, &s.password, &s.jaas) {
+                (Some(u), Some(p), _) => (u.clone(), p.clone()),
+                (_, _, Some(jaas)) => parse_jaas(jaas)?,
+                _ => {
+                    return Err(Error::config(
+                        "sasl.username",
+                        "SASL needs sasl.username and sasl.password, or sasl.jaas.config",
+                    ))
+                }
+            };
+            let mechanism = s.mechanism.as_deref().unwrap_or("GSSAPI");
+            self.client.net.sasl = Some(match mechanism {
+                "PLAIN" => SaslConfig::plain(username, password),
+                "SCRAM-SHA-256" => SaslConfig::scram_sha256(username, password),
+                "SCRAM-SHA-512" => SaslConfig::scram_sha512(username, password),
+                other => {
+                    return Err(Error::config(
+                        "sasl.mechanism",
+                        format!("{other:?} is not PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512"),
+                    ))
+                }
+            });
+        } else if s.mechanism.is_some() || s.username.is_some() || s.jaas.is_some() {
+            return Err(Error::config(
+                "security.protocol",
+                format!("sasl.* settings given but the protocol is {protocol}"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `username` and `password` from a JAAS line such as
+/// `org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="p";`.
+fn parse_jaas(jaas: &str) -> Result<(String, String)> {
+    let value = |name: &str| -> Option<String> {
+        let start = jaas.find(&format!("{name}="))? + name.len() + 1;
+        let rest = &jaas[start..];
+        match rest.strip_prefix('"') {
+            Some(quoted) => quoted.find('"').map(|end| quoted[..end].to_owned()),
+            None => Some(
+                rest.split(|c: char| c.is_whitespace() || c == ';')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+        }
+    };
+    match (value("username"), value("password")) {
+        (Some(u), Some(p)) => Ok((u, p)),
+        _ => Err(Error::config(
+            "sasl.jaas.config",
+            "no username=\"...\" password=\"...\" in it",
+        )),
+    }
+}
+
+/// The `(key, value)` pairs of a Java `.properties` text.
+pub fn parse_properties(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut logical = String::new();
+    for line in text.lines() {
+        // Leading blanks go, on first lines and continuation lines alike.
+        let line = line.trim_start();
+        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
+            continue;
+        }
+        // An odd number of trailing backslashes continues the line.
+        let trailing = line.chars().rev().take_while(|c| *c == '\\').count();
+        if trailing % 2 == 1 {
+            logical.push_str(&line[..line.len() - 1]);
+            continue;
+        }
+        logical.push_str(line);
+        out.push(split_property(&logical));
+        logical.clear();
+    }
+    if !logical.is_empty() {
+        out.push(split_property(&logical));
+    }
+    out
+}
+
+fn split_property(line: &str) -> (String, String) {
+    let mut key = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    key.push(unescape(next));
+                }
+            }
+            '=' | ':' => break,
+            c if c.is_whitespace() => {
+                // `key value`, or `key = value`: skip to the value.
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+                if chars.peek().is_some_and(|c| *c == '=' || *c == ':') {
+                    chars.next();
+                }
+                break;
+            }
+            c => key.push(c),
+        }
+    }
+    while chars.peek().is_some_and(|c| c.is_whitespace()) {
+        chars.next();
+    }
+    let mut value = String::new();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(next) = chars.next() {
+                value.push(unescape(next));
+            }
+        } else {
+            value.push(c);
+        }
+    }
+    (key, value)
+}
+
+fn unescape(c: char) -> char {
+    match c {
+        't' => '\t',
+        'n' => '\n',
+        'r' => '\r',
+        'f' => '\u{c}',
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_text_forms() {
+        let pairs = parse_properties(
+            "# comment\n! also\n  a=1\nb : 2\nc 3\nd = multi \\\n    line\ne=x\\=y\n\nf=\n",
+        );
+        assert_eq!(
+            pairs,
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "2".into()),
+                ("c".into(), "3".into()),
+                ("d".into(), "multi line".into()),
+                ("e".into(), "x=y".into()),
+                ("f".into(), String::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_ops_config_ports_as_is() {
+        let config = Config::from_properties(
+            "bootstrap.servers=a:9092, b:9093\n\
+             client.id=billing\n\
+             acks=1\n\
+             linger.ms=20\n\
+             batch.size=65536\n\
+             compression.type=zstd\n\
+             enable.idempotence=false\n\
+             buffer.memory=1048576\n\
+             delivery.timeout.ms=30000\n\
+             request.timeout.ms=5000\n\
+             max.in.flight.requests.per.connection=1\n\
+             security.protocol=SASL_SSL\n\
+             sasl.mechanism=SCRAM-SHA-512\n\
+             sasl.username=alice\n\
+             sasl.password=secret\n\
+             ssl.ca.location=/etc/kafka/ca.pem\n",
+        )
+        .unwrap();
+        assert_eq!(config.client.bootstrap, ["a:9092", "b:9093"]);
+        assert_eq!(config.client.net.client_id, "billing");
+        assert_eq!(config.producer.acks, Acks::Leader);
+        assert_eq!(config.producer.linger, Duration::from_millis(20));
+        assert_eq!(config.producer.batch_size, 65536);
+        assert_eq!(config.producer.compression, Compression::Zstd);
+        assert!(!config.producer.idempotence);
+        assert_eq!(config.producer.buffer_memory, 1 << 20);
+        assert_eq!(config.producer.delivery_timeout, Duration::from_secs(30));
+        assert_eq!(config.client.net.request_timeout, Duration::from_secs(5));
+        assert_eq!(config.producer.max_in_flight, 1);
+        assert!(config.client.net.tls.is_some());
+        let sasl = format!("{:?}", config.client.net.sasl);
+        assert!(sasl.contains("alice") && !sasl.contains("secret"), "{sasl}");
+    }
+
+    #[test]
+    fn jaas_credentials_are_read() {
+        let config = Config::from_pairs([
+            ("bootstrap.servers", "a:1"),
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "PLAIN"),
+            (
+                "sasl.jaas.config",
+                r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="bob" password="p w";"#,
+            ),
+        ])
+        .unwrap();
+        assert!(format!("{:?}", config.client.net.sasl).contains("bob"));
+        assert!(config.client.net.tls.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        for (text, key) in [
+            ("linger.ms=soon", "linger.ms"),
+            ("acks=2", "acks"),
+            ("enable.idempotence=yes", "enable.idempotence"),
+            ("compression.type=brotli", "compression.type"),
+            ("key.serializer=org.apache.kafka.common.serialization.StringSerializer", "key.serializer"),
+            ("security.protocol=SASL_SSL", "sasl.username"),
+            ("security.protocol=SASL_PLAINTEXT\nsasl.mechanism=GSSAPI\nsasl.username=a\nsasl.password=b", "sasl.mechanism"),
+            ("sasl.mechanism=PLAIN", "security.protocol"),
+            ("security.protocol=SSL\nssl.truststore.location=/x.jks", "ssl.truststore.location"),
+            ("bootstrap.servers= , ", "bootstrap.servers"),
+        ] {
+            let err = Config::from_properties(text).unwrap_err();
+            match &err {
+                Error::Config { key: k, .. } => assert_eq!(k, key, "{text}: {err}"),
+                other => panic!("{text}: {other:?}"),
+            }
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+}
