@@ -144,7 +144,9 @@ fn headers_and_consumer_protocol_round_trip() {
 
 #[test]
 fn api_keys_are_consistent() {
-    assert_eq!(ApiKey::ALL.len(), 88);
+    // The 3.9-era specs' 88 APIs, plus the 7 that Kafka 4.4 adds; ListConfigResources takes over
+    // ListClientMetricsResources' key.
+    assert_eq!(ApiKey::ALL.len(), 95);
     for &api in ApiKey::ALL {
         assert_eq!(ApiKey::from_i16(api.as_i16()), Some(api));
         let r = api.valid_versions();
@@ -153,4 +155,55 @@ fn api_keys_are_consistent() {
     assert_eq!(ApiKey::from_i16(-1), None);
     assert_eq!(ApiKey::Produce.as_i16(), 0);
     assert_eq!(ApiKey::ApiVersions.name(), "ApiVersions");
+}
+
+/// Every version from the 3.9-era specs' v0 up to Kafka 4.4's newest (the union of the specs).
+#[test]
+fn versions_span_both_spec_generations() {
+    use kafkaex_protocol::VersionRange;
+    for (api, max) in [
+        (ApiKey::Produce, 13),
+        (ApiKey::Fetch, 18),
+        (ApiKey::ListOffsets, 11),
+        (ApiKey::OffsetCommit, 10),
+        (ApiKey::OffsetFetch, 10),
+        (ApiKey::Metadata, 13),
+        (ApiKey::ApiVersions, 5),
+        (ApiKey::InitProducerId, 6),
+        // Removed in Kafka 4 (stubs with no versions there), kept from the old specs.
+        (ApiKey::LeaderAndIsr, 7),
+        (ApiKey::ControlledShutdown, 3),
+    ] {
+        assert_eq!(api.valid_versions(), VersionRange { min: 0, max }, "{api}");
+    }
+    for (key, name, range) in [
+        (90, "DescribeShareGroupOffsets", (0, 1)),
+        (91, "AlterShareGroupOffsets", (0, 0)),
+        (92, "DeleteShareGroupOffsets", (0, 0)),
+        (88, "StreamsGroupHeartbeat", (0, 1)),
+        (89, "StreamsGroupDescribe", (0, 1)),
+        (74, "ListConfigResources", (0, 1)),
+        (93, "StreamsGroupTopologyDescriptionUpdate", (0, 0)),
+        (94, "UnregisterController", (0, 0)),
+    ] {
+        let api = ApiKey::from_i16(key).unwrap_or_else(|| panic!("no API key {key}"));
+        assert_eq!(api.name(), name);
+        assert_eq!(
+            api.valid_versions(),
+            VersionRange {
+                min: range.0,
+                max: range.1
+            },
+            "{name}"
+        );
+    }
+    // The old name of key 74 stays usable.
+    assert_eq!(
+        ApiKey::ListClientMetricsResources,
+        ApiKey::ListConfigResources
+    );
+    let _: kafkaex_protocol::messages::ListClientMetricsResourcesRequest =
+        kafkaex_protocol::messages::ListConfigResourcesRequest::default();
+    // ShareFetch v0 was unstable in the old specs and is gone from Kafka 4.4's: not generated.
+    assert_eq!(ApiKey::ShareFetch.valid_versions().min, 1);
 }
