@@ -801,14 +801,18 @@ impl RecordBatch {
     ///
     /// Keys, values and header values are zero-copy slices of `buf` (of the decompressed buffer
     /// for compressed batches). A batch cut short is [`DecodeError::UnexpectedEof`].
+    ///
+    /// The records' own memory (a [`Record`] each, and a vector for a record's headers from two
+    /// on) counts against [`DecodeOptions::max_record_memory`]: a small compressed batch of tiny
+    /// records would otherwise make a few kilobytes of input cost gigabytes of `Record`s.
     pub fn decode(buf: &mut Bytes, opts: &DecodeOptions) -> Result<RecordBatch, DecodeError> {
-        decode_batch(split_batch(buf)?, opts)
+        decode_batch(split_batch(buf)?, opts, &mut RecordBudget::new(opts))
     }
 }
 
 /// Splits one whole batch off the front of `buf` (checking its length field), leaving `buf`
 /// untouched on error.
-fn split_batch(buf: &mut Bytes) -> Result<Bytes, DecodeError> {
+pub(crate) fn split_batch(buf: &mut Bytes) -> Result<Bytes, DecodeError> {
     if buf.len() < LOG_OVERHEAD {
         return Err(DecodeError::UnexpectedEof {
             needed: LOG_OVERHEAD,
@@ -863,19 +867,94 @@ fn finish_batch(buf: &mut BytesMut, start: usize) -> Result<(), EncodeError> {
     Ok(())
 }
 
-/// Decodes a batch given exactly its bytes.
-fn decode_batch(b: Bytes, opts: &DecodeOptions) -> Result<RecordBatch, DecodeError> {
-    let (mut batch, data, count) = decode_header(b, opts)?;
-    batch.records = decode_record_list(&data, count, batch.base_offset, batch.base_timestamp)?;
+/// Decodes a batch given exactly its bytes, its records charged to `budget`.
+pub(crate) fn decode_batch(
+    b: Bytes,
+    opts: &DecodeOptions,
+    budget: &mut RecordBudget,
+) -> Result<RecordBatch, DecodeError> {
+    let (mut batch, data, count) = decode_header(b, opts, Some(budget))?;
+    batch.records = decode_record_list(
+        &data,
+        count,
+        batch.base_offset,
+        batch.base_timestamp,
+        budget,
+    )?;
     Ok(batch)
+}
+
+/// What materializing records may still allocate: [`DecodeOptions::max_record_memory`] minus
+/// what the records decoded so far (in one call) took.
+///
+/// Owned records are zero-copy (their bytes stay in the batch's buffer, which the decompression
+/// cap bounds), but each `Record` is [`RECORD_SIZE`] bytes however short it is on the wire,
+/// where the shortest record takes 7: without a budget, a 6 KB zstd batch of 9 million empty
+/// records cost 2.6 GB. The count is charged before decompressing (a batch that cannot fit is
+/// refused at once), header vectors as they are made.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordBudget {
+    remaining: usize,
+    limit: usize,
+}
+
+/// What one record takes in a [`RecordBatch`] beyond the bytes it shares with the batch.
+pub(crate) const RECORD_SIZE: usize = std::mem::size_of::<Record>();
+
+impl RecordBudget {
+    pub(crate) fn new(opts: &DecodeOptions) -> Self {
+        RecordBudget {
+            remaining: opts.max_record_memory,
+            limit: opts.max_record_memory,
+        }
+    }
+
+    #[cfg(test)]
+    fn unlimited() -> Self {
+        RecordBudget {
+            remaining: usize::MAX,
+            limit: usize::MAX,
+        }
+    }
+
+    /// Whether `count` records fit, without charging them.
+    fn check_records(&self, count: usize) -> Result<(), DecodeError> {
+        match count.checked_mul(RECORD_SIZE) {
+            Some(bytes) if bytes <= self.remaining => Ok(()),
+            _ => Err(self.exceeded(count)),
+        }
+    }
+
+    /// Charges `bytes`, or fails (for a batch of `count` records) when they do not fit.
+    #[inline]
+    fn charge(&mut self, bytes: usize, count: usize) -> Result<(), DecodeError> {
+        match self.remaining.checked_sub(bytes) {
+            Some(r) => {
+                self.remaining = r;
+                Ok(())
+            }
+            None => Err(self.exceeded(count)),
+        }
+    }
+
+    #[cold]
+    fn exceeded(&self, records: usize) -> DecodeError {
+        DecodeError::RecordMemoryLimit {
+            records,
+            limit: self.limit,
+        }
+    }
 }
 
 /// Checks and decodes a batch's header (given exactly the batch's bytes), returning it with no
 /// records, the records section (decompressed if need be) and the record count, checked
 /// against the section's size.
+///
+/// With a `budget` (owned decoding), a count that cannot fit is refused before decompressing.
 fn decode_header(
     mut b: Bytes,
     opts: &DecodeOptions,
+    budget: Option<&mut RecordBudget>,
 ) -> Result<(RecordBatch, Bytes, usize), DecodeError> {
     let magic = b[MAGIC_OFFSET] as i8;
     if magic != 2 {
@@ -906,6 +985,15 @@ fn decode_header(
     let base_sequence = get_i32(&mut b)?;
     let count = get_i32(&mut b)?;
     let compression = Compression::from_attributes(attributes)?;
+    // Before decompressing, a count the budget cannot hold ends it (an uncompressed batch's
+    // count is checked against its bytes first, the more telling error for a corrupt one).
+    if let (Some(budget), Ok(n), true) = (
+        budget,
+        usize::try_from(count),
+        compression != Compression::None,
+    ) {
+        budget.check_records(n)?;
+    }
     let data = if compression == Compression::None {
         b
     } else {
@@ -958,14 +1046,22 @@ const RESERVE_HEADERS: usize = 64;
 /// Decodes `count` records filling all of `data`. Keys, values and headers are slices of `data`
 /// (one reference-count increment each, no copy); the only allocations are the record vector
 /// and, for records with two headers or more, their header vectors.
+///
+/// The records and header vectors are charged to `budget` (see [`RecordBudget`]).
 fn decode_record_list(
     data: &Bytes,
     count: usize,
     base_offset: i64,
     base_timestamp: i64,
+    budget: &mut RecordBudget,
 ) -> Result<Vec<Record>, DecodeError> {
+    // The checked decoder, if it is needed, starts from the same budget.
+    let start = *budget;
+    // The vector never grows past `count` (see below), so charging it whole is exact.
+    budget.charge(count.saturating_mul(RECORD_SIZE), count)?;
     let mut pos = 0;
     let mut failed = false;
+    let mut over_budget = false;
     let mut records = Vec::with_capacity(count.min(RESERVE_RECORDS));
     while !failed && records.len() < count {
         if records.len() == records.capacity() {
@@ -983,6 +1079,12 @@ fn decode_record_list(
                 match read_record(data, pos, base_offset, base_timestamp) {
                     Some((r, end)) => {
                         pos = end;
+                        if let HeadersRepr::Many(v) = &r.headers.0 {
+                            let bytes = v.capacity() * std::mem::size_of::<RecordHeader>();
+                            if budget.charge(bytes, count).is_err() {
+                                (failed, over_budget) = (true, true);
+                            }
+                        }
                         return r;
                     }
                     None => failed = true,
@@ -991,9 +1093,14 @@ fn decode_record_list(
             Record::default()
         }));
     }
+    if over_budget {
+        return Err(budget.exceeded(count));
+    }
     if failed || pos != data.len() {
         // Something is wrong: the checked decoder says what.
-        return decode_record_list_checked(data, count, base_offset, base_timestamp);
+        drop(records);
+        *budget = start;
+        return decode_record_list_checked(data, count, base_offset, base_timestamp, budget);
     }
     Ok(records)
 }
@@ -1111,16 +1218,17 @@ fn decode_record_list_checked(
     count: usize,
     base_offset: i64,
     base_timestamp: i64,
+    budget: &mut RecordBudget,
 ) -> Result<Vec<Record>, DecodeError> {
+    budget.charge(count.saturating_mul(RECORD_SIZE), count)?;
     let mut outer = Cursor::new(data);
     let mut records = Vec::with_capacity(count.min(RESERVE_RECORDS));
     for _ in 0..count {
-        records.push(decode_record_at(
-            &mut outer,
-            data,
-            base_offset,
-            base_timestamp,
-        )?);
+        let r = decode_record_at(&mut outer, data, base_offset, base_timestamp)?;
+        if let HeadersRepr::Many(v) = &r.headers.0 {
+            budget.charge(v.capacity() * std::mem::size_of::<RecordHeader>(), count)?;
+        }
+        records.push(r);
     }
     if outer.remaining() != 0 {
         return Err(DecodeError::CorruptRecords(
@@ -1219,6 +1327,8 @@ pub struct RecordBatchView {
     header: RecordBatch,
     data: Bytes,
     count: usize,
+    /// For [`RecordBatchView::into_batch`].
+    max_record_memory: usize,
 }
 
 impl RecordBatchView {
@@ -1226,11 +1336,12 @@ impl RecordBatchView {
     /// records are parsed by [`RecordBatchView::records`]. Errors as [`RecordBatch::decode`].
     pub fn decode(buf: &mut Bytes, opts: &DecodeOptions) -> Result<RecordBatchView, DecodeError> {
         let batch = split_batch(buf)?;
-        let (header, data, count) = decode_header(batch, opts)?;
+        let (header, data, count) = decode_header(batch, opts, None)?;
         Ok(RecordBatchView {
             header,
             data,
             count,
+            max_record_memory: opts.max_record_memory,
         })
     }
 
@@ -1260,14 +1371,20 @@ impl RecordBatchView {
         }
     }
 
-    /// Materializes the records into a [`RecordBatch`] (as [`RecordBatch::decode`] does).
+    /// Materializes the records into a [`RecordBatch`] (as [`RecordBatch::decode`] does, within
+    /// the `max_record_memory` the view was decoded with).
     pub fn into_batch(self) -> Result<RecordBatch, DecodeError> {
         let mut batch = self.header;
+        let mut budget = RecordBudget {
+            remaining: self.max_record_memory,
+            limit: self.max_record_memory,
+        };
         batch.records = decode_record_list(
             &self.data,
             self.count,
             batch.base_offset,
             batch.base_timestamp,
+            &mut budget,
         )?;
         Ok(batch)
     }
@@ -1723,8 +1840,20 @@ mod tests {
         records[4].headers.push(RecordHeader::new("é-key", None));
         let (section, count, base_offset, base_timestamp) = records_section(records);
         let check = |data: &Bytes| {
-            let fast = decode_record_list(data, count, base_offset, base_timestamp);
-            let checked = decode_record_list_checked(data, count, base_offset, base_timestamp);
+            let fast = decode_record_list(
+                data,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited(),
+            );
+            let checked = decode_record_list_checked(
+                data,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited(),
+            );
             assert_eq!(fast, checked, "{data:?}");
         };
         check(&section);
@@ -1741,7 +1870,14 @@ mod tests {
         // Valid input never falls back to the checked decoder.
         assert_eq!(
             fast_only(&section, count, base_offset, base_timestamp),
-            decode_record_list_checked(&section, count, base_offset, base_timestamp).ok()
+            decode_record_list_checked(
+                &section,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited()
+            )
+            .ok()
         );
         let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move || {
@@ -1792,7 +1928,14 @@ mod tests {
         assert!(fast.is_some());
         assert_eq!(
             fast,
-            decode_record_list_checked(&section, count, base_offset, base_timestamp).ok()
+            decode_record_list_checked(
+                &section,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited()
+            )
+            .ok()
         );
     }
 
@@ -1883,8 +2026,20 @@ mod tests {
         }
         let (section, count, base_offset, base_timestamp) = records_section(records);
         assert_eq!(
-            decode_record_list(&section, count, base_offset, base_timestamp),
-            decode_record_list_checked(&section, count, base_offset, base_timestamp)
+            decode_record_list(
+                &section,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited()
+            ),
+            decode_record_list_checked(
+                &section,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited()
+            )
         );
     }
 
