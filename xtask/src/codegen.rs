@@ -481,6 +481,55 @@ mod tests {
             .expect("run `cargo xtask codegen`");
     }
 
+    /// Every error a spec's comments list for its responses (`// - UNKNOWN_TOPIC_ID (version
+    /// 10+)`), in the new 4.x APIs too, is in kafkaex-protocol's `ErrorCode` table, which
+    /// `tests/error_code.rs` holds to kafka-clients 4.4.0's `Errors` through this fixture.
+    #[test]
+    fn errors_the_specs_name_are_in_the_error_code_table() {
+        let root = crate::workspace_root();
+        let table = std::fs::read_to_string(
+            root.join("kafkaex-protocol/tests/fixtures/errors-kafka-4.4.0.tsv"),
+        )
+        .expect("the error fixture");
+        let known: Vec<&str> = table.lines().filter_map(|l| l.split('\t').nth(1)).collect();
+        // Names the 3.9-era specs use for errors renamed before they were released: the
+        // ConsumerGroupHeartbeat v1 comment's INVALID_SUBSCRIPTION_REGEX shipped as
+        // INVALID_REGULAR_EXPRESSION (code 128), as Kafka 4's spec says.
+        const RENAMED: &[(&str, &str)] =
+            &[("INVALID_SUBSCRIPTION_REGEX", "INVALID_REGULAR_EXPRESSION")];
+        let mut paths = vec![root.join(SPEC_DIR)];
+        if let Ok(jar) = resolve_clients_jar(&root, KAFKA_CLIENTS_VERSION) {
+            paths.push(jar);
+        }
+        let mut missing = Vec::new();
+        let mut named = 0;
+        for path in paths.iter().filter(|p| p.exists()) {
+            for (file, text) in read_specs(path).expect("specs read") {
+                for line in text.lines() {
+                    let Some(rest) = line.trim_start().strip_prefix("// - ") else {
+                        continue;
+                    };
+                    let name: String = rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                        .collect();
+                    if name.len() > 2 && name.contains('_') {
+                        named += 1;
+                        let name = RENAMED
+                            .iter()
+                            .find(|(old, _)| *old == name)
+                            .map_or(name.clone(), |(_, new)| new.to_string());
+                        if !known.contains(&name.as_str()) {
+                            missing.push(format!("{name} ({file})"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(named > 0, "no error lists found in the specs");
+        assert!(missing.is_empty(), "not in ErrorCode: {missing:?}");
+    }
+
     #[test]
     fn commit_is_read_from_source_md() {
         let text = "from the apache/kafka repository at commit 1eb7644349cb07139d6a3c1ad1986979647cac99 (trunk";
