@@ -2,6 +2,7 @@
 
 use anyhow::{bail, Result};
 
+mod bench;
 mod ci;
 mod codegen;
 mod demo;
@@ -18,6 +19,7 @@ fn main() -> Result<()> {
     let rest = &args[1..];
     match cmd.as_str() {
         "codegen" => codegen::run(rest),
+        "bench-instructions" => bench::run(rest),
         "demo" => demo::run(rest),
         "test" => ci::run_test(rest),
         "ci" => ci::run_ci(rest),
@@ -46,7 +48,8 @@ fn print_usage() {
          \x20 ci                                     fmt, clippy, codegen --check, fuzz/bench builds, then test\n\
          \x20 interop build|verify FILE|produce|fetch|write|capture   the Java client as a peer (interop/java)\n\
          \x20 kafka up|down|status|env [PROFILE|all]   local brokers: kraft, cluster, zk, secure, legacy (`kafka help`)\n\
-         \x20 fuzz [--seconds N] [TARGET..] | --build | seed | list   run the protocol fuzz targets (nightly)\n"
+         \x20 fuzz [--seconds N] [TARGET..] | --build | seed | list   run the protocol fuzz targets (nightly)\n\
+         \x20 bench-instructions [--features crc-fast] [CODEC..]   record batch instruction counts under callgrind\n"
     );
 }
 
