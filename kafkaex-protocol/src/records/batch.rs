@@ -901,6 +901,9 @@ pub(crate) struct RecordBudget {
 /// What one record takes in a [`RecordBatch`] beyond the bytes it shares with the batch.
 pub(crate) const RECORD_SIZE: usize = std::mem::size_of::<Record>();
 
+/// What one header of a record with two headers or more takes in its vector.
+const HEADER_SIZE: usize = std::mem::size_of::<RecordHeader>();
+
 impl RecordBudget {
     pub(crate) fn new(opts: &DecodeOptions) -> Self {
         RecordBudget {
@@ -1040,9 +1043,6 @@ fn decode_header(
 /// compressed batch can make 64 MiB; beyond this, the vector grows as records parse.
 const RESERVE_RECORDS: usize = 4096;
 
-/// The most headers of one record reserved for before any is parsed (as [`RESERVE_RECORDS`]).
-const RESERVE_HEADERS: usize = 64;
-
 /// Decodes `count` records filling all of `data`. Keys, values and headers are slices of `data`
 /// (one reference-count increment each, no copy); the only allocations are the record vector
 /// and, for records with two headers or more, their header vectors.
@@ -1061,7 +1061,6 @@ fn decode_record_list(
     budget.charge(count.saturating_mul(RECORD_SIZE), count)?;
     let mut pos = 0;
     let mut failed = false;
-    let mut over_budget = false;
     let mut records = Vec::with_capacity(count.min(RESERVE_RECORDS));
     while !failed && records.len() < count {
         if records.len() == records.capacity() {
@@ -1076,15 +1075,15 @@ fn decode_record_list(
         // chunk are defaults.
         records.extend((0..n).map(|_| {
             if !failed {
-                match read_record(data, pos, base_offset, base_timestamp) {
+                match read_record(
+                    data,
+                    pos,
+                    base_offset,
+                    base_timestamp,
+                    &mut budget.remaining,
+                ) {
                     Some((r, end)) => {
                         pos = end;
-                        if let HeadersRepr::Many(v) = &r.headers.0 {
-                            let bytes = v.capacity() * std::mem::size_of::<RecordHeader>();
-                            if budget.charge(bytes, count).is_err() {
-                                (failed, over_budget) = (true, true);
-                            }
-                        }
                         return r;
                     }
                     None => failed = true,
@@ -1093,11 +1092,8 @@ fn decode_record_list(
             Record::default()
         }));
     }
-    if over_budget {
-        return Err(budget.exceeded(count));
-    }
     if failed || pos != data.len() {
-        // Something is wrong: the checked decoder says what.
+        // Something is wrong (the budget too): the checked decoder says what.
         drop(records);
         *budget = start;
         return decode_record_list_checked(data, count, base_offset, base_timestamp, budget);
@@ -1109,11 +1105,15 @@ fn decode_record_list(
 /// and where it ends, or `None` for anything [`decode_record_at`] would reject (which then says
 /// why). Accepts exactly what `decode_record_at` accepts, with the same result.
 #[inline(always)]
+///
+/// A record with two headers or more charges its header vector to `budget` (what
+/// [`RecordBudget`] has left) before allocating it, and fails when it does not fit.
 fn read_record(
     data: &Bytes,
     pos: usize,
     base_offset: i64,
     base_timestamp: i64,
+    budget: &mut usize,
 ) -> Option<(Record, usize)> {
     let prefix = read_record_prefix(data, pos)?;
     let end = prefix.end;
@@ -1124,7 +1124,9 @@ fn read_record(
         0 => RecordHeaders::new(),
         1 => RecordHeaders(HeadersRepr::One(read_header(data, rec, &mut p)?)),
         n => {
-            let mut v = Vec::with_capacity(n.min(RESERVE_HEADERS));
+            *budget = budget.checked_sub(n * HEADER_SIZE)?;
+            // Charged, so reserved whole: the budget bounds what a hostile count can reserve.
+            let mut v = Vec::with_capacity(n);
             for _ in 0..n {
                 v.push(read_header(data, rec, &mut p)?);
             }
@@ -1224,11 +1226,14 @@ fn decode_record_list_checked(
     let mut outer = Cursor::new(data);
     let mut records = Vec::with_capacity(count.min(RESERVE_RECORDS));
     for _ in 0..count {
-        let r = decode_record_at(&mut outer, data, base_offset, base_timestamp)?;
-        if let HeadersRepr::Many(v) = &r.headers.0 {
-            budget.charge(v.capacity() * std::mem::size_of::<RecordHeader>(), count)?;
-        }
-        records.push(r);
+        records.push(decode_record_at(
+            &mut outer,
+            data,
+            base_offset,
+            base_timestamp,
+            budget,
+            count,
+        )?);
     }
     if outer.remaining() != 0 {
         return Err(DecodeError::CorruptRecords(
@@ -1254,11 +1259,16 @@ fn take_record(outer: &mut Cursor<'_>) -> Result<std::ops::Range<usize>, DecodeE
 
 /// Decodes the record at `outer` (a cursor over `data`), advancing it past the record.
 #[inline(always)]
+///
+/// A record with two headers or more charges its header vector to `budget` (for a batch of
+/// `count` records) before allocating it, as [`read_record`] does.
 fn decode_record_at(
     outer: &mut Cursor<'_>,
     data: &Bytes,
     base_offset: i64,
     base_timestamp: i64,
+    budget: &mut RecordBudget,
+    count: usize,
 ) -> Result<Record, DecodeError> {
     let range = take_record(outer)?;
     // A cursor that cannot read past this record.
@@ -1282,7 +1292,9 @@ fn decode_record_at(
         0 => RecordHeaders::new(),
         1 => RecordHeaders(HeadersRepr::One(decode_header_at(&mut c, data)?)),
         n => {
-            let mut v = Vec::with_capacity((n as usize).min(RESERVE_HEADERS));
+            let n = n as usize;
+            budget.charge(n * HEADER_SIZE, count)?;
+            let mut v = Vec::with_capacity(n);
             for _ in 0..n {
                 v.push(decode_header_at(&mut c, data)?);
             }
@@ -1860,8 +1872,9 @@ mod tests {
         let fast_only = |data: &Bytes, count: usize, base_offset, base_timestamp| {
             let mut pos = 0;
             let mut records = Vec::new();
+            let mut unlimited = usize::MAX;
             for _ in 0..count {
-                let (r, end) = read_record(data, pos, base_offset, base_timestamp)?;
+                let (r, end) = read_record(data, pos, base_offset, base_timestamp, &mut unlimited)?;
                 records.push(r);
                 pos = end;
             }
@@ -2003,14 +2016,15 @@ mod tests {
         assert_eq!(fast, checked, "{data:?}");
     }
 
-    /// More records than are reserved up front, and a record with more headers than are: the
-    /// vectors grow as they parse, in the fast and the checked decoder alike.
+    /// More records than are reserved up front (the vector grows as they parse), and a record
+    /// with many headers (reserved whole once charged to the budget), in the fast and the
+    /// checked decoder alike.
     #[test]
     fn batches_beyond_the_up_front_reservations_decode_whole() {
         let mut records: Vec<Record> = (0..(RESERVE_RECORDS as i64 * 2 + 5))
             .map(|i| record(i, (i % 7) as usize, (i % 3) as usize))
             .collect();
-        records[3].headers = (0..RESERVE_HEADERS * 3)
+        records[3].headers = (0..192)
             .map(|i| RecordHeader::new(format!("k{i}"), None))
             .collect();
         for compression in [Compression::None, Compression::Zstd] {
