@@ -207,3 +207,37 @@ fn versions_span_both_spec_generations() {
     // ShareFetch v0 was unstable in the old specs and is gone from Kafka 4.4's: not generated.
     assert_eq!(ApiKey::ShareFetch.valid_versions().min, 1);
 }
+
+/// ReadShareGroupStateSummary v0 was unstable in the 3.9-era specs, whose response lacked the
+/// `LeaderEpoch` that Kafka 4.1+ brokers send; the merged specs take Kafka 4.4's shape for it, so
+/// a broker's v0 response is read field by field (bytes laid out by hand from the 4.4 spec).
+#[test]
+fn read_share_group_state_summary_v0_has_the_released_shape() {
+    use kafkaex_protocol::messages::read_share_group_state_summary_response::{
+        PartitionResult, ReadStateSummaryResult,
+    };
+    use kafkaex_protocol::messages::ReadShareGroupStateSummaryResponse;
+    let mut wire = vec![0x02]; // results: compact array of 1
+    wire.extend_from_slice(&[7; 16]); // topic id
+    wire.push(0x02); // partitions: 1
+    wire.extend_from_slice(&3i32.to_be_bytes()); // partition
+    wire.extend_from_slice(&0i16.to_be_bytes()); // error code
+    wire.push(0x00); // error message: null
+    wire.extend_from_slice(&5i32.to_be_bytes()); // state epoch
+    wire.extend_from_slice(&9i32.to_be_bytes()); // leader epoch
+    wire.extend_from_slice(&42i64.to_be_bytes()); // start offset
+    wire.extend_from_slice(&[0, 0, 0]); // tagged fields: partition, result, response
+    let m = ReadShareGroupStateSummaryResponse::from_bytes(wire.clone().into(), 0).unwrap();
+    let p = &m.results[0].partitions[0];
+    assert_eq!((p.state_epoch, p.leader_epoch, p.start_offset), (5, 9, 42));
+    let again = ReadShareGroupStateSummaryResponse::default().with_results(vec![
+        ReadStateSummaryResult::default()
+            .with_topic_id(kafkaex_protocol::Uuid([7; 16]))
+            .with_partitions(vec![PartitionResult::default()
+                .with_partition(3)
+                .with_state_epoch(5)
+                .with_leader_epoch(9)
+                .with_start_offset(42)]),
+    ]);
+    assert_eq!(again.to_bytes(0).unwrap().as_ref(), &wire[..]);
+}
