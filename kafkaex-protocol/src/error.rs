@@ -152,6 +152,16 @@ pub enum DecodeError {
     /// Decompressing records failed.
     #[error("decompression failed")]
     Compression(#[from] CompressionError),
+    /// Materializing the records would take more memory than
+    /// `DecodeOptions::max_record_memory` allows; `RecordBatchView` reads them without
+    /// materializing.
+    #[error("{records} records would take more than the limit of {limit} bytes as owned records (DecodeOptions::max_record_memory; RecordBatchView reads them in place)")]
+    RecordMemoryLimit {
+        /// Records in the batch that went over.
+        records: usize,
+        /// The configured limit in bytes.
+        limit: usize,
+    },
     /// Context: the error happened inside this message at this version; `source` says what.
     #[error("could not decode {message} v{version}")]
     InMessage {

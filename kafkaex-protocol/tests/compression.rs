@@ -140,6 +140,7 @@ fn bomb_inside_a_batch_is_too_large() {
         let opts = DecodeOptions {
             verify_crc: false,
             max_decompressed_bytes: 1 << 20,
+            ..DecodeOptions::default()
         };
         let err = RecordBatch::decode(&mut b.freeze(), &opts).unwrap_err();
         assert_eq!(

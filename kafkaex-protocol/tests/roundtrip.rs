@@ -144,7 +144,9 @@ fn headers_and_consumer_protocol_round_trip() {
 
 #[test]
 fn api_keys_are_consistent() {
-    assert_eq!(ApiKey::ALL.len(), 88);
+    // The 3.9-era specs' 88 APIs, plus the 7 that Kafka 4.4 adds; ListConfigResources takes over
+    // ListClientMetricsResources' key.
+    assert_eq!(ApiKey::ALL.len(), 95);
     for &api in ApiKey::ALL {
         assert_eq!(ApiKey::from_i16(api.as_i16()), Some(api));
         let r = api.valid_versions();
@@ -153,4 +155,89 @@ fn api_keys_are_consistent() {
     assert_eq!(ApiKey::from_i16(-1), None);
     assert_eq!(ApiKey::Produce.as_i16(), 0);
     assert_eq!(ApiKey::ApiVersions.name(), "ApiVersions");
+}
+
+/// Every version from the 3.9-era specs' v0 up to Kafka 4.4's newest (the union of the specs).
+#[test]
+fn versions_span_both_spec_generations() {
+    use kafkaex_protocol::VersionRange;
+    for (api, max) in [
+        (ApiKey::Produce, 13),
+        (ApiKey::Fetch, 18),
+        (ApiKey::ListOffsets, 11),
+        (ApiKey::OffsetCommit, 10),
+        (ApiKey::OffsetFetch, 10),
+        (ApiKey::Metadata, 13),
+        (ApiKey::ApiVersions, 5),
+        (ApiKey::InitProducerId, 6),
+        // Removed in Kafka 4 (stubs with no versions there), kept from the old specs.
+        (ApiKey::LeaderAndIsr, 7),
+        (ApiKey::ControlledShutdown, 3),
+    ] {
+        assert_eq!(api.valid_versions(), VersionRange { min: 0, max }, "{api}");
+    }
+    for (key, name, range) in [
+        (90, "DescribeShareGroupOffsets", (0, 1)),
+        (91, "AlterShareGroupOffsets", (0, 0)),
+        (92, "DeleteShareGroupOffsets", (0, 0)),
+        (88, "StreamsGroupHeartbeat", (0, 1)),
+        (89, "StreamsGroupDescribe", (0, 1)),
+        (74, "ListConfigResources", (0, 1)),
+        (93, "StreamsGroupTopologyDescriptionUpdate", (0, 0)),
+        (94, "UnregisterController", (0, 0)),
+    ] {
+        let api = ApiKey::from_i16(key).unwrap_or_else(|| panic!("no API key {key}"));
+        assert_eq!(api.name(), name);
+        assert_eq!(
+            api.valid_versions(),
+            VersionRange {
+                min: range.0,
+                max: range.1
+            },
+            "{name}"
+        );
+    }
+    // The old name of key 74 stays usable.
+    assert_eq!(
+        ApiKey::ListClientMetricsResources,
+        ApiKey::ListConfigResources
+    );
+    let _: kafkaex_protocol::messages::ListClientMetricsResourcesRequest =
+        kafkaex_protocol::messages::ListConfigResourcesRequest::default();
+    // ShareFetch v0 was unstable in the old specs and is gone from Kafka 4.4's: not generated.
+    assert_eq!(ApiKey::ShareFetch.valid_versions().min, 1);
+}
+
+/// ReadShareGroupStateSummary v0 was unstable in the 3.9-era specs, whose response lacked the
+/// `LeaderEpoch` that Kafka 4.1+ brokers send; the merged specs take Kafka 4.4's shape for it, so
+/// a broker's v0 response is read field by field (bytes laid out by hand from the 4.4 spec).
+#[test]
+fn read_share_group_state_summary_v0_has_the_released_shape() {
+    use kafkaex_protocol::messages::read_share_group_state_summary_response::{
+        PartitionResult, ReadStateSummaryResult,
+    };
+    use kafkaex_protocol::messages::ReadShareGroupStateSummaryResponse;
+    let mut wire = vec![0x02]; // results: compact array of 1
+    wire.extend_from_slice(&[7; 16]); // topic id
+    wire.push(0x02); // partitions: 1
+    wire.extend_from_slice(&3i32.to_be_bytes()); // partition
+    wire.extend_from_slice(&0i16.to_be_bytes()); // error code
+    wire.push(0x00); // error message: null
+    wire.extend_from_slice(&5i32.to_be_bytes()); // state epoch
+    wire.extend_from_slice(&9i32.to_be_bytes()); // leader epoch
+    wire.extend_from_slice(&42i64.to_be_bytes()); // start offset
+    wire.extend_from_slice(&[0, 0, 0]); // tagged fields: partition, result, response
+    let m = ReadShareGroupStateSummaryResponse::from_bytes(wire.clone().into(), 0).unwrap();
+    let p = &m.results[0].partitions[0];
+    assert_eq!((p.state_epoch, p.leader_epoch, p.start_offset), (5, 9, 42));
+    let again = ReadShareGroupStateSummaryResponse::default().with_results(vec![
+        ReadStateSummaryResult::default()
+            .with_topic_id(kafkaex_protocol::Uuid([7; 16]))
+            .with_partitions(vec![PartitionResult::default()
+                .with_partition(3)
+                .with_state_epoch(5)
+                .with_leader_epoch(9)
+                .with_start_offset(42)]),
+    ]);
+    assert_eq!(again.to_bytes(0).unwrap().as_ref(), &wire[..]);
 }

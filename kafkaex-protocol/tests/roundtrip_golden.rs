@@ -150,17 +150,17 @@ fn spec_defaults_are_honoured() {
 
 #[test]
 fn version_out_of_range_names_the_api() {
-    let err = ProduceRequest::default().to_bytes(12).unwrap_err();
+    let err = ProduceRequest::default().to_bytes(14).unwrap_err();
     assert_eq!(
         err,
         EncodeError::UnsupportedVersion {
             message: "ProduceRequest",
-            version: 12,
+            version: 14,
             min: 0,
-            max: 11
+            max: 13
         }
     );
-    assert!(err.to_string().contains("ProduceRequest v12"));
+    assert!(err.to_string().contains("ProduceRequest v14"));
     let err = ProduceRequest::from_bytes(Bytes::new(), -1).unwrap_err();
     assert!(matches!(
         err,

@@ -11,6 +11,11 @@
 //! - `Fetch HOST:PORT TOPIC VERSION OUT`: one raw Fetch at a fixed version, records bytes to OUT;
 //! - `Write MAGIC CODEC OUT`: the golden record set encoded by `MemoryRecordsBuilder`, no broker.
 //!
+//! Beside them, `interop/java/messages/GoldenMessages.java` is a single-file program run on
+//! kafka-clients 4.4.0 (the jar `cargo xtask codegen` resolves into `target/kafka-specs/`, which
+//! `build` resolves too): golden bytes of the newest message versions, for
+//! `kafkaex-protocol/tests/roundtrip_java.rs`.
+//!
 //! `capture` drives them against the test brokers (`cargo xtask kafka up kraft|zk`) to
 //! (re)make `kafkaex-protocol/tests/fixtures/records/*.bin`; the README there says how.
 //! `legacy-broker up|down` runs the one broker that can store magic 0/1 on disk (see
@@ -84,6 +89,8 @@ fn classpath() -> String {
 /// Builds `target/interop/kafkaex-interop.jar` with Maven unless it is newer than every file
 /// under `interop/java/`; returns the output directory.
 pub(crate) fn build() -> Result<PathBuf> {
+    // GoldenMessages.java runs on the newest kafka-clients, the jar codegen reads specs from.
+    crate::codegen::resolve_clients_jar(&workspace_root(), crate::codegen::KAFKA_CLIENTS_VERSION)?;
     let project = workspace_root().join("interop").join("java");
     let jar = jar();
     let sources = newest_mtime(&project)?;

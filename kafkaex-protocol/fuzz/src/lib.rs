@@ -47,13 +47,20 @@ pub fn api_prefix(api: ApiKey, version: i16) -> [u8; 2] {
     [index as u8, offset as u8]
 }
 
-/// Splits a records input into the decode options its first byte chooses (bit 0: verify CRCs)
-/// and the record bytes. The cap is always [`RECORDS_CAP`].
+/// Splits a records input into the decode options its first byte chooses (bit 0: verify CRCs;
+/// bit 1: a tight 64 KiB `max_record_memory`, so the limit's paths are explored too, instead of
+/// one no input under the cap can reach) and the record bytes. The decompression cap is always
+/// [`RECORDS_CAP`].
 pub fn records_input(data: &[u8]) -> Option<(DecodeOptions, Bytes)> {
     let (&flags, rest) = data.split_first()?;
     let opts = DecodeOptions {
         verify_crc: flags & 1 == 1,
         max_decompressed_bytes: RECORDS_CAP,
+        max_record_memory: if flags & 2 == 0 {
+            RECORDS_CAP * 64
+        } else {
+            64 << 10
+        },
     };
     Some((opts, Bytes::copy_from_slice(rest)))
 }

@@ -801,14 +801,18 @@ impl RecordBatch {
     ///
     /// Keys, values and header values are zero-copy slices of `buf` (of the decompressed buffer
     /// for compressed batches). A batch cut short is [`DecodeError::UnexpectedEof`].
+    ///
+    /// The records' own memory (a [`Record`] each, and a vector for a record's headers from two
+    /// on) counts against [`DecodeOptions::max_record_memory`]: a small compressed batch of tiny
+    /// records would otherwise make a few kilobytes of input cost gigabytes of `Record`s.
     pub fn decode(buf: &mut Bytes, opts: &DecodeOptions) -> Result<RecordBatch, DecodeError> {
-        decode_batch(split_batch(buf)?, opts)
+        decode_batch(split_batch(buf)?, opts, &mut RecordBudget::new(opts))
     }
 }
 
 /// Splits one whole batch off the front of `buf` (checking its length field), leaving `buf`
 /// untouched on error.
-fn split_batch(buf: &mut Bytes) -> Result<Bytes, DecodeError> {
+pub(crate) fn split_batch(buf: &mut Bytes) -> Result<Bytes, DecodeError> {
     if buf.len() < LOG_OVERHEAD {
         return Err(DecodeError::UnexpectedEof {
             needed: LOG_OVERHEAD,
@@ -898,19 +902,97 @@ pub fn set_batch_producer(
     Ok(())
 }
 
-/// Decodes a batch given exactly its bytes.
-fn decode_batch(b: Bytes, opts: &DecodeOptions) -> Result<RecordBatch, DecodeError> {
-    let (mut batch, data, count) = decode_header(b, opts)?;
-    batch.records = decode_record_list(&data, count, batch.base_offset, batch.base_timestamp)?;
+/// Decodes a batch given exactly its bytes, its records charged to `budget`.
+pub(crate) fn decode_batch(
+    b: Bytes,
+    opts: &DecodeOptions,
+    budget: &mut RecordBudget,
+) -> Result<RecordBatch, DecodeError> {
+    let (mut batch, data, count) = decode_header(b, opts, Some(budget))?;
+    batch.records = decode_record_list(
+        &data,
+        count,
+        batch.base_offset,
+        batch.base_timestamp,
+        budget,
+    )?;
     Ok(batch)
+}
+
+/// What materializing records may still allocate: [`DecodeOptions::max_record_memory`] minus
+/// what the records decoded so far (in one call) took.
+///
+/// Owned records are zero-copy (their bytes stay in the batch's buffer, which the decompression
+/// cap bounds), but each `Record` is [`RECORD_SIZE`] bytes however short it is on the wire,
+/// where the shortest record takes 7: without a budget, a 6 KB zstd batch of 9 million empty
+/// records cost 2.6 GB. The count is charged before decompressing (a batch that cannot fit is
+/// refused at once), header vectors as they are made.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordBudget {
+    remaining: usize,
+    limit: usize,
+}
+
+/// What one record takes in a [`RecordBatch`] beyond the bytes it shares with the batch.
+pub(crate) const RECORD_SIZE: usize = std::mem::size_of::<Record>();
+
+/// What one header of a record with two headers or more takes in its vector.
+const HEADER_SIZE: usize = std::mem::size_of::<RecordHeader>();
+
+impl RecordBudget {
+    pub(crate) fn new(opts: &DecodeOptions) -> Self {
+        RecordBudget {
+            remaining: opts.max_record_memory,
+            limit: opts.max_record_memory,
+        }
+    }
+
+    #[cfg(test)]
+    fn unlimited() -> Self {
+        RecordBudget {
+            remaining: usize::MAX,
+            limit: usize::MAX,
+        }
+    }
+
+    /// Whether `count` records fit, without charging them.
+    fn check_records(&self, count: usize) -> Result<(), DecodeError> {
+        match count.checked_mul(RECORD_SIZE) {
+            Some(bytes) if bytes <= self.remaining => Ok(()),
+            _ => Err(self.exceeded(count)),
+        }
+    }
+
+    /// Charges `bytes`, or fails (for a batch of `count` records) when they do not fit.
+    #[inline]
+    fn charge(&mut self, bytes: usize, count: usize) -> Result<(), DecodeError> {
+        match self.remaining.checked_sub(bytes) {
+            Some(r) => {
+                self.remaining = r;
+                Ok(())
+            }
+            None => Err(self.exceeded(count)),
+        }
+    }
+
+    #[cold]
+    fn exceeded(&self, records: usize) -> DecodeError {
+        DecodeError::RecordMemoryLimit {
+            records,
+            limit: self.limit,
+        }
+    }
 }
 
 /// Checks and decodes a batch's header (given exactly the batch's bytes), returning it with no
 /// records, the records section (decompressed if need be) and the record count, checked
 /// against the section's size.
+///
+/// With a `budget` (owned decoding), a count that cannot fit is refused before decompressing.
 fn decode_header(
     mut b: Bytes,
     opts: &DecodeOptions,
+    budget: Option<&mut RecordBudget>,
 ) -> Result<(RecordBatch, Bytes, usize), DecodeError> {
     let magic = b[MAGIC_OFFSET] as i8;
     if magic != 2 {
@@ -941,6 +1023,15 @@ fn decode_header(
     let base_sequence = get_i32(&mut b)?;
     let count = get_i32(&mut b)?;
     let compression = Compression::from_attributes(attributes)?;
+    // Before decompressing, a count the budget cannot hold ends it (an uncompressed batch's
+    // count is checked against its bytes first, the more telling error for a corrupt one).
+    if let (Some(budget), Ok(n), true) = (
+        budget,
+        usize::try_from(count),
+        compression != Compression::None,
+    ) {
+        budget.check_records(n)?;
+    }
     let data = if compression == Compression::None {
         b
     } else {
@@ -987,18 +1078,22 @@ fn decode_header(
 /// compressed batch can make 64 MiB; beyond this, the vector grows as records parse.
 const RESERVE_RECORDS: usize = 4096;
 
-/// The most headers of one record reserved for before any is parsed (as [`RESERVE_RECORDS`]).
-const RESERVE_HEADERS: usize = 64;
-
 /// Decodes `count` records filling all of `data`. Keys, values and headers are slices of `data`
 /// (one reference-count increment each, no copy); the only allocations are the record vector
 /// and, for records with two headers or more, their header vectors.
+///
+/// The records and header vectors are charged to `budget` (see [`RecordBudget`]).
 fn decode_record_list(
     data: &Bytes,
     count: usize,
     base_offset: i64,
     base_timestamp: i64,
+    budget: &mut RecordBudget,
 ) -> Result<Vec<Record>, DecodeError> {
+    // The checked decoder, if it is needed, starts from the same budget.
+    let start = *budget;
+    // The vector never grows past `count` (see below), so charging it whole is exact.
+    budget.charge(count.saturating_mul(RECORD_SIZE), count)?;
     let mut pos = 0;
     let mut failed = false;
     let mut records = Vec::with_capacity(count.min(RESERVE_RECORDS));
@@ -1015,7 +1110,13 @@ fn decode_record_list(
         // chunk are defaults.
         records.extend((0..n).map(|_| {
             if !failed {
-                match read_record(data, pos, base_offset, base_timestamp) {
+                match read_record(
+                    data,
+                    pos,
+                    base_offset,
+                    base_timestamp,
+                    &mut budget.remaining,
+                ) {
                     Some((r, end)) => {
                         pos = end;
                         return r;
@@ -1027,8 +1128,10 @@ fn decode_record_list(
         }));
     }
     if failed || pos != data.len() {
-        // Something is wrong: the checked decoder says what.
-        return decode_record_list_checked(data, count, base_offset, base_timestamp);
+        // Something is wrong (the budget too): the checked decoder says what.
+        drop(records);
+        *budget = start;
+        return decode_record_list_checked(data, count, base_offset, base_timestamp, budget);
     }
     Ok(records)
 }
@@ -1037,11 +1140,15 @@ fn decode_record_list(
 /// and where it ends, or `None` for anything [`decode_record_at`] would reject (which then says
 /// why). Accepts exactly what `decode_record_at` accepts, with the same result.
 #[inline(always)]
+///
+/// A record with two headers or more charges its header vector to `budget` (what
+/// [`RecordBudget`] has left) before allocating it, and fails when it does not fit.
 fn read_record(
     data: &Bytes,
     pos: usize,
     base_offset: i64,
     base_timestamp: i64,
+    budget: &mut usize,
 ) -> Option<(Record, usize)> {
     let prefix = read_record_prefix(data, pos)?;
     let end = prefix.end;
@@ -1052,7 +1159,9 @@ fn read_record(
         0 => RecordHeaders::new(),
         1 => RecordHeaders(HeadersRepr::One(read_header(data, rec, &mut p)?)),
         n => {
-            let mut v = Vec::with_capacity(n.min(RESERVE_HEADERS));
+            *budget = budget.checked_sub(n * HEADER_SIZE)?;
+            // Charged, so reserved whole: the budget bounds what a hostile count can reserve.
+            let mut v = Vec::with_capacity(n);
             for _ in 0..n {
                 v.push(read_header(data, rec, &mut p)?);
             }
@@ -1146,7 +1255,9 @@ fn decode_record_list_checked(
     count: usize,
     base_offset: i64,
     base_timestamp: i64,
+    budget: &mut RecordBudget,
 ) -> Result<Vec<Record>, DecodeError> {
+    budget.charge(count.saturating_mul(RECORD_SIZE), count)?;
     let mut outer = Cursor::new(data);
     let mut records = Vec::with_capacity(count.min(RESERVE_RECORDS));
     for _ in 0..count {
@@ -1155,6 +1266,8 @@ fn decode_record_list_checked(
             data,
             base_offset,
             base_timestamp,
+            budget,
+            count,
         )?);
     }
     if outer.remaining() != 0 {
@@ -1181,11 +1294,16 @@ fn take_record(outer: &mut Cursor<'_>) -> Result<std::ops::Range<usize>, DecodeE
 
 /// Decodes the record at `outer` (a cursor over `data`), advancing it past the record.
 #[inline(always)]
+///
+/// A record with two headers or more charges its header vector to `budget` (for a batch of
+/// `count` records) before allocating it, as [`read_record`] does.
 fn decode_record_at(
     outer: &mut Cursor<'_>,
     data: &Bytes,
     base_offset: i64,
     base_timestamp: i64,
+    budget: &mut RecordBudget,
+    count: usize,
 ) -> Result<Record, DecodeError> {
     let range = take_record(outer)?;
     // A cursor that cannot read past this record.
@@ -1209,7 +1327,9 @@ fn decode_record_at(
         0 => RecordHeaders::new(),
         1 => RecordHeaders(HeadersRepr::One(decode_header_at(&mut c, data)?)),
         n => {
-            let mut v = Vec::with_capacity((n as usize).min(RESERVE_HEADERS));
+            let n = n as usize;
+            budget.charge(n * HEADER_SIZE, count)?;
+            let mut v = Vec::with_capacity(n);
             for _ in 0..n {
                 v.push(decode_header_at(&mut c, data)?);
             }
@@ -1254,6 +1374,8 @@ pub struct RecordBatchView {
     header: RecordBatch,
     data: Bytes,
     count: usize,
+    /// For [`RecordBatchView::into_batch`].
+    max_record_memory: usize,
 }
 
 impl RecordBatchView {
@@ -1261,11 +1383,12 @@ impl RecordBatchView {
     /// records are parsed by [`RecordBatchView::records`]. Errors as [`RecordBatch::decode`].
     pub fn decode(buf: &mut Bytes, opts: &DecodeOptions) -> Result<RecordBatchView, DecodeError> {
         let batch = split_batch(buf)?;
-        let (header, data, count) = decode_header(batch, opts)?;
+        let (header, data, count) = decode_header(batch, opts, None)?;
         Ok(RecordBatchView {
             header,
             data,
             count,
+            max_record_memory: opts.max_record_memory,
         })
     }
 
@@ -1295,14 +1418,20 @@ impl RecordBatchView {
         }
     }
 
-    /// Materializes the records into a [`RecordBatch`] (as [`RecordBatch::decode`] does).
+    /// Materializes the records into a [`RecordBatch`] (as [`RecordBatch::decode`] does, within
+    /// the `max_record_memory` the view was decoded with).
     pub fn into_batch(self) -> Result<RecordBatch, DecodeError> {
         let mut batch = self.header;
+        let mut budget = RecordBudget {
+            remaining: self.max_record_memory,
+            limit: self.max_record_memory,
+        };
         batch.records = decode_record_list(
             &self.data,
             self.count,
             batch.base_offset,
             batch.base_timestamp,
+            &mut budget,
         )?;
         Ok(batch)
     }
@@ -1758,16 +1887,29 @@ mod tests {
         records[4].headers.push(RecordHeader::new("é-key", None));
         let (section, count, base_offset, base_timestamp) = records_section(records);
         let check = |data: &Bytes| {
-            let fast = decode_record_list(data, count, base_offset, base_timestamp);
-            let checked = decode_record_list_checked(data, count, base_offset, base_timestamp);
+            let fast = decode_record_list(
+                data,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited(),
+            );
+            let checked = decode_record_list_checked(
+                data,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited(),
+            );
             assert_eq!(fast, checked, "{data:?}");
         };
         check(&section);
         let fast_only = |data: &Bytes, count: usize, base_offset, base_timestamp| {
             let mut pos = 0;
             let mut records = Vec::new();
+            let mut unlimited = usize::MAX;
             for _ in 0..count {
-                let (r, end) = read_record(data, pos, base_offset, base_timestamp)?;
+                let (r, end) = read_record(data, pos, base_offset, base_timestamp, &mut unlimited)?;
                 records.push(r);
                 pos = end;
             }
@@ -1776,7 +1918,14 @@ mod tests {
         // Valid input never falls back to the checked decoder.
         assert_eq!(
             fast_only(&section, count, base_offset, base_timestamp),
-            decode_record_list_checked(&section, count, base_offset, base_timestamp).ok()
+            decode_record_list_checked(
+                &section,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited()
+            )
+            .ok()
         );
         let mut rng: u64 = 0x2545_f491_4f6c_dd1d;
         let mut next = move || {
@@ -1827,7 +1976,14 @@ mod tests {
         assert!(fast.is_some());
         assert_eq!(
             fast,
-            decode_record_list_checked(&section, count, base_offset, base_timestamp).ok()
+            decode_record_list_checked(
+                &section,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited()
+            )
+            .ok()
         );
     }
 
@@ -1895,14 +2051,15 @@ mod tests {
         assert_eq!(fast, checked, "{data:?}");
     }
 
-    /// More records than are reserved up front, and a record with more headers than are: the
-    /// vectors grow as they parse, in the fast and the checked decoder alike.
+    /// More records than are reserved up front (the vector grows as they parse), and a record
+    /// with many headers (reserved whole once charged to the budget), in the fast and the
+    /// checked decoder alike.
     #[test]
     fn batches_beyond_the_up_front_reservations_decode_whole() {
         let mut records: Vec<Record> = (0..(RESERVE_RECORDS as i64 * 2 + 5))
             .map(|i| record(i, (i % 7) as usize, (i % 3) as usize))
             .collect();
-        records[3].headers = (0..RESERVE_HEADERS * 3)
+        records[3].headers = (0..192)
             .map(|i| RecordHeader::new(format!("k{i}"), None))
             .collect();
         for compression in [Compression::None, Compression::Zstd] {
@@ -1918,8 +2075,20 @@ mod tests {
         }
         let (section, count, base_offset, base_timestamp) = records_section(records);
         assert_eq!(
-            decode_record_list(&section, count, base_offset, base_timestamp),
-            decode_record_list_checked(&section, count, base_offset, base_timestamp)
+            decode_record_list(
+                &section,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited()
+            ),
+            decode_record_list_checked(
+                &section,
+                count,
+                base_offset,
+                base_timestamp,
+                &mut RecordBudget::unlimited()
+            )
         );
     }
 

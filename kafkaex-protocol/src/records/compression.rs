@@ -188,6 +188,19 @@ pub fn decompress(
                     return Err(CompressionError::TooLarge { limit: max_len });
                 }
             }
+            if let Some(declared) = declared {
+                // One frame that says how large it is (what Kafka's producers write): decode it
+                // in one pass into a buffer of exactly that size, so memory is the content and
+                // no more (the streaming read below grows its buffer by doubling). Several
+                // frames, or a frame that does not hold what it declares, fail here and are
+                // read (and reported) by the streaming decoder.
+                let mut out = Vec::with_capacity(declared as usize);
+                let one_pass = zstd::bulk::Decompressor::new()
+                    .and_then(|mut d| d.decompress_to_buffer(input, &mut out));
+                if one_pass.is_ok() && out.len() as u64 == declared {
+                    return Ok(out);
+                }
+            }
             let dec =
                 zstd::stream::read::Decoder::with_buffer(input).map_err(|e| codec_err(codec, e))?;
             let out = read_bounded(codec, dec, input.len(), max_len)?;
@@ -217,10 +230,29 @@ fn read_bounded(
     let mut out = Vec::with_capacity(input_len.saturating_mul(4).min(max_len).min(1 << 20) + 16);
     // `take(max_len + 1)`: reading one byte past the cap proves the cap is exceeded without
     // ever holding more than cap + 1 bytes.
-    let mut limited = reader.take((max_len as u64).saturating_add(1));
-    limited
-        .read_to_end(&mut out)
-        .map_err(|e| codec_err(codec, e))?;
+    let limit = max_len.saturating_add(1);
+    let mut limited = reader.take(limit as u64);
+    // The buffer doubles as output arrives, but never past the cap: one `read_to_end` would
+    // grow it by its own rule, to half as much again as the cap allows (95 MB for 63 MB of
+    // output under the 64 MiB cap). Each round fills exactly the room there is, so
+    // `read_to_end` itself never grows it.
+    loop {
+        let mut room = out.capacity() - out.len();
+        if room == 0 {
+            room = out.capacity().max(64 << 10).min(limit - out.len());
+            if room == 0 {
+                break;
+            }
+            out.reserve_exact(room);
+        }
+        let n = (&mut limited)
+            .take(room as u64)
+            .read_to_end(&mut out)
+            .map_err(|e| codec_err(codec, e))?;
+        if n < room {
+            break;
+        }
+    }
     if out.len() > max_len {
         return Err(CompressionError::TooLarge { limit: max_len });
     }
@@ -283,8 +315,16 @@ fn snappy_decompress(input: &[u8], max_len: usize) -> Result<Vec<u8>, Compressio
     }
 }
 
+/// The most a raw snappy block can expand: its densest element, a copy with a 2-byte offset,
+/// takes 3 bytes and writes at most 64 (literals write no more than they take, 1-byte-offset
+/// copies 11 bytes from 2, 4-byte-offset copies 64 from 5), so a block of `n` bytes decodes to
+/// at most `n * 64 / 3`.
+const SNAPPY_MAX_EXPANSION: (usize, usize) = (64, 3);
+
 /// Decompresses one raw snappy block onto `out`. The block declares its uncompressed length up
-/// front; it is checked against what the cap still allows *before* allocating.
+/// front, and the whole output is allocated from it, so it is checked *before* allocating:
+/// against what the cap still allows, and against what a block of this size can expand to at
+/// all, so a few bytes declaring 60 MiB cost nothing instead of the cap.
 fn append_raw_snappy(
     dec: &mut snap::raw::Decoder,
     block: &[u8],
@@ -295,6 +335,16 @@ fn append_raw_snappy(
         snap::raw::decompress_len(block).map_err(|e| codec_err(Compression::Snappy, e))?;
     if declared > max_len - out.len() {
         return Err(CompressionError::TooLarge { limit: max_len });
+    }
+    let (num, den) = SNAPPY_MAX_EXPANSION;
+    if declared.saturating_mul(den) > block.len().saturating_mul(num) {
+        return Err(codec_err(
+            Compression::Snappy,
+            format!(
+                "a {}-byte block cannot hold the {declared} bytes it declares",
+                block.len()
+            ),
+        ));
     }
     let start = out.len();
     out.resize(start + declared, 0);
@@ -468,6 +518,34 @@ mod tests {
             let c = compress(codec, 2, &data).unwrap();
             assert_eq!(decompress(codec, &c, usize::MAX).unwrap(), data, "{codec}");
         }
+    }
+
+    /// The densest raw snappy block (a literal, then copies of 64 bytes from 3) decodes; one
+    /// byte more declared than it can hold is refused before allocating.
+    #[test]
+    fn raw_snappy_expansion_bound() {
+        let copies = 1000;
+        let declared = 1 + 64 * copies;
+        let mut block = Vec::new();
+        let mut v = declared;
+        while v >= 0x80 {
+            block.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        block.push(v as u8);
+        block.extend_from_slice(&[0x00, b'a']);
+        for _ in 0..copies {
+            // Copy with a 2-byte offset: length 64 (tag bits 63 << 2 | 2), offset 1.
+            block.extend_from_slice(&[0xfe, 0x01, 0x00]);
+        }
+        let out = decompress(Compression::Snappy, &block, 1 << 20).unwrap();
+        assert_eq!(out, vec![b'a'; declared]);
+        // As many bytes declaring more than 64 per 3: corrupt, whatever the cap.
+        let mut hostile = block.clone();
+        hostile[..3].copy_from_slice(&[0xff, 0xff, 0x7f]);
+        let err = decompress(Compression::Snappy, &hostile, 64 << 20).unwrap_err();
+        assert!(err.to_string().contains("snappy"), "{err}");
+        assert!(format!("{:?}", err).contains("cannot hold"), "{err:?}");
     }
 
     #[test]

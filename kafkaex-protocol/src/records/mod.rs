@@ -51,6 +51,16 @@ pub struct DecodeOptions {
     /// Largest decompressed size accepted for one compressed batch or wrapper message; larger
     /// is [`CompressionError::TooLarge`](crate::CompressionError::TooLarge). 64 MiB by default.
     pub max_decompressed_bytes: usize,
+    /// Largest memory the owned records of one decoding call may take ([`RecordBatch::decode`],
+    /// [`decode_records`], [`RecordBatchView::into_batch`]): a [`Record`] per record
+    /// (`size_of::<Record>()`, whatever its size on the wire) plus the header vectors of records
+    /// with two headers or more. Their keys, values and headers share the batch's buffer, which
+    /// `max_decompressed_bytes` bounds, so owned decoding holds at most the sum of the two.
+    /// Larger is [`DecodeError::RecordMemoryLimit`], refused before decompressing when the
+    /// record count alone is too many. 64 MiB by default: about 400 000 records per call, far
+    /// above what a producer's batch (1 MiB by default) holds. [`RecordBatchView`] reads
+    /// records without materializing them and is not limited by this.
+    pub max_record_memory: usize,
 }
 
 impl Default for DecodeOptions {
@@ -58,6 +68,7 @@ impl Default for DecodeOptions {
         DecodeOptions {
             verify_crc: true,
             max_decompressed_bytes: 64 * 1024 * 1024,
+            max_record_memory: 64 * 1024 * 1024,
         }
     }
 }
@@ -108,6 +119,9 @@ impl RecordSet {
 pub fn decode_records(mut buf: Bytes, opts: &DecodeOptions) -> Result<RecordSet, DecodeError> {
     let mut set = RecordSet::default();
     let mut legacy = Vec::new();
+    // One budget for every batch of the set: a fetch response of many small batches is bounded
+    // as one batch is.
+    let mut budget = batch::RecordBudget::new(opts);
     while !buf.is_empty() {
         // offset + length + leader epoch/CRC + magic
         if buf.len() <= MAGIC_OFFSET {
@@ -121,7 +135,7 @@ pub fn decode_records(mut buf: Bytes, opts: &DecodeOptions) -> Result<RecordSet,
                     set.truncated = true;
                     break;
                 }
-                let b = RecordBatch::decode(&mut buf, opts)?;
+                let b = batch::decode_batch(batch::split_batch(&mut buf)?, opts, &mut budget)?;
                 set.entries.push(RecordSetEntry::Batch(b));
             }
             0 | 1 => match message_set::split_entry(&mut buf)? {

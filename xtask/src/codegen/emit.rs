@@ -485,6 +485,17 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct) {
         }
         w!(out, "///");
         w!(out, "/// Facts from the spec: {}.", facts.join("; "));
+        if !msg.origin_doc.is_empty() {
+            w!(out, "///");
+            w!(out, "/// Versions: {}.", msg.origin_doc);
+        }
+        for alias in &msg.aliases {
+            w!(out, "///");
+            w!(
+                out,
+                "/// Older specs call this message `{alias}` (the same API key and wire shape; see the alias in `kafkaex_protocol::messages`)."
+            );
+        }
     }
     let natural = s.fields.iter().all(|f| f.default_is_natural);
     if natural {
@@ -875,6 +886,9 @@ fn emit_struct(out: &mut String, msg: &Message, s: &Struct) {
 /// The module file of one message.
 pub(crate) fn message_file(msg: &Message) -> String {
     let mut out = String::from(HEADER);
+    for line in &msg.provenance {
+        w!(out, "// {line}");
+    }
     let kind = match msg.kind {
         MessageKind::Request => "request",
         MessageKind::Response => "response",
@@ -904,8 +918,15 @@ pub(crate) fn message_file(msg: &Message) -> String {
 
 /// `generated/mod.rs`: module list, re-exports, `ApiKey`, `RequestKind`/`ResponseKind` and the
 /// dispatch functions.
-pub(crate) fn mod_file(messages: &[Message]) -> String {
+pub(crate) fn mod_file(messages: &[Message], sources: &[String]) -> String {
     let mut out = String::from(HEADER);
+    w!(
+        out,
+        "// Sources, oldest first (each message's file says which versions each gave):"
+    );
+    for (i, s) in sources.iter().enumerate() {
+        w!(out, "//   [{}] {s}", i + 1);
+    }
     w!(out, "//! Every Kafka message from the JSON specs: one module per message with its nested structs,");
     w!(
         out,
@@ -925,6 +946,16 @@ pub(crate) fn mod_file(messages: &[Message]) -> String {
     w!(out, "#[cfg(feature = \"testing\")]\npub mod testing;\n");
     for m in messages {
         w!(out, "pub use {}::{};", m.module, m.name);
+    }
+    for m in messages {
+        for alias in &m.aliases {
+            w!(
+                out,
+                "/// `{alias}`, the name older specs give [`{}`]: Kafka reused its API key for the renamed, widened API, whose versions are a superset of the old ones with the same wire shape (struct and field names follow the newest spec).",
+                m.name
+            );
+            w!(out, "pub type {alias} = {};", m.name);
+        }
     }
     let requests: Vec<&Message> = {
         let mut r: Vec<&Message> = messages
@@ -967,6 +998,18 @@ pub(crate) fn mod_file(messages: &[Message]) -> String {
     w!(out, "fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {{ f.write_str(self.name()) }}");
     w!(out, "}}\n");
     w!(out, "impl ApiKey {{");
+    for r in &requests {
+        for alias in &r.aliases {
+            let old = alias.strip_suffix("Request").unwrap_or(alias);
+            w!(
+                out,
+                "/// `{old}`, the name older specs give this API key: [`ApiKey::{}`].",
+                r.api_name()
+            );
+            w!(out, "#[allow(non_upper_case_globals)]");
+            w!(out, "pub const {old}: ApiKey = ApiKey::{};", r.api_name());
+        }
+    }
     w!(out, "/// Every API, in key order.");
     w!(out, "pub const ALL: &'static [ApiKey] = &[");
     for r in &requests {

@@ -46,6 +46,10 @@ impl Range {
         self.min > self.max
     }
 
+    pub(crate) fn contains(&self, v: i16) -> bool {
+        self.min <= v && v <= self.max
+    }
+
     pub(crate) fn intersect(&self, o: Range) -> Range {
         Range {
             min: self.min.max(o.min),
@@ -202,6 +206,12 @@ pub(crate) struct Message {
     pub(crate) latest_unstable: bool,
     pub(crate) listeners: Vec<String>,
     pub(crate) structs: Vec<Struct>,
+    /// Lines for the generated file's header: which sources gave which versions.
+    pub(crate) provenance: Vec<String>,
+    /// One sentence for the docs: which versions come from which source.
+    pub(crate) origin_doc: String,
+    /// Names older specs gave this message (an API key reused by a renamed API).
+    pub(crate) aliases: Vec<String>,
 }
 
 impl Message {
@@ -247,7 +257,7 @@ const RESERVED_TYPES: &[&str] = &[
     "BufMut", "Bytes", "Option", "Result", "String", "Vec", "Default", "Self",
 ];
 
-fn parse_int_default(s: &str) -> Result<i128> {
+pub(crate) fn parse_int_default(s: &str) -> Result<i128> {
     let s = s.trim();
     let (neg, digits) = match s.strip_prefix('-') {
         Some(d) => (true, d),
@@ -551,6 +561,9 @@ pub(crate) fn resolve(spec: &MessageSpec) -> Result<Message> {
         latest_unstable: spec.latest_version_unstable.unwrap_or(false),
         listeners: spec.listeners.clone().unwrap_or_default(),
         structs: r.structs,
+        provenance: Vec::new(),
+        origin_doc: String::new(),
+        aliases: Vec::new(),
     })
 }
 

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 /// One `*.json` file: a request, response, header or data message.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct MessageSpec {
     pub(crate) api_key: Option<i16>,
@@ -41,7 +41,7 @@ pub(crate) enum MessageKind {
 }
 
 /// A struct shared by several fields of one message (`commonStructs`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct StructSpec {
     pub(crate) name: String,
@@ -50,7 +50,7 @@ pub(crate) struct StructSpec {
 }
 
 /// One field of a message or struct.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct FieldSpec {
     pub(crate) name: String,
