@@ -641,9 +641,11 @@ fn set_batch_producer_restamps_the_producer_fields_and_the_crc() {
     b.append(1001, None, Some(b"w"), &[]).unwrap();
     let mut bytes = b.finish().unwrap().to_vec();
     set_batch_producer(&mut bytes, 77, 3, 41).unwrap();
-    let batch =
-        RecordBatch::decode(&mut bytes::Bytes::from(bytes.clone()), &DecodeOptions::default())
-            .unwrap();
+    let batch = RecordBatch::decode(
+        &mut bytes::Bytes::from(bytes.clone()),
+        &DecodeOptions::default(),
+    )
+    .unwrap();
     assert_eq!(
         (batch.producer_id, batch.producer_epoch, batch.base_sequence),
         (77, 3, 41)

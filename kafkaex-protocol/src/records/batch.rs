@@ -889,7 +889,11 @@ pub fn set_batch_producer(
         return Err(EncodeError::InvalidRecords("not a magic 2 record batch"));
     }
     let length = i32::from_be_bytes([batch[8], batch[9], batch[10], batch[11]]);
-    if usize::try_from(length).ok().and_then(|l| l.checked_add(LOG_OVERHEAD)) != Some(batch.len()) {
+    if usize::try_from(length)
+        .ok()
+        .and_then(|l| l.checked_add(LOG_OVERHEAD))
+        != Some(batch.len())
+    {
         return Err(EncodeError::InvalidRecords("not exactly one record batch"));
     }
     batch[PRODUCER_ID_OFFSET..PRODUCER_ID_OFFSET + 8].copy_from_slice(&producer_id.to_be_bytes());

@@ -21,9 +21,9 @@ mod wire;
 use bytes::Bytes;
 
 pub use batch::{
-    ControlRecordType, HeaderKey, HeaderRefs, Record, RecordBatch, RecordBatchBuilder,
-    RecordBatchView, RecordHeader, RecordHeaders, RecordHeadersIntoIter, RecordRef, RecordRefs,
-    set_batch_producer,
+    set_batch_producer, ControlRecordType, HeaderKey, HeaderRefs, Record, RecordBatch,
+    RecordBatchBuilder, RecordBatchView, RecordHeader, RecordHeaders, RecordHeadersIntoIter,
+    RecordRef, RecordRefs,
 };
 pub use compression::Compression;
 pub use message_set::{Message as LegacyMessage, MessageSet};
