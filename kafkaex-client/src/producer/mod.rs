@@ -55,7 +55,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use kafkaex_net::metadata::LeaderLookup;
 use kafkaex_protocol::records::{Compression, RecordBatchBuilder};
-use kafkaex_protocol::Uuid;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
@@ -285,9 +284,6 @@ pub(crate) struct PartitionQueue {
 #[derive(Debug)]
 pub(crate) struct TopicQueues {
     pub(crate) name: Arc<str>,
-    /// For Produce v13+, which names topics by id.
-    #[allow(dead_code)]
-    pub(crate) topic_id: Uuid,
     pub(crate) partitions: Vec<Mutex<PartitionQueue>>,
     /// Partitions with a leader, for the sticky partitioner; refreshed by the sender.
     pub(crate) available: RwLock<Vec<i32>>,
@@ -634,12 +630,11 @@ impl Producer {
             let known = client.cluster().with_metadata(|m| {
                 let topic = m.topic(name)?;
                 let count = topic.partition_count();
-                (count > 0).then_some((count, topic.topic_id))
+                (count > 0).then_some(count)
             });
-            if let Some((count, topic_id)) = known {
+            if let Some(count) = known {
                 let queues = Arc::new(TopicQueues {
                     name: Arc::clone(name),
-                    topic_id,
                     partitions: (0..count)
                         .map(|_| Mutex::new(PartitionQueue::default()))
                         .collect(),

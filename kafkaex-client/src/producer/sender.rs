@@ -44,7 +44,7 @@ use kafkaex_net::{ErrorScope, NetError, QueuedRequest, Route, VersionChoice};
 use kafkaex_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafkaex_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
 use kafkaex_protocol::records::{set_batch_producer, DecodeOptions, RecordBatch};
-use kafkaex_protocol::{ApiKey, ErrorCode};
+use kafkaex_protocol::{ApiKey, ErrorCode, Uuid};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -634,10 +634,22 @@ impl Sender {
     ) {
         let topic = Arc::clone(&flying.topic);
         let name = &topic.name;
+        let topic_id = self
+            .shared
+            .client
+            .cluster()
+            .with_metadata(|m| m.topic(name).map(|t| t.topic_id));
+        // By name up to v12, by id from v13.
         let found = response
             .responses
             .iter()
-            .filter(|t| t.name == **name)
+            .filter(|t| {
+                if t.name.is_empty() && t.topic_id != Uuid::ZERO {
+                    Some(t.topic_id) == topic_id
+                } else {
+                    t.name == **name
+                }
+            })
             .flat_map(|t| &t.partition_responses)
             .find(|p| p.index == flying.partition);
         let Some(p) = found else {
@@ -733,6 +745,7 @@ impl Sender {
                     ErrorCode::NotLeaderOrFollower
                         | ErrorCode::LeaderNotAvailable
                         | ErrorCode::UnknownTopicOrPartition
+                        | ErrorCode::UnknownTopicId
                         | ErrorCode::KafkaStorageError
                         | ErrorCode::FencedLeaderEpoch
                 ) {
@@ -1004,6 +1017,9 @@ enum Queued {
     Written,
 }
 
+/// The newest Produce version that names topics (v13 names them by id).
+const LAST_PRODUCE_VERSION_BY_NAME: i16 = 12;
+
 /// Builds one Produce request with `batches` and queues it on `node`'s connection (at acks=0,
 /// writes it).
 async fn queue_produce(
@@ -1025,13 +1041,27 @@ async fn queue_produce(
             .with_records(Some(flying.batch.bytes.clone()));
         match topics.iter_mut().find(|t| t.name == *flying.topic.name) {
             Some(t) => t.partition_data.push(data),
-            None => topics.push(
-                TopicProduceData::default()
-                    .with_name(flying.topic.name.to_string())
-                    .with_partition_data(vec![data]),
-            ),
+            None => {
+                // Produce v13+ names the topic by its id, from the metadata as it is now (a
+                // topic deleted and created again has a new one).
+                let topic_id = cluster
+                    .with_metadata(|m| m.topic(&flying.topic.name).map(|t| t.topic_id))
+                    .unwrap_or(Uuid::ZERO);
+                topics.push(
+                    TopicProduceData::default()
+                        .with_name(flying.topic.name.to_string())
+                        .with_topic_id(topic_id)
+                        .with_partition_data(vec![data]),
+                )
+            }
         }
     }
+    // Without every topic's id, only versions that name topics will do.
+    let version = if topics.iter().any(|t| t.topic_id == Uuid::ZERO) {
+        version.min(LAST_PRODUCE_VERSION_BY_NAME)
+    } else {
+        version
+    };
     let request = ProduceRequest::default()
         .with_acks(acks.as_i16())
         .with_timeout_ms(timeout_ms)

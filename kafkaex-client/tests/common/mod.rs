@@ -9,7 +9,8 @@ use bytes::Bytes;
 use kafkaex_client::Client;
 use kafkaex_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafkaex_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafkaex_protocol::messages::{CreateTopicsRequest, FetchRequest};
+use kafkaex_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafkaex_protocol::messages::{CreateTopicsRequest, FetchRequest, ListOffsetsRequest};
 use kafkaex_protocol::records::{decode_records, DecodeOptions, TimestampType};
 use kafkaex_protocol::ErrorCode;
 
@@ -65,7 +66,9 @@ pub(crate) async fn create_topic(
             t.partition_count() == partitions as usize
                 && t.partitions().iter().all(|p| p.leader.is_some())
         });
-        if ready {
+        // Leaders in the metadata, and each one answers for its partition (a leader that does
+        // not know yet makes an acks=0 write vanish: the broker just closes the connection).
+        if ready && leaders_answer(client, topic, partitions).await {
             return;
         }
         assert!(
@@ -74,6 +77,25 @@ pub(crate) async fn create_topic(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Whether ListOffsets for the latest offset of every partition succeeds at its leader.
+async fn leaders_answer(client: &Client, topic: &str, partitions: i32) -> bool {
+    let request = ListOffsetsRequest::default()
+        .with_replica_id(-1)
+        .with_topics(vec![ListOffsetsTopic::default()
+            .with_name(topic.to_owned())
+            .with_partitions(
+                (0..partitions)
+                    .map(|p| {
+                        ListOffsetsPartition::default()
+                            .with_partition_index(p)
+                            .with_current_leader_epoch(-1)
+                            .with_timestamp(-1)
+                    })
+                    .collect(),
+            )]);
+    client.request(&request).await.is_ok()
 }
 
 /// One record as read back from the log.

@@ -98,9 +98,10 @@ fn batch_producer_id(records: &[u8]) -> i64 {
 impl RoutedRequest for ProduceRequest {
     fn route(&self) -> Route {
         let mut partitions = Vec::new();
+        // v13+ names topics by id only; earlier versions by name.
         for t in &self.topic_data {
             for p in &t.partition_data {
-                partitions.push((TopicRef::Name(t.name.clone()), p.index));
+                partitions.push((topic_ref(&t.name, t.topic_id), p.index));
             }
         }
         leaders(partitions)
@@ -110,10 +111,7 @@ impl RoutedRequest for ProduceRequest {
         items(response.responses.iter().flat_map(|t| {
             t.partition_responses.iter().map(move |p| {
                 (
-                    ErrorScope::Partition {
-                        topic: t.name.clone(),
-                        partition: p.index,
-                    },
+                    partition_scope(&t.name, t.topic_id, p.index),
                     p.error_code,
                     p.error_message.as_ref(),
                 )
@@ -351,21 +349,15 @@ impl RoutedRequest for ListTransactionsRequest {
 }
 
 /// Partition errors of an OffsetCommit-like response, per topic and partition.
+/// A topic is named by name, or (OffsetCommit v10+, OffsetFetch v10+) by id.
 fn group_partition_errors<'a>(
-    topics: impl Iterator<Item = (&'a String, Vec<(i32, ErrorCode)>)>,
+    topics: impl Iterator<Item = ((&'a str, Uuid), Vec<(i32, ErrorCode)>)>,
 ) -> Vec<ResponseError> {
     let all: Vec<(ErrorScope, ErrorCode, Option<&String>)> = topics
-        .flat_map(|(topic, partitions)| {
-            partitions.into_iter().map(move |(partition, code)| {
-                (
-                    ErrorScope::Partition {
-                        topic: topic.clone(),
-                        partition,
-                    },
-                    code,
-                    None,
-                )
-            })
+        .flat_map(|((name, id), partitions)| {
+            partitions
+                .into_iter()
+                .map(move |(partition, code)| (partition_scope(name, id, partition), code, None))
         })
         .collect();
     items(all.into_iter())
@@ -379,7 +371,7 @@ impl RoutedRequest for OffsetCommitRequest {
     fn errors(&self, response: &OffsetCommitResponse) -> Vec<ResponseError> {
         group_partition_errors(response.topics.iter().map(|t| {
             (
-                &t.name,
+                (t.name.as_str(), t.topic_id),
                 t.partitions
                     .iter()
                     .map(|p| (p.partition_index, p.error_code))
@@ -397,7 +389,7 @@ impl RoutedRequest for TxnOffsetCommitRequest {
     fn errors(&self, response: &TxnOffsetCommitResponse) -> Vec<ResponseError> {
         group_partition_errors(response.topics.iter().map(|t| {
             (
-                &t.name,
+                (t.name.as_str(), Uuid::ZERO),
                 t.partitions
                     .iter()
                     .map(|p| (p.partition_index, p.error_code))
@@ -422,7 +414,7 @@ impl RoutedRequest for OffsetFetchRequest {
         let mut errors = top(response.error_code, None);
         errors.extend(group_partition_errors(response.topics.iter().map(|t| {
             (
-                &t.name,
+                (t.name.as_str(), Uuid::ZERO),
                 t.partitions
                     .iter()
                     .map(|p| (p.partition_index, p.error_code))
@@ -447,10 +439,7 @@ impl RoutedRequest for OffsetFetchRequest {
             .flat_map(|t| {
                 t.partitions.iter().map(move |p| {
                     (
-                        ErrorScope::Partition {
-                            topic: t.name.clone(),
-                            partition: p.partition_index,
-                        },
+                        partition_scope(&t.name, t.topic_id, p.partition_index),
                         p.error_code,
                         None,
                     )
@@ -471,7 +460,7 @@ impl RoutedRequest for OffsetDeleteRequest {
         let mut errors = top(response.error_code, None);
         errors.extend(group_partition_errors(response.topics.iter().map(|t| {
             (
-                &t.name,
+                (t.name.as_str(), Uuid::ZERO),
                 t.partitions
                     .iter()
                     .map(|p| (p.partition_index, p.error_code))
