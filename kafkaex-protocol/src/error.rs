@@ -211,6 +211,15 @@ pub enum CompressionError {
         /// The configured cap in bytes.
         limit: usize,
     },
+    /// A compression level the codec does not have (see
+    /// [`level_range`](crate::records::compression::level_range)).
+    #[error("{codec:?} compression has no level {level}")]
+    InvalidLevel {
+        /// The codec.
+        codec: crate::records::Compression,
+        /// The level asked for.
+        level: i32,
+    },
     /// The codec rejected the data; `source` is the codec's own error.
     #[error("the {codec} codec failed")]
     Codec {

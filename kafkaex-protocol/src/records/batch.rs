@@ -1624,6 +1624,8 @@ pub struct RecordBatchBuilder {
     end: usize,
     count: i32,
     records_start: usize,
+    /// The codec's level; `None` for its default.
+    level: Option<i32>,
 }
 
 impl RecordBatchBuilder {
@@ -1666,7 +1668,17 @@ impl RecordBatchBuilder {
             end: records_start,
             count: 0,
             records_start,
+            level: None,
         }
+    }
+
+    /// Sets the compression level (`None`: the codec's default). Checked in
+    /// [`RecordBatchBuilder::finish`], which fails with
+    /// [`CompressionError::InvalidLevel`](crate::error::CompressionError::InvalidLevel) for a
+    /// level the codec does not have.
+    pub fn compression_level(&mut self, level: Option<i32>) -> &mut Self {
+        self.level = level;
+        self
     }
 
     /// Sets the idempotent/transactional producer fields.
@@ -1755,6 +1767,7 @@ impl RecordBatchBuilder {
             mut buf,
             end,
             count,
+            level,
             ..
         } = self;
         buf.truncate(end);
@@ -1767,7 +1780,7 @@ impl RecordBatchBuilder {
         } else {
             let mut out = BytesMut::with_capacity(BATCH_HEADER_LEN + buf.len() / 2 + 64);
             out.extend_from_slice(&head);
-            compression::compress_into(header.compression, 2, &buf, &mut out)?;
+            compression::compress_into_at(header.compression, 2, &buf, &mut out, level)?;
             finish_batch(&mut out, 0)?;
             Ok(out.freeze())
         }

@@ -112,11 +112,43 @@ pub fn compress_into(
     input: &[u8],
     out: &mut BytesMut,
 ) -> Result<(), CompressionError> {
+    compress_into_at(codec, magic, input, out, None)
+}
+
+/// The levels each codec accepts, as Kafka's `compression.<codec>.level` settings: gzip 1-9
+/// (default 6), zstd -131072..=22 (default 3; negative levels are zstd's fast ones). Snappy and
+/// LZ4 (lz4_flex's fast encoder) have none.
+pub fn level_range(codec: Compression) -> Option<std::ops::RangeInclusive<i32>> {
+    match codec {
+        Compression::Gzip => Some(1..=9),
+        Compression::Zstd => Some(-131_072..=22),
+        Compression::None | Compression::Snappy | Compression::Lz4 => None,
+    }
+}
+
+/// [`compress_into`] at `level` (`None`: the codec's default). A level outside
+/// [`level_range`] is [`CompressionError::InvalidLevel`].
+pub fn compress_into_at(
+    codec: Compression,
+    magic: i8,
+    input: &[u8],
+    out: &mut BytesMut,
+    level: Option<i32>,
+) -> Result<(), CompressionError> {
+    if let Some(level) = level {
+        if !level_range(codec).is_some_and(|r| r.contains(&level)) {
+            return Err(CompressionError::InvalidLevel { codec, level });
+        }
+    }
     match codec {
         Compression::None => out.extend_from_slice(input),
         Compression::Gzip => {
-            let mut enc =
-                flate2::write::GzEncoder::new(out.writer(), flate2::Compression::default());
+            let mut enc = flate2::write::GzEncoder::new(
+                out.writer(),
+                level.map_or(flate2::Compression::default(), |l| {
+                    flate2::Compression::new(l as u32)
+                }),
+            );
             enc.write_all(input).map_err(|e| codec_err(codec, e))?;
             enc.finish().map_err(|e| codec_err(codec, e))?;
         }
@@ -136,7 +168,7 @@ pub fn compress_into(
             }
         }
         Compression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(out.writer(), 3)
+            let mut enc = zstd::stream::write::Encoder::new(out.writer(), level.unwrap_or(3))
                 .map_err(|e| codec_err(codec, e))?;
             enc.write_all(input).map_err(|e| codec_err(codec, e))?;
             enc.finish().map_err(|e| codec_err(codec, e))?;
