@@ -86,7 +86,9 @@ pub struct ProducerConfig {
     pub batch_size: usize,
     /// The codec of every batch (`compression.type`).
     pub compression: Compression,
-    /// The codec's level (`compression.level`; the codec's default when `None`).
+    /// The codec's level (from `compression.gzip.level` or `compression.zstd.level`, whichever
+    /// is the codec's; the codec's default when `None`). Gzip 1-9, zstd -131072 to 22; snappy
+    /// and lz4 have none.
     pub compression_level: Option<i32>,
     /// Idempotent delivery (`enable.idempotence`, on by default where the brokers support it):
     /// a producer id and per-partition sequence numbers, so retries never duplicate or reorder.
@@ -137,6 +139,9 @@ pub struct Config {
     pub producer: ProducerConfig,
     /// Java's SASL/TLS keys are read together; these hold them until [`Config::finish`].
     security: Security,
+    /// `compression.<codec>.level` per codec, until [`Config::finish`] picks the one of
+    /// `compression.type`.
+    levels: Vec<(Compression, i32)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -275,13 +280,25 @@ impl Config {
             "linger.ms" => p.linger = parse_ms(key, value)?,
             "batch.size" => p.batch_size = parse_usize(key, value)?,
             "compression.type" => p.compression = parse_compression(key, value)?,
-            "compression.level"
-            | "compression.gzip.level"
-            | "compression.lz4.level"
-            | "compression.zstd.level" => {
-                p.compression_level = Some(value.parse().map_err(|_| {
+            "compression.gzip.level" | "compression.lz4.level" | "compression.zstd.level" => {
+                let codec = parse_compression(key, key.split('.').nth(1).unwrap_or_default())?;
+                let level: i32 = value.parse().map_err(|_| {
                     Error::config(key, format!("{value:?} is not an integer level"))
-                })?)
+                })?;
+                let Some(range) = kafkaex_protocol::records::compression::level_range(codec) else {
+                    return Err(Error::config(
+                        key,
+                        "lz4 levels are not supported (the LZ4 encoder is lz4_flex's fast one)",
+                    ));
+                };
+                if !range.contains(&level) {
+                    return Err(Error::config(
+                        key,
+                        format!("{level} is outside {}..={}", range.start(), range.end()),
+                    ));
+                }
+                self.levels.retain(|(c, _)| *c != codec);
+                self.levels.push((codec, level));
             }
             "enable.idempotence" => p.idempotence = parse_bool(key, value)?,
             "buffer.memory" => p.buffer_memory = parse_usize(key, value)?,
@@ -321,8 +338,12 @@ impl Config {
         Ok(())
     }
 
-    /// Applies the security keys read so far.
+    /// Applies the security keys and compression levels read so far.
     pub fn finish(&mut self) -> Result<()> {
+        let codec = self.producer.compression;
+        if let Some((_, level)) = self.levels.iter().find(|(c, _)| *c == codec) {
+            self.producer.compression_level = Some(*level);
+        }
         let s = std::mem::take(&mut self.security);
         let protocol = s.protocol.as_deref().unwrap_or("PLAINTEXT");
         let (tls, sasl) = match protocol {
@@ -596,6 +617,9 @@ mod tests {
             ("sasl.mechanism=PLAIN", "security.protocol"),
             ("security.protocol=SSL\nssl.truststore.location=/x.jks", "ssl.truststore.location"),
             ("bootstrap.servers= , ", "bootstrap.servers"),
+            ("compression.gzip.level=10", "compression.gzip.level"),
+            ("compression.zstd.level=fast", "compression.zstd.level"),
+            ("compression.lz4.level=9", "compression.lz4.level"),
         ] {
             let err = Config::from_properties(text).unwrap_err();
             match &err {
@@ -604,5 +628,21 @@ mod tests {
             }
             assert!(err.to_string().contains(key), "{err}");
         }
+    }
+
+    #[test]
+    fn the_level_of_the_chosen_codec_applies() {
+        let config = Config::from_properties(
+            "compression.gzip.level=9\ncompression.type=zstd\ncompression.zstd.level=-3\n",
+        )
+        .unwrap();
+        assert_eq!(config.producer.compression, Compression::Zstd);
+        assert_eq!(config.producer.compression_level, Some(-3));
+        let config =
+            Config::from_properties("compression.type=snappy\ncompression.gzip.level=1\n").unwrap();
+        assert_eq!(
+            config.producer.compression_level, None,
+            "gzip's level is not snappy's"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! The producer against the KRaft broker: every codec, keys, null keys, headers and
+//! The producer against the KRaft broker: every codec (and levels), keys, null keys, headers and
 //! timestamps read back as sent; a LogAppendTime topic reports the broker's time; acks 0, 1
 //! and all.
 
@@ -50,22 +50,25 @@ async fn every_codec_reads_back_as_sent() {
     let Some(client) = client("every_codec_reads_back_as_sent").await else {
         return;
     };
-    for compression in [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
+    for (compression, level) in [
+        (Compression::None, None),
+        (Compression::Gzip, None),
+        (Compression::Gzip, Some(1)),
+        (Compression::Snappy, None),
+        (Compression::Lz4, None),
+        (Compression::Zstd, None),
+        (Compression::Zstd, Some(19)),
     ] {
         let topic = unique(&format!("client-codec-{compression:?}").to_lowercase());
         create_topic(&client, &topic, 1, 1, &[]).await;
-        let producer = client
+        let mut builder = client
             .producer()
             .compression(compression)
-            .linger(Duration::from_millis(20))
-            .build()
-            .await
-            .unwrap();
+            .linger(Duration::from_millis(20));
+        if let Some(level) = level {
+            builder = builder.compression_level(level);
+        }
+        let producer = builder.build().await.unwrap();
         const N: usize = 500;
         let mut futures = Vec::new();
         let mut sent = Vec::new();

@@ -47,7 +47,7 @@ mod partitioner;
 mod record;
 mod sender;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -55,6 +55,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use kafkaex_net::metadata::LeaderLookup;
 use kafkaex_protocol::records::{Compression, RecordBatchBuilder};
+use rustc_hash::FxHashMap;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
@@ -113,6 +114,13 @@ impl ProducerBuilder {
     /// The codec.
     pub fn compression(mut self, compression: Compression) -> Self {
         self.config.compression = compression;
+        self
+    }
+
+    /// The codec's level (gzip 1-9, zstd -131072 to 22); checked by
+    /// [`ProducerBuilder::build`].
+    pub fn compression_level(mut self, level: i32) -> Self {
+        self.config.compression_level = Some(level);
         self
     }
 
@@ -185,6 +193,16 @@ impl ProducerBuilder {
                 "buffer.memory and batch.size must be positive",
             ));
         }
+        if let Some(level) = c.compression_level {
+            let fits = kafkaex_protocol::records::compression::level_range(c.compression)
+                .is_some_and(|range| range.contains(&level));
+            if !fits {
+                return Err(Error::config(
+                    "compression.level",
+                    format!("{:?} has no level {level}", c.compression),
+                ));
+            }
+        }
         if c.buffer_memory > (u32::MAX as usize) {
             return Err(Error::config("buffer.memory", "at most 4 GiB"));
         }
@@ -192,7 +210,7 @@ impl ProducerBuilder {
             client: self.client,
             memory: Semaphore::new(c.buffer_memory),
             config: self.config,
-            topics: RwLock::new(HashMap::new()),
+            topics: RwLock::new(FxHashMap::default()),
             wake: Notify::new(),
             closing: AtomicBool::new(false),
             fatal: OnceLock::new(),
@@ -301,7 +319,7 @@ pub(crate) struct Shared {
     pub(crate) config: ProducerConfig,
     /// The buffer, in bytes of records (each record's estimated size).
     pub(crate) memory: Semaphore,
-    pub(crate) topics: RwLock<HashMap<Arc<str>, Arc<TopicQueues>>>,
+    pub(crate) topics: RwLock<FxHashMap<Arc<str>, Arc<TopicQueues>>>,
     /// Wakes the sender: a batch closed, a batch opened (its linger must be watched), a flush.
     pub(crate) wake: Notify,
     pub(crate) closing: AtomicBool,
@@ -501,13 +519,16 @@ impl Producer {
         self.check_size(size)?;
         let topic = self.topic(&record.topic).await?;
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        let permit = self
-            .shared()
-            .memory
-            .acquire_many(permits)
-            .await
-            .map_err(|_| Error::Closed)?;
-        permit.forget();
+        let memory = &self.shared().memory;
+        // Room now (the usual case) without a future; else wait in line.
+        match memory.try_acquire_many(permits) {
+            Ok(permit) => permit.forget(),
+            Err(_) => memory
+                .acquire_many(permits)
+                .await
+                .map_err(|_| Error::Closed)?
+                .forget(),
+        }
         self.check_open()
             .inspect_err(|_| self.shared().memory.add_permits(size))?;
         self.append(&topic, record, size)
@@ -739,14 +760,12 @@ impl Producer {
                     config.batch_size.max(MIN_BATCH_CAPACITY),
                 )
                 .max(size);
+            let mut builder =
+                RecordBatchBuilder::with_capacity(0, timestamp, config.compression, capacity);
+            builder.compression_level(config.compression_level);
             queue.open = Some(OpenBatch {
                 id,
-                builder: RecordBatchBuilder::with_capacity(
-                    0,
-                    timestamp,
-                    config.compression,
-                    capacity,
-                ),
+                builder,
                 capacity,
                 shared: BatchShared::new(Arc::clone(&topic.name), partition),
                 records: 0,
