@@ -200,3 +200,43 @@ pub(crate) async fn read_partition(
     }
     out
 }
+
+/// Runs one of the Java interop programs (`interop/java`, built by `cargo xtask interop build`)
+/// and returns its stdout; `None`, after saying so loudly, when `KAFKAEX_INTEROP` is unset.
+/// Panics when the program fails.
+pub(crate) fn java(test: &str, main_class: &str, args: &[String]) -> Option<String> {
+    if std::env::var_os("KAFKAEX_INTEROP").is_none() {
+        let line = format!(
+            "SKIPPED {test}: KAFKAEX_INTEROP is unset, so the Java client was not run \
+             (`cargo xtask interop build`, then set KAFKAEX_INTEROP=1)\n"
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+        if let Ok(path) = std::env::var("KAFKAEX_SKIP_LOG") {
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = std::io::Write::write_all(&mut f, line.as_bytes());
+            }
+        }
+        return None;
+    }
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/interop");
+    let jar = out.join("kafkaex-interop.jar");
+    assert!(
+        jar.exists(),
+        "{} is missing: run `cargo xtask interop build` before the tests",
+        jar.display()
+    );
+    let output = std::process::Command::new("java")
+        .arg("-cp")
+        .arg(format!("{}:{}", jar.display(), out.join("lib/*").display()))
+        .arg(format!("io.kafkaex.interop.{main_class}"))
+        .args(args)
+        .output()
+        .expect("running java");
+    assert!(
+        output.status.success(),
+        "{main_class} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(String::from_utf8(output.stdout).expect("utf-8 output"))
+}
