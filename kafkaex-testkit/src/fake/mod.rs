@@ -123,7 +123,9 @@ pub enum Action {
     /// The model applies the request (a Produce is appended) and the connection is closed
     /// without an answer: a response lost after the broker acted on the request.
     ApplyThenDisconnect,
-    /// The model applies the request and no answer is ever sent; the connection stays open.
+    /// The model applies the request and no answer is ever sent; the connection stays open but
+    /// is not read any more (a broker answers a connection's requests in order, so nothing after
+    /// an unanswered request is answered either).
     ApplyThenSilence,
     /// Nothing is applied and no answer is ever sent; the connection stays open (a frozen
     /// broker, or a half-open connection).
@@ -915,7 +917,10 @@ async fn execute(
             }
             Action::ApplyThenSilence => {
                 let _ = shared.state().model.handle(node_id, seen, conn);
-                Reply::Silence
+                // A broker answers a connection's requests in order, so one that never answers
+                // this request answers (and reads) nothing after it on the connection either.
+                std::future::pending::<()>().await;
+                Reply::Disconnect
             }
             Action::Silence => Reply::Silence,
             Action::Disconnect => Reply::Disconnect,

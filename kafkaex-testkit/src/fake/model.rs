@@ -651,6 +651,11 @@ impl Model {
                     bytes[12..16].copy_from_slice(&state.leader_epoch.to_be_bytes());
                     if header.producer_id >= 0 {
                         let entry = state.producers.entry(header.producer_id).or_default();
+                        if entry.epoch != header.producer_epoch {
+                            // A new epoch starts the sequences again: the old epoch's batches
+                            // are not duplicates of the new one's (Kafka drops them too).
+                            entry.batches.clear();
+                        }
                         entry.epoch = header.producer_epoch;
                         let last = header.base_sequence.wrapping_add(header.last_offset_delta);
                         entry.batches.push((header.base_sequence, last, base));
