@@ -89,10 +89,11 @@ async fn keyed_records_land_where_the_java_producer_puts_them() {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().fold(String::with_capacity(b.len() * 2), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
+    b.iter()
+        .fold(String::with_capacity(b.len() * 2), |mut s, x| {
+            let _ = write!(s, "{x:02x}");
+            s
+        })
 }
 
 fn hex_or_null(b: Option<&Bytes>) -> String {
@@ -139,7 +140,9 @@ async fn the_java_consumer_reads_what_we_wrote_with_every_codec() {
                     .header("trace", Bytes::from_static(b"\x00\xff"));
             }
             if i % 7 == 0 {
-                r = ProducerRecord::new(topic.clone()).key(format!("tomb{i}")).timestamp(1_600_000_000_000);
+                r = ProducerRecord::new(topic.clone())
+                    .key(format!("tomb{i}"))
+                    .timestamp(1_600_000_000_000);
             }
             let future = producer.send(r.clone()).await.unwrap();
             sent.push((r, future));
@@ -156,15 +159,24 @@ async fn the_java_consumer_reads_what_we_wrote_with_every_codec() {
                 hex_or_null(r.value_bytes())
             );
             for h in r.headers() {
-                let _ = write!(line, " {}={}", h.key.as_str(), hex_or_null(h.value.as_ref()));
+                let _ = write!(
+                    line,
+                    " {}={}",
+                    h.key.as_str(),
+                    hex_or_null(h.value.as_ref())
+                );
             }
             expected.push((m.partition, m.offset, line));
         }
         producer.close().await;
         expected.sort();
         let expected: Vec<String> = expected.into_iter().map(|(_, _, l)| l).collect();
-        let out = java(test, "Consume", &[bootstrap.clone(), topic.clone(), N.to_string()])
-            .expect("KAFKAEX_INTEROP is set");
+        let out = java(
+            test,
+            "Consume",
+            &[bootstrap.clone(), topic.clone(), N.to_string()],
+        )
+        .expect("KAFKAEX_INTEROP is set");
         let read: Vec<&str> = out.lines().collect();
         assert_eq!(read.len(), N, "{compression:?}");
         for (got, want) in read.iter().zip(&expected) {

@@ -75,6 +75,10 @@ struct PartitionState {
     /// Ids of this partition's batches in flight.
     in_flight: BTreeSet<u64>,
     in_flight_node: Option<i32>,
+    /// The last sequence the broker acknowledged under the current producer id and epoch. The
+    /// broker takes a partition's sequences only in order, so every batch numbered up to it is
+    /// in the log, whatever its own request said.
+    last_acked: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,6 +241,7 @@ impl Sender {
                 // A new id or epoch: every partition's sequences start again.
                 for state in self.partitions.values_mut() {
                     state.next_seq = 0;
+                    state.last_acked = None;
                 }
                 for topic in self.shared.topics() {
                     for q in &topic.partitions {
@@ -305,6 +310,39 @@ impl Sender {
                 source: Box::new(source),
             }),
         );
+    }
+
+    /// The sequence range of a batch stamped under the current id and epoch.
+    fn current_sequences(&self, batch: &ReadyBatch) -> Option<(i32, i32)> {
+        let (id, epoch, first) = batch.stamp?;
+        if (id, epoch) != (self.producer_id, self.epoch) || batch.records == 0 {
+            return None;
+        }
+        Some((first, first.wrapping_add(batch.records as i32 - 1)))
+    }
+
+    /// Remembers the last sequence acknowledged for the batch's partition.
+    fn note_acked(&mut self, flying: &Flying) {
+        let Some((_, last)) = self.current_sequences(&flying.batch) else {
+            return;
+        };
+        let state = self
+            .partitions
+            .entry((Arc::clone(&flying.topic.name), flying.partition))
+            .or_default();
+        state.last_acked = Some(state.last_acked.map_or(last, |l| l.max(last)));
+    }
+
+    /// Whether a later batch of the partition was acknowledged under the same epoch, which
+    /// puts this one in the log.
+    fn known_written(&self, flying: &Flying) -> bool {
+        let Some((_, last)) = self.current_sequences(&flying.batch) else {
+            return false;
+        };
+        self.partitions
+            .get(&(Arc::clone(&flying.topic.name), flying.partition))
+            .and_then(|s| s.last_acked)
+            .is_some_and(|acked| acked >= last)
     }
 
     fn succeed(&self, batch: &ReadyBatch, ack: BatchAck) {
@@ -684,20 +722,39 @@ impl Sender {
             message: p.error_message.clone().filter(|m| !m.is_empty()),
         };
         match code {
-            ErrorCode::None => self.succeed(
-                &flying.batch,
-                BatchAck {
-                    base_offset: p.base_offset,
-                    log_append_time: p.log_append_time_ms,
-                },
-            ),
-            ErrorCode::DuplicateSequenceNumber => self.succeed(
-                &flying.batch,
-                BatchAck {
-                    base_offset: -1,
-                    log_append_time: -1,
-                },
-            ),
+            ErrorCode::None => {
+                self.note_acked(&flying);
+                self.succeed(
+                    &flying.batch,
+                    BatchAck {
+                        base_offset: p.base_offset,
+                        log_append_time: p.log_append_time_ms,
+                    },
+                )
+            }
+            ErrorCode::DuplicateSequenceNumber => {
+                self.note_acked(&flying);
+                self.succeed(
+                    &flying.batch,
+                    BatchAck {
+                        base_offset: -1,
+                        log_append_time: -1,
+                    },
+                )
+            }
+            ErrorCode::OutOfOrderSequenceNumber | ErrorCode::UnknownProducerId
+                if self.state != IdState::Off && self.known_written(&flying) =>
+            {
+                // A later batch was acknowledged, so this one is in the log (its first answer
+                // was lost, and the broker no longer remembers it as a duplicate).
+                self.succeed(
+                    &flying.batch,
+                    BatchAck {
+                        base_offset: -1,
+                        log_append_time: -1,
+                    },
+                )
+            }
             ErrorCode::OutOfOrderSequenceNumber | ErrorCode::UnknownProducerId
                 if self.state != IdState::Off =>
             {

@@ -212,7 +212,11 @@ pub(crate) fn java(test: &str, main_class: &str, args: &[String]) -> Option<Stri
         );
         let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
         if let Ok(path) = std::env::var("KAFKAEX_SKIP_LOG") {
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            if let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
                 let _ = std::io::Write::write_all(&mut f, line.as_bytes());
             }
         }
