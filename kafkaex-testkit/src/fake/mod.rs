@@ -79,12 +79,14 @@ pub struct Seen {
 /// How a fake broker answers one request.
 #[derive(Debug, Clone)]
 pub enum Reply {
-    /// A response body, framed with the response header the API uses at `version`.
+    /// A response body, framed with the response header the API uses at `version` (boxed: a
+    /// `ResponseKind` is many times the size of the other variants; build it with
+    /// [`Reply::body`]).
     Body {
         /// The version to encode at (normally the request's).
         version: i16,
         /// The body.
-        body: ResponseKind,
+        body: Box<ResponseKind>,
     },
     /// An already encoded body, framed with the header the API uses at the request's version.
     RawResponse(Bytes),
@@ -104,7 +106,7 @@ impl Reply {
     pub fn body(version: i16, body: impl Into<ResponseKind>) -> Reply {
         Reply::Body {
             version,
-            body: body.into(),
+            body: Box::new(body.into()),
         }
     }
 }
@@ -903,10 +905,7 @@ async fn execute(
                     Reply::Silence
                 } else {
                     match errors::error_response(&seen.body, seen.version, code) {
-                        Some(body) => Reply::Body {
-                            version: seen.version,
-                            body,
-                        },
+                        Some(body) => Reply::body(seen.version, body),
                         None => Reply::Disconnect,
                     }
                 }
@@ -939,7 +938,7 @@ fn frame_reply(reply: Reply, seen: &Seen) -> Option<BytesMut> {
     let mut out = BytesMut::new();
     match reply {
         Reply::Body { version, body } => {
-            if encode_response_frame(&mut out, seen.api, seen.correlation_id, version, &body)
+            if encode_response_frame(&mut out, seen.api, seen.correlation_id, version, &*body)
                 .is_err()
             {
                 // A scripted body that cannot be encoded at that version is a broken test.
