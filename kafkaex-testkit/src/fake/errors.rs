@@ -2,6 +2,8 @@
 //! code in every place the API reports errors (each partition of a Produce, Fetch, ListOffsets
 //! or OffsetCommit, each group of a batched OffsetFetch, each coordinator key of a batched
 //! FindCoordinator, each topic of a CreateTopics, the top level of the group and producer APIs).
+//! Topics are answered as the request named them: by name, or by id at the versions that use
+//! ids (the decoded request holds only the fields of its version, so echoing both is exact).
 
 use kafkaex_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafkaex_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
@@ -34,6 +36,7 @@ pub(crate) fn error_response(
                     .map(|t| {
                         TopicProduceResponse::default()
                             .with_name(t.name.clone())
+                            .with_topic_id(t.topic_id)
                             .with_partition_responses(
                                 t.partition_data
                                     .iter()
@@ -98,6 +101,7 @@ pub(crate) fn error_response(
                     .map(|t| {
                         OffsetCommitResponseTopic::default()
                             .with_name(t.name.clone())
+                            .with_topic_id(t.topic_id)
                             .with_partitions(
                                 t.partitions
                                     .iter()
@@ -152,6 +156,7 @@ pub(crate) fn error_response(
                     .map(|t| {
                         MetadataResponseTopic::default()
                             .with_name(t.name.clone())
+                            .with_topic_id(t.topic_id)
                             .with_error_code(code)
                     })
                     .collect(),

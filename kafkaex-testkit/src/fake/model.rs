@@ -7,6 +7,10 @@
 //! coordinator node of a key, OffsetCommit/OffsetFetch store offsets per group, InitProducerId
 //! hands out producer ids and epochs. Anything else is answered by closing the connection and
 //! is recorded as unhandled, so a test that relies on it fails loudly.
+//!
+//! Topics are named the way each version names them, as Kafka 4.4 does: by id in Produce v13+,
+//! Fetch v13+, OffsetCommit v10+ and OffsetFetch v10+ (answered by id; an id no topic has is
+//! `UNKNOWN_TOPIC_ID`), by name before.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -24,6 +28,7 @@ use kafkaex_protocol::messages::metadata_response::{
 use kafkaex_protocol::messages::offset_commit_response::{
     OffsetCommitResponsePartition, OffsetCommitResponseTopic,
 };
+use kafkaex_protocol::messages::offset_fetch_request::OffsetFetchRequestTopics;
 use kafkaex_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions,
     OffsetFetchResponseTopic, OffsetFetchResponseTopics,
@@ -36,6 +41,17 @@ use kafkaex_protocol::{ApiKey, ErrorCode, Uuid, VersionRange};
 
 use super::{Reply, Seen};
 use crate::sasl::PlainAuthenticator;
+
+/// APIs whose newest versions in the specs Kafka 4.4 leaves unadvertised (unstable), with the
+/// newest version it does advertise.
+const UNSTABLE_IN_KAFKA_4_4: [(ApiKey, i16); 1] = [(ApiKey::InitProducerId, 5)];
+
+/// Produce names topics by id from v13, OffsetCommit and OffsetFetch from v10 (KIP-516); Fetch
+/// from v13.
+const PRODUCE_TOPIC_IDS: i16 = 13;
+const FETCH_TOPIC_IDS: i16 = 13;
+const OFFSET_COMMIT_TOPIC_IDS: i16 = 10;
+const OFFSET_FETCH_TOPIC_IDS: i16 = 10;
 
 /// A record batch as the fake broker stored it: the producer's bytes with the base offset and
 /// partition leader epoch the broker assigned written in.
@@ -166,11 +182,18 @@ impl Model {
         }
     }
 
-    /// Every API at every version this crate knows.
+    /// Every API at every version this crate knows, except the versions Kafka 4.4 knows but
+    /// does not advertise because they are not stable yet (InitProducerId v6, KIP-939).
     pub(crate) fn all_api_versions() -> BTreeMap<ApiKey, VersionRange> {
         ApiKey::ALL
             .iter()
-            .map(|api| (*api, api.valid_versions()))
+            .map(|api| {
+                let mut range = api.valid_versions();
+                if let Some((_, max)) = UNSTABLE_IN_KAFKA_4_4.iter().find(|(a, _)| a == api) {
+                    range.max = range.max.min(*max);
+                }
+                (*api, range)
+            })
             .collect()
     }
 
@@ -279,7 +302,7 @@ impl Model {
             }
             RequestKind::Fetch(r) => Reply::body(v, self.fetch(node, r, v)),
             RequestKind::InitProducerId(r) => Reply::body(v, self.init_producer_id(r)),
-            RequestKind::OffsetCommit(r) => Reply::body(v, self.offset_commit(node, r)),
+            RequestKind::OffsetCommit(r) => Reply::body(v, self.offset_commit(node, r, v)),
             RequestKind::OffsetFetch(r) => Reply::body(v, self.offset_fetch(node, r, v)),
             RequestKind::Heartbeat(r) => Reply::body(
                 v,
@@ -594,33 +617,46 @@ impl Model {
         ListOffsetsResponse::default().with_topics(topics)
     }
 
-    fn produce(&mut self, node: i32, request: &ProduceRequest, _version: i16) -> ProduceResponse {
+    /// Kafka 4.4's Produce: v13+ names each topic by id (an id no topic has, the zero id
+    /// included, is `UNKNOWN_TOPIC_ID` for each of its partitions) and is answered by id; older
+    /// versions by name.
+    fn produce(&mut self, node: i32, request: &ProduceRequest, version: i16) -> ProduceResponse {
+        let by_id = version >= PRODUCE_TOPIC_IDS;
         let mut responses = Vec::new();
         for t in &request.topic_data {
+            let name = if by_id {
+                self.topic_name_by_id(t.topic_id)
+            } else {
+                Some(t.name.clone())
+            };
             let mut partitions = Vec::new();
             for p in &t.partition_data {
                 let mut out = PartitionProduceResponse::default().with_index(p.index);
-                let code = self.leader_error(node, &t.name, p.index);
+                let (name, code) = match &name {
+                    Some(name) => (name.as_str(), self.leader_error(node, name, p.index)),
+                    None => ("", ErrorCode::UnknownTopicId),
+                };
                 if !code.is_ok() {
-                    partitions.push(out.with_error_code(code));
+                    partitions.push(out.with_error_code(code).with_base_offset(-1));
                     continue;
                 }
                 let records = p.records.clone().unwrap_or_default();
-                match self.append(&t.name, p.index, records) {
+                match self.append(name, p.index, records) {
                     Ok((base_offset, log_start)) => {
                         out = out
                             .with_base_offset(base_offset)
                             .with_log_start_offset(log_start);
                     }
-                    Err(code) => out = out.with_error_code(code),
+                    Err(code) => out = out.with_error_code(code).with_base_offset(-1),
                 }
                 partitions.push(out);
             }
-            responses.push(
-                TopicProduceResponse::default()
-                    .with_name(t.name.clone())
-                    .with_partition_responses(partitions),
-            );
+            let topic = if by_id {
+                TopicProduceResponse::default().with_topic_id(t.topic_id)
+            } else {
+                TopicProduceResponse::default().with_name(t.name.clone())
+            };
+            responses.push(topic.with_partition_responses(partitions));
         }
         ProduceResponse::default().with_responses(responses)
     }
@@ -684,8 +720,9 @@ impl Model {
     fn fetch(&self, node: i32, request: &FetchRequest, version: i16) -> FetchResponse {
         let mut responses = Vec::new();
         let mut budget = usize::try_from(request.max_bytes).unwrap_or(0).max(1);
+        let by_id = version >= FETCH_TOPIC_IDS;
         for t in &request.topics {
-            let name = if version >= 13 {
+            let name = if by_id {
                 self.topic_name_by_id(t.topic_id).unwrap_or_default()
             } else {
                 t.topic.clone()
@@ -693,14 +730,19 @@ impl Model {
             let mut partitions = Vec::new();
             for p in &t.partitions {
                 let mut out = PartitionData::default().with_partition_index(p.partition);
-                let code = if version >= 13 && name.is_empty() {
+                let code = if by_id && name.is_empty() {
                     ErrorCode::UnknownTopicId
                 } else {
                     self.leader_error(node, &name, p.partition)
                 };
                 let Some(state) = self.partition(&name, p.partition).filter(|_| code.is_ok())
                 else {
-                    partitions.push(out.with_error_code(code));
+                    // As Kafka answers a partition it does not read: no offsets, no records.
+                    partitions.push(
+                        out.with_error_code(code)
+                            .with_high_watermark(-1)
+                            .with_records(Some(Bytes::new())),
+                    );
                     continue;
                 };
                 out = out
@@ -729,16 +771,12 @@ impl Model {
                 }
                 partitions.push(out.with_records(Some(data.freeze())));
             }
-            responses.push(
-                FetchableTopicResponse::default()
-                    .with_topic(if version >= 13 { String::new() } else { name })
-                    .with_topic_id(if version >= 13 {
-                        t.topic_id
-                    } else {
-                        Uuid::ZERO
-                    })
-                    .with_partitions(partitions),
-            );
+            let topic = if by_id {
+                FetchableTopicResponse::default().with_topic_id(t.topic_id)
+            } else {
+                FetchableTopicResponse::default().with_topic(name)
+            };
+            responses.push(topic.with_partitions(partitions));
         }
         FetchResponse::default().with_responses(responses)
     }
@@ -764,41 +802,58 @@ impl Model {
             .with_producer_epoch(0)
     }
 
-    fn offset_commit(&mut self, node: i32, request: &OffsetCommitRequest) -> OffsetCommitResponse {
+    /// Kafka 4.4's OffsetCommit: v10+ names each topic by id and is answered by id. As Kafka
+    /// does, the topic checks come before the coordinator's: an id no topic has is
+    /// `UNKNOWN_TOPIC_ID`, a partition that does not exist `UNKNOWN_TOPIC_OR_PARTITION`, and
+    /// only the rest reach the group (`NOT_COORDINATOR` on another broker).
+    fn offset_commit(
+        &mut self,
+        node: i32,
+        request: &OffsetCommitRequest,
+        version: i16,
+    ) -> OffsetCommitResponse {
+        let by_id = version >= OFFSET_COMMIT_TOPIC_IDS;
         let group_code = self.coordinator_error(node, &request.group_id);
-        let topics = request
-            .topics
-            .iter()
-            .map(|t| {
-                let partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let code = if !group_code.is_ok() {
-                            group_code
-                        } else if self.partition(&t.name, p.partition_index).is_none() {
-                            ErrorCode::UnknownTopicOrPartition
-                        } else {
-                            self.committed.insert(
-                                (request.group_id.clone(), t.name.clone(), p.partition_index),
-                                Committed {
-                                    offset: p.committed_offset,
-                                    leader_epoch: p.committed_leader_epoch,
-                                    metadata: p.committed_metadata.clone(),
-                                },
-                            );
-                            ErrorCode::None
-                        };
-                        OffsetCommitResponsePartition::default()
-                            .with_partition_index(p.partition_index)
-                            .with_error_code(code)
-                    })
-                    .collect();
-                OffsetCommitResponseTopic::default()
-                    .with_name(t.name.clone())
-                    .with_partitions(partitions)
-            })
-            .collect();
+        let mut topics = Vec::new();
+        for t in &request.topics {
+            let name = if by_id {
+                self.topic_name_by_id(t.topic_id)
+            } else {
+                Some(t.name.clone())
+            };
+            let mut partitions = Vec::new();
+            for p in &t.partitions {
+                let code = match &name {
+                    None => ErrorCode::UnknownTopicId,
+                    Some(name) if self.partition(name, p.partition_index).is_none() => {
+                        ErrorCode::UnknownTopicOrPartition
+                    }
+                    Some(_) if !group_code.is_ok() => group_code,
+                    Some(name) => {
+                        self.committed.insert(
+                            (request.group_id.clone(), name.clone(), p.partition_index),
+                            Committed {
+                                offset: p.committed_offset,
+                                leader_epoch: p.committed_leader_epoch,
+                                metadata: p.committed_metadata.clone(),
+                            },
+                        );
+                        ErrorCode::None
+                    }
+                };
+                partitions.push(
+                    OffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code),
+                );
+            }
+            let topic = if by_id {
+                OffsetCommitResponseTopic::default().with_topic_id(t.topic_id)
+            } else {
+                OffsetCommitResponseTopic::default().with_name(t.name.clone())
+            };
+            topics.push(topic.with_partitions(partitions));
+        }
         OffsetCommitResponse::default().with_topics(topics)
     }
 
@@ -837,6 +892,73 @@ impl Model {
         }
     }
 
+    /// The topics of one group's OffsetFetch v8+ answer: those asked for (by name, or from v10
+    /// by id, answered by id; an id no topic has is `UNKNOWN_TOPIC_ID` for each of its
+    /// partitions, as Kafka 4.4 answers), or every topic the group committed (`None`).
+    fn group_offsets(
+        &self,
+        group: &str,
+        asked: Option<&[OffsetFetchRequestTopics]>,
+        by_id: bool,
+    ) -> Vec<OffsetFetchResponseTopics> {
+        let id_of = |name: &str| self.topics.get(name).map_or(Uuid::ZERO, |t| t.id);
+        let wanted: Vec<(Option<String>, Uuid, Vec<i32>)> = match asked {
+            Some(topics) if by_id => topics
+                .iter()
+                .map(|t| {
+                    let name = self.topic_name_by_id(t.topic_id);
+                    (name, t.topic_id, t.partition_indexes.clone())
+                })
+                .collect(),
+            Some(topics) => topics
+                .iter()
+                .map(|t| {
+                    (
+                        Some(t.name.clone()),
+                        Uuid::ZERO,
+                        t.partition_indexes.clone(),
+                    )
+                })
+                .collect(),
+            None => self
+                .asked_or_committed(group, None)
+                .into_iter()
+                .map(|(name, partitions)| {
+                    let id = id_of(&name);
+                    (Some(name), id, partitions)
+                })
+                .collect(),
+        };
+        wanted
+            .into_iter()
+            .map(|(name, id, partitions)| {
+                let partitions = partitions
+                    .iter()
+                    .map(|p| {
+                        let out = OffsetFetchResponsePartitions::default().with_partition_index(*p);
+                        let Some(name) = &name else {
+                            return out
+                                .with_committed_offset(-1)
+                                .with_committed_leader_epoch(-1)
+                                .with_metadata(Some(String::new()))
+                                .with_error_code(ErrorCode::UnknownTopicId);
+                        };
+                        let (offset, epoch, metadata) = self.committed_for(group, name, *p);
+                        out.with_committed_offset(offset)
+                            .with_committed_leader_epoch(epoch)
+                            .with_metadata(metadata)
+                    })
+                    .collect();
+                let topic = if by_id {
+                    OffsetFetchResponseTopics::default().with_topic_id(id)
+                } else {
+                    OffsetFetchResponseTopics::default().with_name(name.unwrap_or_default())
+                };
+                topic.with_partitions(partitions)
+            })
+            .collect()
+    }
+
     fn offset_fetch(
         &self,
         node: i32,
@@ -844,37 +966,14 @@ impl Model {
         version: i16,
     ) -> OffsetFetchResponse {
         if version >= 8 {
+            let by_id = version >= OFFSET_FETCH_TOPIC_IDS;
             let groups = request
                 .groups
                 .iter()
                 .map(|g| {
                     let code = self.coordinator_error(node, &g.group_id);
-                    let asked = g.topics.as_ref().map(|ts| {
-                        ts.iter()
-                            .map(|t| (t.name.clone(), t.partition_indexes.clone()))
-                            .collect()
-                    });
                     let topics = if code.is_ok() {
-                        self.asked_or_committed(&g.group_id, asked)
-                            .into_iter()
-                            .map(|(name, parts)| {
-                                let partitions = parts
-                                    .iter()
-                                    .map(|p| {
-                                        let (offset, epoch, metadata) =
-                                            self.committed_for(&g.group_id, &name, *p);
-                                        OffsetFetchResponsePartitions::default()
-                                            .with_partition_index(*p)
-                                            .with_committed_offset(offset)
-                                            .with_committed_leader_epoch(epoch)
-                                            .with_metadata(metadata)
-                                    })
-                                    .collect();
-                                OffsetFetchResponseTopics::default()
-                                    .with_name(name)
-                                    .with_partitions(partitions)
-                            })
-                            .collect()
+                        self.group_offsets(&g.group_id, g.topics.as_deref(), by_id)
                     } else {
                         Vec::new()
                     };
