@@ -107,8 +107,8 @@ impl BrokerConnection {
     /// - [`NetError::Tls`]: the TLS configuration or handshake failed (for example a server
     ///   certificate that does not chain to the configured CA);
     /// - [`NetError::Sasl`]: authentication failed; a wrong password gives
-    ///   [`SaslError::Rejected`](crate::sasl::SaslError::Rejected) with error code 58
-    ///   (`SASL_AUTHENTICATION_FAILED`) and the broker's message;
+    ///   [`SaslError::Rejected`](crate::sasl::SaslError::Rejected) with code
+    ///   [`ErrorCode::SaslAuthenticationFailed`] and the broker's message;
     /// - [`NetError::Kafka`], [`NetError::DecodeResponse`]: `ApiVersions` failed or its answer
     ///   is unreadable;
     /// - the connection's own errors when the broker hangs up or sends garbage meanwhile.

@@ -291,8 +291,11 @@ pub enum SaslError {
         enabled: Vec<String>,
     },
     /// The broker answered a SASL request with an error code; for `SaslAuthenticate` usually
-    /// `SASL_AUTHENTICATION_FAILED` (58): wrong credentials, unknown user.
-    #[error("the broker rejected {api} with error code {}{}", code.code(), describe(.message))]
+    /// [`ErrorCode::SaslAuthenticationFailed`](kafkaex_protocol::ErrorCode::SaslAuthenticationFailed):
+    /// wrong credentials, unknown user. Displayed with the code's name, e.g. "the broker
+    /// rejected SaslAuthenticate with SASL_AUTHENTICATION_FAILED (58): Authentication failed:
+    /// Invalid username or password"; match on `code`, not on the text.
+    #[error("the broker rejected {api} with {} ({}){}", code.name(), code.code(), describe(.message))]
     Rejected {
         /// `SaslHandshake` or `SaslAuthenticate`.
         api: kafkaex_protocol::ApiKey,
