@@ -711,3 +711,148 @@ fn idempotence_by_api() {
         assert!(!idempotent_api(api), "{api}");
     }
 }
+
+/// The versions that name topics by id (Produce v13, OffsetCommit and OffsetFetch v10,
+/// TxnOffsetCommit v6) route and scope by id where the name is absent; the other new versions'
+/// error fields (Metadata v13's top-level code, the group messages of DescribeGroups v6 and
+/// DeleteGroups v3) are read.
+#[test]
+fn the_newest_versions_are_read_by_topic_id_and_their_new_error_fields() {
+    let id = Uuid([9; 16]);
+    let by_id = |partition| ErrorScope::PartitionOfTopicId {
+        topic_id: id,
+        partition,
+    };
+
+    // Produce v13: the request as decoded at v13 (no name), and the response by id.
+    let produce = ProduceRequest::default().with_topic_data(vec![
+        produce_request::TopicProduceData::default()
+            .with_topic_id(id)
+            .with_partition_data(vec![
+                produce_request::PartitionProduceData::default().with_index(4)
+            ]),
+    ]);
+    assert_eq!(produce.route(), Route::Leaders(vec![(TopicRef::Id(id), 4)]));
+    let resp = ProduceResponse::default().with_responses(vec![
+        produce_response::TopicProduceResponse::default()
+            .with_topic_id(id)
+            .with_partition_responses(vec![produce_response::PartitionProduceResponse::default()
+                .with_index(4)
+                .with_error_code(ErrorCode::UnknownTopicId)]),
+    ]);
+    assert_eq!(
+        produce.errors(&resp),
+        vec![error(by_id(4), ErrorCode::UnknownTopicId, true)]
+    );
+    // Both set (what a caller sends to speak every version): routed by name.
+    let both = ProduceRequest::default().with_topic_data(vec![
+        produce_request::TopicProduceData::default()
+            .with_name("t".into())
+            .with_topic_id(id)
+            .with_partition_data(vec![
+                produce_request::PartitionProduceData::default().with_index(4)
+            ]),
+    ]);
+    assert_eq!(both.route(), Route::leader("t", 4));
+
+    // OffsetCommit v10, OffsetFetch v10, TxnOffsetCommit v6.
+    let commit = OffsetCommitRequest::default().with_group_id("g".into());
+    let resp = OffsetCommitResponse::default().with_topics(vec![
+        offset_commit_response::OffsetCommitResponseTopic::default()
+            .with_topic_id(id)
+            .with_partitions(vec![
+                offset_commit_response::OffsetCommitResponsePartition::default()
+                    .with_partition_index(0)
+                    .with_error_code(ErrorCode::UnknownTopicId),
+                offset_commit_response::OffsetCommitResponsePartition::default()
+                    .with_partition_index(1),
+            ]),
+    ]);
+    assert_eq!(
+        commit.errors(&resp),
+        vec![error(by_id(0), ErrorCode::UnknownTopicId, false)]
+    );
+    let fetch = OffsetFetchRequest::default().with_groups(vec![
+        offset_fetch_request::OffsetFetchRequestGroup::default().with_group_id("g".into()),
+    ]);
+    let resp = OffsetFetchResponse::default().with_groups(vec![
+        offset_fetch_response::OffsetFetchResponseGroup::default()
+            .with_group_id("g".into())
+            .with_topics(vec![
+                offset_fetch_response::OffsetFetchResponseTopics::default()
+                    .with_topic_id(id)
+                    .with_partitions(vec![
+                        offset_fetch_response::OffsetFetchResponsePartitions::default()
+                            .with_partition_index(2)
+                            .with_error_code(ErrorCode::UnknownTopicId),
+                    ]),
+            ]),
+    ]);
+    assert_eq!(
+        fetch.errors(&resp),
+        vec![error(by_id(2), ErrorCode::UnknownTopicId, true)]
+    );
+    let txn_commit = TxnOffsetCommitRequest::default().with_group_id("g".into());
+    let resp = TxnOffsetCommitResponse::default().with_topics(vec![
+        txn_offset_commit_response::TxnOffsetCommitResponseTopic::default()
+            .with_topic_id(id)
+            .with_partitions(vec![
+                txn_offset_commit_response::TxnOffsetCommitResponsePartition::default()
+                    .with_partition_index(3)
+                    .with_error_code(ErrorCode::UnknownTopicId),
+            ]),
+    ]);
+    assert_eq!(
+        txn_commit.errors(&resp),
+        vec![error(by_id(3), ErrorCode::UnknownTopicId, true)]
+    );
+
+    // Metadata v13's top-level code settles the request; the topics' codes still do not.
+    let resp = MetadataResponse::default()
+        .with_error_code(ErrorCode::RebootstrapRequired)
+        .with_topics(vec![metadata_response::MetadataResponseTopic::default()
+            .with_name(Some("gone".into()))
+            .with_error_code(ErrorCode::UnknownTopicOrPartition)]);
+    assert_eq!(
+        MetadataRequest::default().errors(&resp),
+        vec![
+            error(ErrorScope::Response, ErrorCode::RebootstrapRequired, true),
+            error(
+                ErrorScope::Topic("gone".into()),
+                ErrorCode::UnknownTopicOrPartition,
+                false
+            ),
+        ]
+    );
+
+    // DescribeGroups v6 (a group nobody joined is GROUP_ID_NOT_FOUND, KIP-1043) and
+    // DeleteGroups v3 carry a message per group.
+    let describe = DescribeGroupsRequest::default().with_groups(vec!["g".into()]);
+    let resp = DescribeGroupsResponse::default().with_groups(vec![
+        describe_groups_response::DescribedGroup::default()
+            .with_group_id("g".into())
+            .with_group_state("Dead".into())
+            .with_error_code(ErrorCode::GroupIdNotFound)
+            .with_error_message(Some("Group g not found.".into())),
+    ]);
+    assert_eq!(
+        describe.errors(&resp),
+        vec![ResponseError {
+            scope: ErrorScope::Group("g".into()),
+            code: ErrorCode::GroupIdNotFound,
+            message: Some("Group g not found.".into()),
+            whole_request: true,
+        }]
+    );
+    let delete = DeleteGroupsRequest::default().with_groups_names(vec!["g".into()]);
+    let resp = DeleteGroupsResponse::default().with_results(vec![
+        delete_groups_response::DeletableGroupResult::default()
+            .with_group_id("g".into())
+            .with_error_code(ErrorCode::NonEmptyGroup)
+            .with_error_message(Some("The group is not empty.".into())),
+    ]);
+    assert_eq!(
+        delete.errors(&resp)[0].message.as_deref(),
+        Some("The group is not empty.")
+    );
+}

@@ -110,6 +110,12 @@ impl Cluster {
                 }
             }
             ErrorScope::Topic(topic) => self.invalidate_topic(topic),
+            ErrorScope::TopicId(topic_id) => {
+                let name = self.with_metadata(|m| m.topic_by_id(*topic_id).map(str::to_owned));
+                if let Some(topic) = name {
+                    self.invalidate_topic(&topic);
+                }
+            }
             // A whole-request code on a leader route: the route's partitions.
             ErrorScope::Response => match route {
                 Route::Leader { topic, partition } => self.invalidate_partition(topic, *partition),

@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use kafkaex_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafkaex_protocol::messages::{MetadataRequest, MetadataResponse};
-use kafkaex_protocol::Uuid;
+use kafkaex_protocol::{ApiKey, Uuid};
 use tokio::sync::oneshot;
 use tracing::Instrument as _;
 
 use super::{lock, read, write, Cluster, Inner};
 use crate::broker::BrokerConnection;
-use crate::error::NetError;
+use crate::error::{ErrorScope, NetError};
 use crate::metadata::{ClusterMetadata, MetadataUpdate, RefreshKind};
 use crate::versions::VersionChoice;
 
@@ -165,6 +165,19 @@ async fn metadata_on(
         // Before v4 the broker decides by its own configuration; the field does not exist.
         .with_allow_auto_topic_creation(allow_auto_topic_creation || version < 4);
     let response = conn.send(&request, VersionChoice::Exact(version)).await?;
+    // v13+ (KIP-1102): a top-level code says there is no metadata to apply (its broker list
+    // may be empty); `REBOOTSTRAP_REQUIRED` asks for a new bootstrap, which this layer does not
+    // do yet: the refresh fails with the code and the cache keeps what it had.
+    let code = response.body.error_code;
+    if !code.is_ok() {
+        return Err(NetError::from_broker(
+            ApiKey::Metadata,
+            code,
+            None,
+            conn.address(),
+            ErrorScope::Response,
+        ));
+    }
     Ok((conn.address().to_owned(), response.body))
 }
 

@@ -284,3 +284,52 @@ async fn periodic_refresh_runs_and_holds_no_strong_reference() {
     .await
     .expect("the cluster is freed once its last clone is dropped");
 }
+
+/// Metadata v13's top-level code (KIP-1102's `REBOOTSTRAP_REQUIRED`) comes with no metadata
+/// (here: no brokers, no topics): the refresh fails with it and the cache keeps what it had.
+#[tokio::test]
+async fn a_metadata_top_level_code_fails_the_refresh_and_is_not_applied() {
+    let broker = fake_broker().await;
+    let cluster = Cluster::connect(&[address(&broker)], fast_retries())
+        .await
+        .unwrap();
+    let topics = ["t".to_owned()];
+    cluster.refresh_metadata(Some(&topics)).await.unwrap();
+    let before = cluster.metadata();
+    broker.add_rule(
+        Rule::on(ApiKey::Metadata)
+            .once()
+            .then(Action::respond(|seen| {
+                Reply::body(
+                    seen.version,
+                    kafkaex_protocol::messages::MetadataResponse::default()
+                        .with_error_code(ErrorCode::RebootstrapRequired),
+                )
+            })),
+    );
+    let err = cluster.refresh_metadata(Some(&topics)).await.unwrap_err();
+    assert_eq!(
+        err.kafka_code(),
+        Some(ErrorCode::RebootstrapRequired),
+        "{err:?}"
+    );
+    assert!(
+        matches!(
+            &err,
+            NetError::Kafka {
+                api: ApiKey::Metadata,
+                scope: ErrorScope::Response,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(broker.requests().last().map(|s| s.version), Some(13));
+    let after = cluster.metadata();
+    assert_eq!(after.brokers(), before.brokers());
+    assert_eq!(after.topics().len(), 1);
+    assert_eq!(after.applied_generation(), before.applied_generation());
+    // The next answer without a code is applied as usual.
+    cluster.refresh_metadata(Some(&topics)).await.unwrap();
+    assert!(cluster.metadata().applied_generation() > before.applied_generation());
+}

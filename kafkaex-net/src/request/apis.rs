@@ -260,10 +260,11 @@ impl RoutedRequest for MetadataRequest {
         Route::Any
     }
 
-    /// Per topic and partition; never the whole request: a topic's error is an answer about
-    /// that topic (it does not exist, it has no leader yet), not a failure of the call.
+    /// The top-level code (v13+: `REBOOTSTRAP_REQUIRED`, KIP-1102), which settles the request;
+    /// then per topic and partition, never the whole request: a topic's error is an answer
+    /// about that topic (it does not exist, it has no leader yet), not a failure of the call.
     fn errors(&self, response: &MetadataResponse) -> Vec<ResponseError> {
-        let mut errors = Vec::new();
+        let mut errors = top(response.error_code, None);
         for t in &response.topics {
             let name = t.name.clone().unwrap_or_default();
             if !t.error_code.is_ok() {
@@ -386,10 +387,11 @@ impl RoutedRequest for TxnOffsetCommitRequest {
         Route::GroupCoordinator(self.group_id.clone())
     }
 
+    /// Per partition, by topic name (v0-5) or id (v6+).
     fn errors(&self, response: &TxnOffsetCommitResponse) -> Vec<ResponseError> {
         group_partition_errors(response.topics.iter().map(|t| {
             (
-                (t.name.as_str(), Uuid::ZERO),
+                (t.name.as_str(), t.topic_id),
                 t.partitions
                     .iter()
                     .map(|p| (p.partition_index, p.error_code))
@@ -551,13 +553,16 @@ impl RoutedRequest for DescribeGroupsRequest {
         Route::GroupCoordinator(self.groups.first().cloned().unwrap_or_default())
     }
 
+    /// Per group, with the broker's message (v6+). From v6 a group that does not exist is
+    /// `GROUP_ID_NOT_FOUND` (KIP-1043; before, a "Dead" group without an error).
     fn errors(&self, response: &DescribeGroupsResponse) -> Vec<ResponseError> {
-        items(
-            response
-                .groups
-                .iter()
-                .map(|g| (ErrorScope::Group(g.group_id.clone()), g.error_code, None)),
-        )
+        items(response.groups.iter().map(|g| {
+            (
+                ErrorScope::Group(g.group_id.clone()),
+                g.error_code,
+                g.error_message.as_ref(),
+            )
+        }))
     }
 }
 
@@ -567,13 +572,15 @@ impl RoutedRequest for DeleteGroupsRequest {
         Route::GroupCoordinator(self.groups_names.first().cloned().unwrap_or_default())
     }
 
+    /// Per group, with the broker's message (v3+).
     fn errors(&self, response: &DeleteGroupsResponse) -> Vec<ResponseError> {
-        items(
-            response
-                .results
-                .iter()
-                .map(|g| (ErrorScope::Group(g.group_id.clone()), g.error_code, None)),
-        )
+        items(response.results.iter().map(|g| {
+            (
+                ErrorScope::Group(g.group_id.clone()),
+                g.error_code,
+                g.error_message.as_ref(),
+            )
+        }))
     }
 }
 
