@@ -79,23 +79,23 @@ pub(crate) async fn create_topic(
     }
 }
 
-/// Whether ListOffsets for the latest offset of every partition succeeds at its leader.
+/// Whether ListOffsets for the latest offset of every partition succeeds at its leader (one
+/// request per partition: partitions of different leaders cannot share one).
 async fn leaders_answer(client: &Client, topic: &str, partitions: i32) -> bool {
-    let request = ListOffsetsRequest::default()
-        .with_replica_id(-1)
-        .with_topics(vec![ListOffsetsTopic::default()
-            .with_name(topic.to_owned())
-            .with_partitions(
-                (0..partitions)
-                    .map(|p| {
-                        ListOffsetsPartition::default()
-                            .with_partition_index(p)
-                            .with_current_leader_epoch(-1)
-                            .with_timestamp(-1)
-                    })
-                    .collect(),
-            )]);
-    client.request(&request).await.is_ok()
+    for p in 0..partitions {
+        let request = ListOffsetsRequest::default()
+            .with_replica_id(-1)
+            .with_topics(vec![ListOffsetsTopic::default()
+                .with_name(topic.to_owned())
+                .with_partitions(vec![ListOffsetsPartition::default()
+                    .with_partition_index(p)
+                    .with_current_leader_epoch(-1)
+                    .with_timestamp(-1)])]);
+        if client.request(&request).await.is_err() {
+            return false;
+        }
+    }
+    true
 }
 
 /// One record as read back from the log.
