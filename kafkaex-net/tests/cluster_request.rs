@@ -19,7 +19,7 @@ use kafkaex_protocol::messages::{
     CreateTopicsRequest, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest, RequestKind,
 };
 use kafkaex_protocol::records::{Compression, RecordBatchBuilder};
-use kafkaex_protocol::{ApiKey, EncodeError, ErrorCode, Message};
+use kafkaex_protocol::{ApiKey, EncodeError, ErrorCode, Message, Uuid};
 use kafkaex_testkit::fake::{Action, FakeCluster, Rule};
 
 /// Fast retries for 2 s: enough for the few retries these tests expect, short for those that
@@ -46,12 +46,20 @@ fn records(producer_id: i64, sequence: i32) -> Bytes {
     b.finish().unwrap()
 }
 
-fn produce(topic: &str, partitions: &[i32], producer_id: i64) -> ProduceRequest {
+/// A topic's id in the fake; the zero id for a topic it does not have.
+fn id(fake: &FakeCluster, topic: &str) -> Uuid {
+    fake.topic_id(topic).unwrap_or(Uuid::ZERO)
+}
+
+/// A Produce naming its topic by name (v0-12) and by id (v13+): each field is ignorable at the
+/// versions that lack it, so the request works at every version.
+fn produce(topic: &str, topic_id: Uuid, partitions: &[i32], producer_id: i64) -> ProduceRequest {
     ProduceRequest::default()
         .with_acks(-1)
         .with_timeout_ms(1000)
         .with_topic_data(vec![TopicProduceData::default()
             .with_name(topic.to_owned())
+            .with_topic_id(topic_id)
             .with_partition_data(
                 partitions
                     .iter()
@@ -64,12 +72,19 @@ fn produce(topic: &str, partitions: &[i32], producer_id: i64) -> ProduceRequest 
             )])
 }
 
-fn commit(group: &str, topic: &str, partitions: &[(i32, i64)]) -> OffsetCommitRequest {
+/// An OffsetCommit naming its topic by name (v0-9) and by id (v10+).
+fn commit(
+    group: &str,
+    topic: &str,
+    topic_id: Uuid,
+    partitions: &[(i32, i64)],
+) -> OffsetCommitRequest {
     OffsetCommitRequest::default()
         .with_group_id(group.to_owned())
         .with_generation_id_or_member_epoch(-1)
         .with_topics(vec![OffsetCommitRequestTopic::default()
             .with_name(topic.to_owned())
+            .with_topic_id(topic_id)
             .with_partitions(
                 partitions
                     .iter()
@@ -82,10 +97,12 @@ fn commit(group: &str, topic: &str, partitions: &[(i32, i64)]) -> OffsetCommitRe
             )])
 }
 
-/// OffsetFetch in the form each version has: batched groups from v8, one group before.
+/// OffsetFetch in the form each version has: batched groups from v8 (topics by id from v10),
+/// one group before.
 fn offset_fetch<'a>(
     group: &'a str,
     topic: &'a str,
+    topic_id: Uuid,
 ) -> impl Fn(i16) -> OffsetFetchRequest + Sync + 'a {
     move |version| {
         if version >= 8 {
@@ -93,6 +110,7 @@ fn offset_fetch<'a>(
                 .with_group_id(group.to_owned())
                 .with_topics(Some(vec![OffsetFetchRequestTopics::default()
                     .with_name(topic.to_owned())
+                    .with_topic_id(topic_id)
                     .with_partition_indexes(vec![0])]))])
         } else {
             OffsetFetchRequest::default()
@@ -112,12 +130,16 @@ async fn offset_fetch_is_built_for_a_broker_that_has_only_v7() {
         .start()
         .await;
     let cluster = connect(&fake).await;
+    let t = id(&fake, "t");
     cluster
-        .request(&commit("g", "t", &[(0, 42)]))
+        .request(&commit("g", "t", t, &[(0, 42)]))
         .await
         .unwrap();
 
-    let response = cluster.request_with(offset_fetch("g", "t")).await.unwrap();
+    let response = cluster
+        .request_with(offset_fetch("g", "t", t))
+        .await
+        .unwrap();
     assert_eq!(response.version, 7);
     let offset = response.body.topics[0].partitions[0].committed_offset;
     assert_eq!(offset, 42);
@@ -134,18 +156,25 @@ async fn offset_fetch_is_built_for_a_broker_that_has_only_v7() {
     assert!(sent.groups.is_empty());
 
     // The same builder against a broker with every version takes the grouped form.
+    // v10 names the topic by id, and the answer is matched by id.
     let modern = FakeCluster::builder().topic("t", 1).start().await;
     let cluster = connect(&modern).await;
-    cluster
-        .request(&commit("g", "t", &[(0, 43)]))
+    let t = id(&modern, "t");
+    let committed = cluster
+        .request(&commit("g", "t", t, &[(0, 43)]))
         .await
         .unwrap();
-    let response = cluster.request_with(offset_fetch("g", "t")).await.unwrap();
+    assert_eq!(committed.version, 10);
+    assert_eq!(committed.body.topics[0].topic_id, t);
+    let response = cluster
+        .request_with(offset_fetch("g", "t", t))
+        .await
+        .unwrap();
+    assert_eq!(response.version, 10);
     assert_eq!(response.version, OffsetFetchRequest::VERSIONS.max);
-    assert_eq!(
-        response.body.groups[0].topics[0].partitions[0].committed_offset,
-        43
-    );
+    let topic = &response.body.groups[0].topics[0];
+    assert_eq!((topic.name.as_str(), topic.topic_id), ("", t));
+    assert_eq!(topic.partitions[0].committed_offset, 43);
 }
 
 #[tokio::test]
@@ -158,7 +187,7 @@ async fn a_request_built_for_one_version_only_is_an_encode_error_naming_api_vers
     let cluster = connect(&fake).await;
     // The v8+ form sent as is: v7 has no `Groups`.
     let err = cluster
-        .request(&offset_fetch("g", "t")(8))
+        .request(&offset_fetch("g", "t", id(&fake, "t"))(8))
         .await
         .unwrap_err();
     let NetError::EncodeRequest {
@@ -222,7 +251,7 @@ async fn a_produce_without_producer_id_is_not_retried_after_it_was_sent() {
     let fake = FakeCluster::builder().topic("t", 1).start().await;
     fake.add_rule(Rule::on(ApiKey::Produce).then(Action::ApplyThenSilence));
     let cluster = connect(&fake).await;
-    let request = produce("t", &[0], -1);
+    let request = produce("t", id(&fake, "t"), &[0], -1);
     assert!(!request.is_idempotent());
     let err = cluster.request(&request).await.unwrap_err();
     assert!(err.may_have_been_applied(), "{err:?}");
@@ -239,7 +268,10 @@ async fn a_produce_without_producer_id_is_not_retried_after_it_was_sent() {
     let fake = FakeCluster::builder().topic("t", 1).start().await;
     fake.add_rule(Rule::on(ApiKey::Produce).then(Action::ApplyThenDisconnect));
     let cluster = connect(&fake).await;
-    let err = cluster.request(&produce("t", &[0], -1)).await.unwrap_err();
+    let err = cluster
+        .request(&produce("t", id(&fake, "t"), &[0], -1))
+        .await
+        .unwrap_err();
     assert!(err.may_have_been_applied(), "{err:?}");
     assert_eq!(fake.count(ApiKey::Produce), 1);
 }
@@ -253,7 +285,7 @@ async fn an_idempotent_produce_is_retried_and_the_broker_dedupes_it() {
             .then(Action::ApplyThenDisconnect),
     );
     let cluster = connect(&fake).await;
-    let request = produce("t", &[0], 1000);
+    let request = produce("t", id(&fake, "t"), &[0], 1000);
     assert!(request.is_idempotent());
     let response = cluster.request(&request).await.unwrap();
     assert_eq!(fake.count(ApiKey::Produce), 2);
@@ -274,7 +306,10 @@ async fn request_timed_out_on_a_produce_without_producer_id_is_not_retried() {
             .then(Action::Error(ErrorCode::RequestTimedOut)),
     );
     let cluster = connect(&fake).await;
-    let err = cluster.request(&produce("t", &[0], -1)).await.unwrap_err();
+    let err = cluster
+        .request(&produce("t", id(&fake, "t"), &[0], -1))
+        .await
+        .unwrap_err();
     assert_eq!(err.kafka_code(), Some(ErrorCode::RequestTimedOut));
     assert!(err.may_have_been_applied());
     assert_eq!(fake.count(ApiKey::Produce), 1);
@@ -284,6 +319,7 @@ async fn request_timed_out_on_a_produce_without_producer_id_is_not_retried() {
 async fn the_only_partitions_retriable_code_is_retried_one_of_many_is_returned() {
     let fake = FakeCluster::builder().topic("t", 2).start().await;
     let cluster = connect(&fake).await;
+    let t = id(&fake, "t");
     // One partition: NOT_LEADER_OR_FOLLOWER means nothing was written; retried after a
     // metadata refresh.
     fake.add_rule(
@@ -292,8 +328,9 @@ async fn the_only_partitions_retriable_code_is_retried_one_of_many_is_returned()
             .then(Action::Error(ErrorCode::NotLeaderOrFollower)),
     );
     let metadata_before = fake.count(ApiKey::Metadata);
-    let response = cluster.request(&produce("t", &[0], -1)).await.unwrap();
+    let response = cluster.request(&produce("t", t, &[0], -1)).await.unwrap();
     assert!(response.errors.is_empty());
+    assert_eq!(response.version, 13);
     assert_eq!(fake.count(ApiKey::Produce), 2);
     assert!(fake.count(ApiKey::Metadata) > metadata_before);
     assert_eq!(fake.log("t", 0).len(), 1);
@@ -304,18 +341,22 @@ async fn the_only_partitions_retriable_code_is_retried_one_of_many_is_returned()
             .once()
             .then(Action::Error(ErrorCode::NotLeaderOrFollower)),
     );
-    let response = cluster.request(&produce("t", &[0, 1], -1)).await.unwrap();
+    let response = cluster
+        .request(&produce("t", t, &[0, 1], -1))
+        .await
+        .unwrap();
     assert_eq!(fake.count(ApiKey::Produce), 3);
+    // Produce v13 answers by topic id: the scopes name the id.
     let scopes: Vec<&ErrorScope> = response.errors.iter().map(|e| &e.scope).collect();
     assert_eq!(
         scopes,
         [
-            &ErrorScope::Partition {
-                topic: "t".into(),
+            &ErrorScope::PartitionOfTopicId {
+                topic_id: t,
                 partition: 0
             },
-            &ErrorScope::Partition {
-                topic: "t".into(),
+            &ErrorScope::PartitionOfTopicId {
+                topic_id: t,
                 partition: 1
             }
         ]
@@ -336,7 +377,7 @@ async fn coordinator_codes_in_partitions_settle_the_request_and_find_the_coordin
             .then(Action::Error(ErrorCode::NotCoordinator)),
     );
     cluster
-        .request(&commit("g", "t", &[(0, 5), (1, 6)]))
+        .request(&commit("g", "t", id(&fake, "t"), &[(0, 5), (1, 6)]))
         .await
         .unwrap();
     assert_eq!(fake.count(ApiKey::OffsetCommit), 2);
@@ -378,7 +419,7 @@ async fn an_error_the_client_concludes_says_so() {
     let fake = FakeCluster::builder().topic("t", 1).start().await;
     let cluster = connect(&fake).await;
     let err = cluster
-        .request(&produce("missing", &[0], -1))
+        .request(&produce("missing", Uuid::ZERO, &[0], -1))
         .await
         .unwrap_err();
     let NetError::Kafka {
@@ -410,8 +451,9 @@ async fn partitions_led_by_different_brokers_must_be_split() {
         .start()
         .await;
     let cluster = connect(&fake).await;
+    let t = id(&fake, "t");
     let err = cluster
-        .request(&produce("t", &[0, 1], -1))
+        .request(&produce("t", t, &[0, 1], -1))
         .await
         .unwrap_err();
     assert!(matches!(err, NetError::InvalidArgument(_)), "{err:?}");
@@ -421,9 +463,81 @@ async fn partitions_led_by_different_brokers_must_be_split() {
     );
     assert_eq!(fake.count(ApiKey::Produce), 0);
     // One broker's partitions go through, and the response names the node.
-    let response = cluster.request(&produce("t", &[1], -1)).await.unwrap();
+    let response = cluster.request(&produce("t", t, &[1], -1)).await.unwrap();
     assert_eq!(
         response.broker.node_id,
         Some(fake.leader("t", 1).unwrap().0)
     );
+}
+
+/// Produce v13 names topics by id only: a request with no name is routed by its id (looked up
+/// in the metadata, refreshed once when the id is not there) and answered by id; an id no topic
+/// has is the client's UNKNOWN_TOPIC_ID, and nothing is sent.
+#[tokio::test]
+async fn a_produce_by_topic_id_alone_is_routed_by_id() {
+    let fake = FakeCluster::builder()
+        .brokers(2)
+        .topic("t", 2)
+        .start()
+        .await;
+    let cluster = connect(&fake).await;
+    let t = id(&fake, "t");
+    let response = cluster.request(&produce("", t, &[1], -1)).await.unwrap();
+    assert_eq!(response.version, 13);
+    assert_eq!(
+        response.broker.node_id,
+        Some(fake.leader("t", 1).unwrap().0)
+    );
+    assert_eq!(response.body.responses[0].topic_id, t);
+    assert_eq!(fake.log("t", 1).len(), 1);
+
+    let unknown = Uuid([7; 16]);
+    let err = cluster
+        .request(&produce("", unknown, &[0], -1))
+        .await
+        .unwrap_err();
+    let NetError::Kafka {
+        api,
+        code,
+        origin,
+        scope,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (*api, *code, *origin),
+        (
+            ApiKey::Metadata,
+            ErrorCode::UnknownTopicId,
+            ErrorOrigin::Client
+        )
+    );
+    assert_eq!(*scope, ErrorScope::TopicId(unknown));
+    assert_eq!(fake.count(ApiKey::Produce), 1);
+}
+
+/// A broker that answers a topic id with UNKNOWN_TOPIC_ID (here: scripted once, as after the
+/// topic was recreated) makes the client refresh that topic and try again.
+#[tokio::test]
+async fn unknown_topic_id_from_the_broker_refreshes_the_topic_and_retries() {
+    let fake = FakeCluster::builder().topic("t", 1).start().await;
+    let cluster = connect(&fake).await;
+    let t = id(&fake, "t");
+    cluster
+        .refresh_metadata(Some(&["t".to_owned()]))
+        .await
+        .unwrap();
+    let metadata_before = fake.count(ApiKey::Metadata);
+    fake.add_rule(
+        Rule::on(ApiKey::Produce)
+            .once()
+            .then(Action::Error(ErrorCode::UnknownTopicId)),
+    );
+    let response = cluster.request(&produce("t", t, &[0], -1)).await.unwrap();
+    assert!(response.errors.is_empty());
+    assert_eq!(fake.count(ApiKey::Produce), 2);
+    assert!(fake.count(ApiKey::Metadata) > metadata_before);
+    assert_eq!(fake.log("t", 0).len(), 1);
 }

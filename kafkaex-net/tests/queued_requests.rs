@@ -9,8 +9,7 @@ use kafkaex_net::{BrokerConnection, NetConfig, NetError, VersionChoice};
 use kafkaex_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafkaex_protocol::messages::ProduceRequest;
 use kafkaex_protocol::records::{Compression, RecordBatchBuilder};
-use kafkaex_protocol::ApiKey;
-use kafkaex_protocol::ErrorCode;
+use kafkaex_protocol::{ApiKey, ErrorCode, Uuid};
 use kafkaex_testkit::fake::{Action, FakeCluster, Rule};
 
 fn batch(producer_id: i64, sequence: i32) -> Bytes {
@@ -20,12 +19,14 @@ fn batch(producer_id: i64, sequence: i32) -> Bytes {
     b.finish().unwrap()
 }
 
-fn produce(topic: &str, producer_id: i64, sequence: i32) -> ProduceRequest {
+/// A Produce to `topic`-0, by name (v0-12) and by id (v13+).
+fn produce(topic: &str, topic_id: Uuid, producer_id: i64, sequence: i32) -> ProduceRequest {
     ProduceRequest::default()
         .with_acks(-1)
         .with_timeout_ms(5000)
         .with_topic_data(vec![TopicProduceData::default()
             .with_name(topic.to_owned())
+            .with_topic_id(topic_id)
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(0)
                 .with_records(Some(batch(producer_id, sequence)))])])
@@ -37,11 +38,12 @@ async fn queued_requests_are_written_in_queue_order() {
     let conn = BrokerConnection::connect(&fake.address(fake.node_ids()[0]), &NetConfig::default())
         .await
         .unwrap();
+    let topic_id = fake.topic_id("t").unwrap();
     const N: i32 = 40;
     let mut queued = Vec::new();
     for seq in 0..N {
         queued.push(
-            conn.queue(&produce("t", 7, seq), VersionChoice::Newest)
+            conn.queue(&produce("t", topic_id, 7, seq), VersionChoice::Newest)
                 .await
                 .unwrap(),
         );
@@ -53,6 +55,7 @@ async fn queued_requests_are_written_in_queue_order() {
     }
     for t in tasks {
         let response = t.await.unwrap().unwrap();
+        assert_eq!(response.version, 13, "by topic id");
         let code = response.body.responses[0].partition_responses[0].error_code;
         assert_eq!(code, ErrorCode::None);
     }
@@ -73,7 +76,10 @@ async fn a_queued_request_times_out_like_a_sent_one() {
         .await
         .unwrap();
     let queued = conn
-        .queue(&produce("t", 7, 0), VersionChoice::Newest)
+        .queue(
+            &produce("t", fake.topic_id("t").unwrap(), 7, 0),
+            VersionChoice::Newest,
+        )
         .await
         .unwrap();
     assert!(queued.version() >= 3);
