@@ -250,20 +250,38 @@ async fn group_and_transaction_coordinators_are_found_and_cached() {
     .unwrap();
     let group = unique("router-group");
     // The first FindCoordinator on a fresh broker may answer COORDINATOR_NOT_AVAILABLE while
-    // __consumer_offsets is created: send_with_retry rides that out.
-    let kafkaex_net::Response { body: response, .. } = cluster
+    // __consumer_offsets is created: send_with_retry rides that out. A group nobody joined is
+    // "Dead", and from DescribeGroups v6 (Kafka 4, KIP-1043) also GROUP_ID_NOT_FOUND: that is
+    // the answer, not a failure.
+    let kafkaex_net::Response {
+        body: response,
+        version,
+        ..
+    } = cluster
         .send_with_retry(
             Route::GroupCoordinator(group.clone()),
             &DescribeGroupsRequest::default().with_groups(vec![group.clone()]),
             VersionChoice::Newest,
-            |r| r.groups.iter().map(|g| g.error_code).find(|c| !c.is_ok()),
+            |r| {
+                r.groups
+                    .iter()
+                    .map(|g| g.error_code)
+                    .find(|c| !c.is_ok() && *c != ErrorCode::GroupIdNotFound)
+            },
         )
         .await
         .unwrap();
-    assert_eq!(response.groups[0].group_id, group);
-    assert_eq!(
-        response.groups[0].group_state, "Dead",
-        "a group nobody joined"
+    assert_eq!(version, 6, "Kafka 4.4's newest DescribeGroups");
+    let described = &response.groups[0];
+    assert_eq!(described.group_id, group);
+    assert_eq!(described.group_state, "Dead", "a group nobody joined");
+    assert_eq!(described.error_code, ErrorCode::GroupIdNotFound);
+    assert!(
+        described
+            .error_message
+            .as_deref()
+            .is_some_and(|m| m.contains(&group)),
+        "{described:?}"
     );
 
     let info = cluster
