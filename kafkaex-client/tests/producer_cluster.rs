@@ -69,7 +69,10 @@ async fn leader_other_than(client: &Client, topic: &str, partition: i32, not: Op
                 return l;
             }
         }
-        assert!(tokio::time::Instant::now() < give_up, "no new leader for {topic}-{partition}");
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "no new leader for {topic}-{partition}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -86,7 +89,10 @@ async fn wait_in_sync(client: &Client, topic: &str, node: i32) {
                 return;
             }
         }
-        assert!(tokio::time::Instant::now() < give_up, "node {node} did not catch up");
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "node {node} did not catch up"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -95,20 +101,24 @@ async fn wait_in_sync(client: &Client, topic: &str, node: i32) {
 async fn wait_acked(acked: &AtomicUsize, n: usize) {
     let give_up = tokio::time::Instant::now() + WAIT * 2;
     while acked.load(Ordering::Relaxed) < n {
-        assert!(tokio::time::Instant::now() < give_up, "stuck at {} acknowledged", acked.load(Ordering::Relaxed));
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "stuck at {} acknowledged",
+            acked.load(Ordering::Relaxed)
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 async fn log_end(client: &Client, topic: &str, partition: i32) -> i64 {
-    let request = ListOffsetsRequest::default().with_replica_id(-1).with_topics(vec![
-        ListOffsetsTopic::default()
+    let request = ListOffsetsRequest::default()
+        .with_replica_id(-1)
+        .with_topics(vec![ListOffsetsTopic::default()
             .with_name(topic.to_owned())
             .with_partitions(vec![ListOffsetsPartition::default()
                 .with_partition_index(partition)
                 .with_current_leader_epoch(-1)
-                .with_timestamp(-1)]),
-    ]);
+                .with_timestamp(-1)])]);
     let r = client.request(&request).await.expect("ListOffsets");
     r.body.topics[0].partitions[0].offset
 }
@@ -127,7 +137,14 @@ async fn idempotent_delivery_survives_two_leader_restarts() {
         .await
         .unwrap();
     let topic = unique("client-cluster-idem");
-    create_topic(&client, &topic, PARTITIONS, 3, &[("min.insync.replicas", "2")]).await;
+    create_topic(
+        &client,
+        &topic,
+        PARTITIONS,
+        3,
+        &[("min.insync.replicas", "2")],
+    )
+    .await;
 
     let mut config = ProducerConfig::default();
     config.delivery_timeout = Duration::from_secs(180);
@@ -194,22 +211,38 @@ async fn idempotent_delivery_survives_two_leader_restarts() {
     let metrics = producer.metrics();
     assert_eq!(outcomes.len(), RECORDS);
     let failed: Vec<_> = outcomes.iter().filter(|(_, r)| r.is_err()).collect();
-    assert!(failed.is_empty(), "{} failed, first: {:?}", failed.len(), failed.first());
+    assert!(
+        failed.is_empty(),
+        "{} failed, first: {:?}",
+        failed.len(),
+        failed.first()
+    );
 
     // Read back every partition: each acknowledged record once, in send order.
     let mut expected: HashMap<i32, Vec<(usize, i64)>> = HashMap::new();
     for (i, r) in &outcomes {
         let m = r.as_ref().unwrap();
-        expected.entry(m.partition).or_default().push((*i, m.offset));
+        expected
+            .entry(m.partition)
+            .or_default()
+            .push((*i, m.offset));
     }
     let mut counts = Vec::new();
     for p in 0..PARTITIONS {
         let want = expected.remove(&p).unwrap_or_default();
         let end = log_end(&client, &topic, p).await;
-        assert_eq!(end, want.len() as i64, "partition {p}: log end vs acknowledged records");
+        assert_eq!(
+            end,
+            want.len() as i64,
+            "partition {p}: log end vs acknowledged records"
+        );
         let read = read_partition(&client, &topic, p, want.len()).await;
         for ((i, offset), r) in want.iter().zip(&read) {
-            assert_eq!(r.value, Some(Bytes::from(format!("value-{i:07}"))), "partition {p}");
+            assert_eq!(
+                r.value,
+                Some(Bytes::from(format!("value-{i:07}"))),
+                "partition {p}"
+            );
             if *offset >= 0 {
                 assert_eq!(*offset, r.offset);
             }
