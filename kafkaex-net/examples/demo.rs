@@ -32,7 +32,7 @@ use kafkaex_protocol::messages::{
 use kafkaex_protocol::records::{
     decode_records, Compression, DecodeOptions, RecordBatchBuilder, RecordHeader,
 };
-use kafkaex_protocol::ErrorCode;
+use kafkaex_protocol::{ErrorCode, Uuid};
 
 /// The error type of the demo: any failure, with a message saying which step and why.
 pub type DemoError = Box<dyn std::error::Error + Send + Sync>;
@@ -116,11 +116,24 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
     create_topic(&cluster, &topic).await?;
     let leader = wait_for_leaders(&cluster, &topic).await?;
     println!("partition 0 leader: node {leader}");
+    // Produce v13+, Fetch v13+, OffsetCommit and OffsetFetch v10+ name topics by id, older
+    // versions by name (and Kafka before 2.8 has no ids: the zero id). Each field is ignorable
+    // at the versions that lack it, so every request below sets both and works at any version;
+    // answers are matched the way their version names topics.
+    let topic_id = cluster
+        .with_metadata(|m| m.topic(&topic).map(|t| t.topic_id))
+        .ok_or_else(|| fail(format!("{topic} is not in the metadata cache")))?;
     let expected = expected_records();
-    let (produce_version, base_offset) =
-        produce(&cluster, &topic, &expected, i64::try_from(now.as_millis())?).await?;
+    let (produce_version, base_offset) = produce(
+        &cluster,
+        &topic,
+        topic_id,
+        &expected,
+        i64::try_from(now.as_millis())?,
+    )
+    .await?;
 
-    let (fetch_version, fetched) = fetch_all(&cluster, &topic, RECORDS).await?;
+    let (fetch_version, fetched) = fetch_all(&cluster, &topic, topic_id, RECORDS).await?;
     check_fetched(&fetched, &expected)?;
     println!(
         "fetched {} records from offset 0 with Fetch v{fetch_version}: keys, values and headers match",
@@ -128,8 +141,9 @@ pub async fn run(bootstrap: &[String]) -> Result<Summary, DemoError> {
     );
 
     let commit_offset = RECORDS as i64;
-    let offset_commit_version = commit(&cluster, &group, &topic, commit_offset).await?;
-    let (offset_fetch_version, committed_offset) = committed(&cluster, &group, &topic).await?;
+    let offset_commit_version = commit(&cluster, &group, &topic, topic_id, commit_offset).await?;
+    let (offset_fetch_version, committed_offset) =
+        committed(&cluster, &group, &topic, topic_id).await?;
     if committed_offset != commit_offset {
         return Err(fail(format!(
             "OffsetFetch returned offset {committed_offset} for {group}, not {commit_offset}"
@@ -173,12 +187,22 @@ async fn create_topic(cluster: &Cluster, topic: &str) -> Result<(), DemoError> {
     Ok(())
 }
 
-/// Step 3: ten records with one header each to partition 0, acks=-1, routed to its leader. Produce
-/// v13+ names topics by id, older versions by name: the request is built for the version the
-/// leader speaks.
+/// Whether a response's topic is the demo's: by id at the versions that name topics by id
+/// (`by_id`), else by name.
+fn is_topic(by_id: bool, name: &str, id: Uuid, topic: &str, topic_id: Uuid) -> bool {
+    if by_id {
+        id == topic_id
+    } else {
+        name == topic
+    }
+}
+
+/// Step 3: ten records with one header each to partition 0, acks=-1, routed to its leader. The
+/// topic is named by name (Produce v0-12) and by id (v13+).
 async fn produce(
     cluster: &Cluster,
     topic: &str,
+    topic_id: Uuid,
     expected: &[(String, String)],
     base_timestamp: i64,
 ) -> Result<(i16, i64), DemoError> {
@@ -198,18 +222,26 @@ async fn produce(
         .with_timeout_ms(30_000)
         .with_topic_data(vec![TopicProduceData::default()
             .with_name(topic.to_owned())
+            .with_topic_id(topic_id)
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(0)
                 .with_records(Some(records))])]);
     let produced = cluster.request(&produce).await?;
+    let by_id = produced.version >= 13;
     let base_offset = produced
         .body
         .responses
         .iter()
+        .filter(|t| is_topic(by_id, &t.name, t.topic_id, topic, topic_id))
         .flat_map(|t| &t.partition_responses)
         .find(|p| p.index == 0)
         .map(|p| p.base_offset)
-        .ok_or_else(|| fail("the Produce response has no result for partition 0".into()))?;
+        .ok_or_else(|| {
+            fail(format!(
+                "the Produce v{} response has no result for {topic}-0",
+                produced.version
+            ))
+        })?;
     if base_offset != 0 {
         return Err(fail(format!(
             "the first record of a new topic got offset {base_offset}, not 0"
@@ -246,11 +278,13 @@ fn check_fetched(
 }
 
 /// Step 5: commit `offset` for a group nobody joined: a standalone commit (generation -1, no member
-/// id), which Kafka accepts for a group with no members; routed to the group's coordinator.
+/// id), which Kafka accepts for a group with no members; routed to the group's coordinator. The
+/// topic is named by name (OffsetCommit v0-9) and by id (v10+).
 async fn commit(
     cluster: &Cluster,
     group: &str,
     topic: &str,
+    topic_id: Uuid,
     offset: i64,
 ) -> Result<i16, DemoError> {
     let commit = OffsetCommitRequest::default()
@@ -259,11 +293,27 @@ async fn commit(
         .with_member_id(String::new())
         .with_topics(vec![OffsetCommitRequestTopic::default()
             .with_name(topic.to_owned())
+            .with_topic_id(topic_id)
             .with_partitions(vec![OffsetCommitRequestPartition::default()
                 .with_partition_index(0)
                 .with_committed_offset(offset)
                 .with_committed_leader_epoch(-1)])]);
+    // The one partition's code settles the call: an error is an Err here.
     let committed = cluster.request(&commit).await?;
+    let by_id = committed.version >= 10;
+    let answered = committed
+        .body
+        .topics
+        .iter()
+        .filter(|t| is_topic(by_id, &t.name, t.topic_id, topic, topic_id))
+        .flat_map(|t| &t.partitions)
+        .any(|p| p.partition_index == 0 && p.error_code.is_ok());
+    if !answered {
+        return Err(fail(format!(
+            "the OffsetCommit v{} response has no result for {topic}-0: {:?}",
+            committed.version, committed.body
+        )));
+    }
     println!(
         "committed offset {offset} for group {group} with OffsetCommit v{}",
         committed.version
@@ -272,8 +322,14 @@ async fn commit(
 }
 
 /// Step 6: read the committed offset back. OffsetFetch v8+ (Kafka 3.0+) batches groups, older
-/// versions name one group at the top: the request is built for the version negotiated.
-async fn committed(cluster: &Cluster, group: &str, topic: &str) -> Result<(i16, i64), DemoError> {
+/// versions name one group at the top: the request is built for the version negotiated. Inside
+/// the groups, v8-9 name topics by name, v10+ by id.
+async fn committed(
+    cluster: &Cluster,
+    group: &str,
+    topic: &str,
+    topic_id: Uuid,
+) -> Result<(i16, i64), DemoError> {
     let offsets = cluster
         .request_with(|version| {
             if version >= 8 {
@@ -281,6 +337,7 @@ async fn committed(cluster: &Cluster, group: &str, topic: &str) -> Result<(i16, 
                     .with_group_id(group.to_owned())
                     .with_topics(Some(vec![OffsetFetchRequestTopics::default()
                         .with_name(topic.to_owned())
+                        .with_topic_id(topic_id)
                         .with_partition_indexes(vec![0])]))])
             } else {
                 OffsetFetchRequest::default()
@@ -291,13 +348,14 @@ async fn committed(cluster: &Cluster, group: &str, topic: &str) -> Result<(i16, 
             }
         })
         .await?;
+    let by_id = offsets.version >= 10;
     let grouped = offsets
         .body
         .groups
         .iter()
         .filter(|g| g.group_id == group)
         .flat_map(|g| &g.topics)
-        .filter(|t| t.name == topic)
+        .filter(|t| is_topic(by_id, &t.name, t.topic_id, topic, topic_id))
         .flat_map(|t| &t.partitions)
         .find(|p| p.partition_index == 0)
         .map(|p| p.committed_offset);
@@ -353,17 +411,14 @@ async fn wait_for_leaders(cluster: &Cluster, topic: &str) -> Result<i32, DemoErr
 /// A fetched record: key, value, headers as `(key, value)`.
 type FetchedRecord = (Option<Bytes>, Option<Bytes>, Vec<(String, Option<Bytes>)>);
 
-/// Fetches partition 0 of `topic` from offset 0 until `count` records have come back.
+/// Fetches partition 0 of `topic` from offset 0 until `count` records have come back. The
+/// topic is named by name (Fetch v0-12) and by id (v13+).
 async fn fetch_all(
     cluster: &Cluster,
     topic: &str,
+    topic_id: Uuid,
     count: usize,
 ) -> Result<(i16, Vec<FetchedRecord>), DemoError> {
-    // Fetch v13+ names topics by id, older versions by name; the two fields are ignorable at
-    // the versions that lack them, so setting both works at any version.
-    let topic_id = cluster
-        .with_metadata(|m| m.topic(topic).map(|t| t.topic_id))
-        .ok_or_else(|| fail(format!("{topic} is not in the metadata cache")))?;
     let give_up = tokio::time::Instant::now() + WAIT;
     let mut records = Vec::new();
     let mut next_offset = 0i64;
@@ -390,13 +445,19 @@ async fn fetch_all(
         // code ends the call (retriable ones after a retry).
         let fetched = cluster.request(&request).await?;
         version = fetched.version;
+        let by_id = version >= 13;
         let partition = fetched
             .body
             .responses
             .iter()
+            .filter(|t| is_topic(by_id, &t.topic, t.topic_id, topic, topic_id))
             .flat_map(|t| &t.partitions)
             .find(|p| p.partition_index == 0)
-            .ok_or_else(|| fail("the Fetch response has no data for partition 0".into()))?;
+            .ok_or_else(|| {
+                fail(format!(
+                    "the Fetch v{version} response has no data for {topic}-0"
+                ))
+            })?;
         let bytes = partition.records.clone().unwrap_or_default();
         let set = decode_records(bytes, &DecodeOptions::default())?;
         for batch in set.batches() {
