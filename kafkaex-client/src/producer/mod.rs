@@ -514,6 +514,9 @@ impl Producer {
     /// be created); [`Error::Closed`] after [`Producer::close`]; [`Error::Fatal`] once the
     /// idempotent producer was fenced.
     pub async fn send(&self, record: ProducerRecord) -> Result<DeliveryFuture> {
+        // A loop of sends that always find room would otherwise never yield: on a
+        // single-threaded runtime the sender task (and everything else) would starve.
+        tokio::task::consume_budget().await;
         self.check_open()?;
         let size = record.estimated_size();
         self.check_size(size)?;
