@@ -29,6 +29,9 @@ pub struct ProducerMetrics {
     pub batches_queued: usize,
     /// Mean time from a batch's first record to its acknowledgement.
     pub mean_batch_latency: Duration,
+    /// Mean time a batch waited from its first record to its first send (linger, waiting for a
+    /// slot in flight, for a producer id).
+    pub mean_queue_time: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +45,8 @@ pub(crate) struct Counters {
     pub(crate) in_flight_requests: AtomicUsize,
     pub(crate) batches_queued: AtomicUsize,
     pub(crate) latency_us_total: AtomicU64,
+    pub(crate) queue_us_total: AtomicU64,
+    pub(crate) first_sends: AtomicU64,
 }
 
 impl Counters {
@@ -64,6 +69,12 @@ impl Counters {
             buffer_limit,
             batches_queued: self.batches_queued.load(Ordering::Relaxed),
             mean_batch_latency: Duration::from_micros(total.checked_div(batches).unwrap_or(0)),
+            mean_queue_time: Duration::from_micros(
+                self.queue_us_total
+                    .load(Ordering::Relaxed)
+                    .checked_div(self.first_sends.load(Ordering::Relaxed))
+                    .unwrap_or(0),
+            ),
         }
     }
 }

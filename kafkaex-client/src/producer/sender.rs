@@ -47,6 +47,7 @@ use kafkaex_protocol::records::{set_batch_producer, DecodeOptions, RecordBatch};
 use kafkaex_protocol::{ApiKey, ErrorCode, Uuid};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::delivery::BatchAck;
 use super::metrics::Counters;
@@ -537,6 +538,13 @@ impl Sender {
                 size += batch.bytes.len();
                 if batch.attempts > 0 {
                     Counters::add(&self.shared.counters.retries, 1);
+                } else {
+                    let c = &self.shared.counters;
+                    Counters::add(&c.first_sends, 1);
+                    Counters::add(
+                        &c.queue_us_total,
+                        batch.created.elapsed().as_micros() as u64,
+                    );
                 }
                 batch.attempts += 1;
                 batches.push(Flying {
@@ -1030,11 +1038,28 @@ async fn write_requests(
     done: mpsc::Sender<Done>,
 ) {
     while let Some(batches) = requests.recv().await {
-        match queue_produce(&client, node, acks, timeout_ms, &batches).await {
+        let records: u32 = batches.iter().map(|f| f.batch.records).sum();
+        let bytes: usize = batches.iter().map(|f| f.batch.bytes.len()).sum();
+        let span = tracing::debug_span!(
+            "produce",
+            node,
+            batches = batches.len(),
+            records,
+            bytes,
+            acks = acks.as_i16(),
+        );
+        let queued = queue_produce(&client, node, acks, timeout_ms, &batches)
+            .instrument(span.clone())
+            .await;
+        match queued {
             Ok(Queued::Waiting(queued)) => {
                 let done = done.clone();
                 tokio::spawn(async move {
-                    let result = queued.response().await.map(|r| Some((r.version, r.body)));
+                    let result = queued
+                        .response()
+                        .instrument(span)
+                        .await
+                        .map(|r| Some((r.version, r.body)));
                     let _ = done
                         .send(Done {
                             node,
