@@ -36,7 +36,12 @@ async fn produce_and_read_back(profile: BrokerProfile, test: &str, produce_versi
     ] {
         let topic = unique(&format!("client-old-{compression:?}").to_lowercase());
         create_topic(&client, &topic, 1, 1, &[]).await;
-        let producer = client.producer().compression(compression).build().await.unwrap();
+        let producer = client
+            .producer()
+            .compression(compression)
+            .build()
+            .await
+            .unwrap();
         let mut futures = Vec::new();
         for i in 0..300 {
             let r = ProducerRecord::new(topic.clone())
@@ -47,7 +52,9 @@ async fn produce_and_read_back(profile: BrokerProfile, test: &str, produce_versi
             futures.push(producer.send(r).await.unwrap());
         }
         for (i, f) in futures.into_iter().enumerate() {
-            let m = f.await.unwrap_or_else(|e| panic!("{profile} {compression:?}: {e}"));
+            let m = f
+                .await
+                .unwrap_or_else(|e| panic!("{profile} {compression:?}: {e}"));
             assert_eq!(m.offset, i as i64);
         }
         producer.close().await;

@@ -116,6 +116,8 @@ struct Sender {
     can_bump_epoch: bool,
     /// Each broker's writer, which queues its requests in the order the sender made them.
     writers: HashMap<i32, mpsc::Sender<Vec<Flying>>>,
+    /// Set when a batch stamped under the current epoch failed.
+    sequence_gap: std::cell::Cell<bool>,
 }
 
 pub(crate) async fn run(shared: Arc<Shared>) {
@@ -145,6 +147,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         refresh_rx,
         can_bump_epoch: false,
         writers: HashMap::new(),
+        sequence_gap: std::cell::Cell::new(false),
     };
     sender.run().await;
 }
@@ -302,6 +305,11 @@ impl Sender {
     ) {
         let partition = batch.shared.partition;
         Counters::add(&self.shared.counters.errors, u64::from(batch.records));
+        if self.current_sequences(batch).is_some() {
+            // Its sequences are spent on our side, maybe not on the broker's: a gap only a new
+            // epoch closes (see `run`).
+            self.sequence_gap.set(true);
+        }
         self.shared.complete(
             batch,
             Err(Error::Delivery {
@@ -365,6 +373,10 @@ impl Sender {
         let shared = Arc::clone(&self.shared);
         let config = &shared.config;
         let mut next: Option<Instant> = None;
+        if self.sequence_gap.take() && self.state == IdState::Ready {
+            tracing::debug!("a numbered batch failed; bumping the producer epoch");
+            self.state = IdState::BumpNeeded;
+        }
         let sending = matches!(self.state, IdState::Off | IdState::Ready);
         if self.state == IdState::BumpNeeded && self.total_in_flight == 0 {
             self.ask_producer_id(true);
