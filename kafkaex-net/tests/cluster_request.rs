@@ -541,3 +541,61 @@ async fn unknown_topic_id_from_the_broker_refreshes_the_topic_and_retries() {
     assert!(fake.count(ApiKey::Metadata) > metadata_before);
     assert_eq!(fake.log("t", 0).len(), 1);
 }
+
+/// A request that names a topic without its id cannot go out at the versions that carry only
+/// the id: `Cluster::request` negotiates the last version by name instead (Produce v12,
+/// OffsetCommit and OffsetFetch v9), as Java's client does; with the id, the newest.
+#[tokio::test]
+async fn a_topic_without_its_id_keeps_the_request_at_the_last_version_by_name() {
+    let fake = FakeCluster::builder().topic("t", 1).start().await;
+    let cluster = connect(&fake).await;
+    let t = id(&fake, "t");
+    for (topic_id, version) in [(Uuid::ZERO, 12), (t, 13)] {
+        let produced = cluster
+            .request(&produce("t", topic_id, &[0], -1))
+            .await
+            .unwrap();
+        assert_eq!(produced.version, version);
+        assert!(produced.body.responses[0].partition_responses[0]
+            .error_code
+            .is_ok());
+    }
+    assert_eq!(fake.log("t", 0).len(), 2);
+    for (topic_id, version) in [(Uuid::ZERO, 9), (t, 10)] {
+        let committed = cluster
+            .request(&commit("g", "t", topic_id, &[(0, i64::from(version))]))
+            .await
+            .unwrap();
+        assert_eq!(committed.version, version);
+        let fetched = cluster
+            .request_with(offset_fetch("g", "t", topic_id))
+            .await
+            .unwrap();
+        assert_eq!(fetched.version, version);
+        let partition = &fetched.body.groups[0].topics[0].partitions[0];
+        assert_eq!(partition.committed_offset, i64::from(version));
+    }
+    // What went out: every request at the version negotiated, none at a version by id without
+    // the id.
+    let sent: Vec<(ApiKey, i16)> = fake
+        .apis()
+        .into_iter()
+        .filter(|(api, _)| {
+            matches!(
+                api,
+                ApiKey::Produce | ApiKey::OffsetCommit | ApiKey::OffsetFetch
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            (ApiKey::Produce, 12),
+            (ApiKey::Produce, 13),
+            (ApiKey::OffsetCommit, 9),
+            (ApiKey::OffsetFetch, 9),
+            (ApiKey::OffsetCommit, 10),
+            (ApiKey::OffsetFetch, 10),
+        ]
+    );
+}

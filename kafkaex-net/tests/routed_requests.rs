@@ -856,3 +856,63 @@ fn the_newest_versions_are_read_by_topic_id_and_their_new_error_fields() {
         Some("The group is not empty.")
     );
 }
+
+/// A topic without its id limits the version (the last one that names topics by name); with
+/// every id set, or with no topic at all, any version goes.
+#[test]
+fn a_topic_without_its_id_limits_the_version() {
+    let id = Uuid([9; 16]);
+    let produce = |topic_id| {
+        ProduceRequest::default()
+            .with_topic_data(vec![produce_request::TopicProduceData::default()
+                .with_name("t".into())
+                .with_topic_id(topic_id)])
+    };
+    assert_eq!(produce(Uuid::ZERO).max_version(), Some(12));
+    assert_eq!(produce(id).max_version(), None);
+    assert_eq!(ProduceRequest::default().max_version(), None);
+    let fetch = |topic_id| {
+        FetchRequest::default().with_topics(vec![
+            fetch_request::FetchTopic::default().with_topic_id(topic_id)
+        ])
+    };
+    assert_eq!(fetch(Uuid::ZERO).max_version(), Some(12));
+    assert_eq!(fetch(id).max_version(), None);
+    let commit = |topic_id| {
+        OffsetCommitRequest::default().with_topics(vec![
+            offset_commit_request::OffsetCommitRequestTopic::default()
+                .with_name("t".into())
+                .with_topic_id(topic_id),
+        ])
+    };
+    assert_eq!(commit(Uuid::ZERO).max_version(), Some(9));
+    assert_eq!(commit(id).max_version(), None);
+    let offsets = |topics| {
+        OffsetFetchRequest::default().with_groups(vec![
+            offset_fetch_request::OffsetFetchRequestGroup::default().with_topics(topics),
+        ])
+    };
+    let topic = |topic_id| {
+        offset_fetch_request::OffsetFetchRequestTopics::default()
+            .with_name("t".into())
+            .with_topic_id(topic_id)
+    };
+    assert_eq!(
+        offsets(Some(vec![topic(id), topic(Uuid::ZERO)])).max_version(),
+        Some(9)
+    );
+    assert_eq!(offsets(Some(vec![topic(id)])).max_version(), None);
+    // Every committed topic (null): nothing to name.
+    assert_eq!(offsets(None).max_version(), None);
+    // The single-group form (v0-7) names topics by name only.
+    let single = OffsetFetchRequest::default()
+        .with_group_id("g".into())
+        .with_topics(Some(vec![
+            offset_fetch_request::OffsetFetchRequestTopic::default().with_name("t".into()),
+        ]));
+    assert_eq!(single.max_version(), None);
+    let txn = TxnOffsetCommitRequest::default().with_topics(vec![
+        txn_offset_commit_request::TxnOffsetCommitRequestTopic::default().with_name("t".into()),
+    ]);
+    assert_eq!(txn.max_version(), Some(5));
+}

@@ -31,10 +31,12 @@
 //! then:
 //!
 //! 1. resolves the route (refreshing metadata or finding the coordinator as needed);
-//! 2. picks the newest version both sides support (or the one the caller pins, with
-//!    [`Cluster::request_at`]); with [`Cluster::request_with`], builds the request for that
-//!    version, for requests whose shape changes between versions (OffsetFetch's grouped form
-//!    from v8, FindCoordinator's batch from v4, topic ids in Fetch v13+);
+//! 2. picks the newest version both sides support, up to the request's own limit (a topic
+//!    named without its id keeps a Produce at v12, an OffsetCommit at v9: the newer versions
+//!    name topics by id only), or the one the caller pins, with [`Cluster::request_at`]; with
+//!    [`Cluster::request_with`], builds the request for that version, for requests whose shape
+//!    changes between versions (OffsetFetch's grouped form from v8, FindCoordinator's batch
+//!    from v4);
 //! 3. sends it, with a request timeout stretched to cover what the broker may hold it for on
 //!    purpose (a JoinGroup's rebalance timeout, a Fetch's max wait);
 //! 4. reads the response's error codes ([`RoutedRequest::errors`](crate::RoutedRequest::errors)) and invalidates what they say

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use kafkaex_protocol::ErrorCode;
+use kafkaex_protocol::{ErrorCode, VersionRange};
 use tracing::Instrument as _;
 
 use super::invalidate::stale_coordinator;
@@ -39,9 +39,27 @@ impl<R: RoutedRequest> Source<'_, R> {
     }
 }
 
+/// The version choice of one call: the caller's, or the newest both sides support up to the
+/// request's own limit ([`RoutedRequest::max_version`]).
+#[derive(Clone, Copy, Debug)]
+enum Choice {
+    Given(VersionChoice),
+    AtMost(i16),
+}
+
+/// `choice`, limited to `max` when it asks for the newest version.
+fn capped(choice: VersionChoice, max: Option<i16>) -> Choice {
+    match (choice, max) {
+        (VersionChoice::Newest, Some(max)) => Choice::AtMost(max),
+        (choice, _) => Choice::Given(choice),
+    }
+}
+
 impl Cluster {
-    /// Sends `request` where it goes, at the newest version both sides support, retrying what
-    /// is safe to retry, and returns the response: see the [module documentation](super).
+    /// Sends `request` where it goes, at the newest version both sides support (and the
+    /// request's own fields allow: [`RoutedRequest::max_version`], a topic without its id keeps
+    /// a Produce at v12), retrying what is safe to retry, and returns the response: see the
+    /// [module documentation](super).
     ///
     /// # Errors
     ///
@@ -138,6 +156,7 @@ impl Cluster {
         let probe = source.probe();
         let route = probe.route();
         let idempotent = probe.is_idempotent();
+        let choice = capped(choice, probe.max_version());
         drop(probe);
         let span = tracing::debug_span!(
             "routed_request",
@@ -182,9 +201,19 @@ impl Cluster {
         node_id: Option<i32>,
         route: &Route,
         source: &Source<'_, R>,
-        choice: VersionChoice,
+        choice: Choice,
     ) -> Result<Response<R::Response>, NetError> {
-        let version = conn.versions().choose_for::<R>(choice, conn.address())?;
+        let version = match choice {
+            Choice::Given(choice) => conn.versions().choose_for::<R>(choice, conn.address())?,
+            Choice::AtMost(max) => {
+                let ours = VersionRange {
+                    max: max.min(R::VERSIONS.max),
+                    ..R::VERSIONS
+                };
+                conn.versions()
+                    .choose(R::API_KEY, ours, VersionChoice::Newest, conn.address())?
+            }
+        };
         let request = source.at(version);
         if let Source::Built(_) = source {
             let built = request.route();

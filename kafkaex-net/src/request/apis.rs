@@ -15,6 +15,13 @@
 //! ids (DescribeTransactions) go to the coordinator of the first one: batch only keys that share
 //! a coordinator. ListGroups and ListTransactions answer for the broker they reach: ask each
 //! broker ([`Route::Node`]) to list the whole cluster.
+//!
+//! Topics are named by name or by id depending on the version: Produce v13+, Fetch v13+,
+//! OffsetCommit and OffsetFetch v10+ and TxnOffsetCommit v6+ carry only the id, older versions
+//! only the name (each field is ignorable where it is absent, so a request may set both and
+//! work at every version). Routes and error scopes read the id where the name is empty, and a
+//! request with a topic whose id is unset goes out at most at the last version by name
+//! ([`RoutedRequest::max_version`]).
 
 use std::time::Duration;
 
@@ -56,6 +63,12 @@ fn partition_scope(name: &str, id: Uuid, partition: i32) -> ErrorScope {
             partition,
         },
     }
+}
+
+/// `last_by_name` when any topic in `ids` lacks its id: the newest version that still names
+/// topics by name (see [`RoutedRequest::max_version`]).
+fn without_ids_at_most(mut ids: impl Iterator<Item = Uuid>, last_by_name: i16) -> Option<i16> {
+    ids.any(|id| id == Uuid::ZERO).then_some(last_by_name)
 }
 
 /// Collects `(scope, code, message)` of items, marking each as the whole request when there is
@@ -137,6 +150,11 @@ impl RoutedRequest for ProduceRequest {
         self.acks != 0
     }
 
+    /// v12 when a topic has no id: v13+ names topics by id only.
+    fn max_version(&self) -> Option<i16> {
+        without_ids_at_most(self.topic_data.iter().map(|t| t.topic_id), 12)
+    }
+
     fn broker_wait(&self) -> Option<Duration> {
         let ms = u64::try_from(self.timeout_ms).ok()?;
         Some(Duration::from_millis(ms) + BROKER_WAIT_MARGIN)
@@ -171,6 +189,11 @@ impl RoutedRequest for FetchRequest {
     fn broker_wait(&self) -> Option<Duration> {
         let ms = u64::try_from(self.max_wait_ms).ok()?;
         Some(Duration::from_millis(ms) + BROKER_WAIT_MARGIN)
+    }
+
+    /// v12 when a topic has no id: v13+ names topics by id only.
+    fn max_version(&self) -> Option<i16> {
+        without_ids_at_most(self.topics.iter().map(|t| t.topic_id), 12)
     }
 }
 
@@ -369,6 +392,11 @@ impl RoutedRequest for OffsetCommitRequest {
         Route::GroupCoordinator(self.group_id.clone())
     }
 
+    /// v9 when a topic has no id: v10+ names topics by id only.
+    fn max_version(&self) -> Option<i16> {
+        without_ids_at_most(self.topics.iter().map(|t| t.topic_id), 9)
+    }
+
     fn errors(&self, response: &OffsetCommitResponse) -> Vec<ResponseError> {
         group_partition_errors(response.topics.iter().map(|t| {
             (
@@ -385,6 +413,11 @@ impl RoutedRequest for OffsetCommitRequest {
 impl RoutedRequest for TxnOffsetCommitRequest {
     fn route(&self) -> Route {
         Route::GroupCoordinator(self.group_id.clone())
+    }
+
+    /// v5 when a topic has no id: v6+ names topics by id only.
+    fn max_version(&self) -> Option<i16> {
+        without_ids_at_most(self.topics.iter().map(|t| t.topic_id), 5)
     }
 
     /// Per partition, by topic name (v0-5) or id (v6+).
@@ -410,6 +443,18 @@ impl RoutedRequest for OffsetFetchRequest {
             }
             _ => Route::GroupCoordinator(self.group_id.clone()),
         }
+    }
+
+    /// v9 when a topic of a group has no id: v10+ names topics by id only (the single-group
+    /// form of v0-7 names them by name and is not limited).
+    fn max_version(&self) -> Option<i16> {
+        let ids = self
+            .groups
+            .iter()
+            .filter_map(|g| g.topics.as_ref())
+            .flatten()
+            .map(|t| t.topic_id);
+        without_ids_at_most(ids, 9)
     }
 
     fn errors(&self, response: &OffsetFetchResponse) -> Vec<ResponseError> {

@@ -146,6 +146,17 @@ pub trait RoutedRequest: Request {
     fn broker_wait(&self) -> Option<Duration> {
         None
     }
+
+    /// The newest version the request can be sent at, when its own fields rule out newer ones:
+    /// a topic named without its id cannot go out at the versions that name topics by id only
+    /// (Produce v13+, Fetch v13+, OffsetCommit and OffsetFetch v10+, TxnOffsetCommit v6+),
+    /// where the broker would answer `UNKNOWN_TOPIC_ID`. [`Cluster::request`](crate::Cluster::request)
+    /// negotiates at most this version, as Java's client does; a version asked for exactly
+    /// ([`VersionChoice::Exact`](crate::VersionChoice::Exact)) is sent as asked. `None`: any
+    /// version of the type.
+    fn max_version(&self) -> Option<i16> {
+        None
+    }
 }
 
 /// Whether requests of `api` are safe to repeat as such: reads, heartbeats, commits of the same
