@@ -86,9 +86,10 @@ pub struct ProducerConfig {
     pub batch_size: usize,
     /// The codec of every batch (`compression.type`).
     pub compression: Compression,
-    /// The codec's level (from `compression.gzip.level` or `compression.zstd.level`, whichever
-    /// is the codec's; the codec's default when `None`). Gzip 1-9, zstd -131072 to 22; snappy
-    /// and lz4 have none.
+    /// The codec's level (from `compression.gzip.level`, `compression.lz4.level` or
+    /// `compression.zstd.level`, whichever is the codec's; the codec's default when `None`).
+    /// Gzip 1-9, lz4 1-17 (liblz4's high-compression encoder; without a level, lz4_flex's fast
+    /// one), zstd -131072 to 22; snappy has none.
     pub compression_level: Option<i32>,
     /// Idempotent delivery (`enable.idempotence`, on by default where the brokers support it):
     /// a producer id and per-partition sequence numbers, so retries never duplicate or reorder.
@@ -286,10 +287,7 @@ impl Config {
                     Error::config(key, format!("{value:?} is not an integer level"))
                 })?;
                 let Some(range) = kafkaex_protocol::records::compression::level_range(codec) else {
-                    return Err(Error::config(
-                        key,
-                        "lz4 levels are not supported (the LZ4 encoder is lz4_flex's fast one)",
-                    ));
+                    return Err(Error::config(key, "the codec has no levels"));
                 };
                 if !range.contains(&level) {
                     return Err(Error::config(
@@ -619,7 +617,7 @@ mod tests {
             ("bootstrap.servers= , ", "bootstrap.servers"),
             ("compression.gzip.level=10", "compression.gzip.level"),
             ("compression.zstd.level=fast", "compression.zstd.level"),
-            ("compression.lz4.level=9", "compression.lz4.level"),
+            ("compression.lz4.level=18", "compression.lz4.level"),
         ] {
             let err = Config::from_properties(text).unwrap_err();
             match &err {

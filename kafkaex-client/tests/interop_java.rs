@@ -3,7 +3,7 @@
 //! - keyed records land where the Java producer puts them, for topics of 1, 3, 7 and 12
 //!   partitions (Java's murmur2 partitioner, key for key);
 //! - the Java consumer reads what we wrote byte for byte (keys, values, headers, timestamps),
-//!   with every codec.
+//!   with every codec (and the lz4 and zstd levels).
 //!
 //! The Java programs are in `interop/java` (`cargo xtask interop build`); these tests skip
 //! loudly without `KAFKAEX_INTEROP`, as CI sets it.
@@ -106,22 +106,25 @@ async fn the_java_consumer_reads_what_we_wrote_with_every_codec() {
     let Some((client, bootstrap)) = setup(test).await else {
         return;
     };
-    for compression in [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
+    for (compression, level) in [
+        (Compression::None, None),
+        (Compression::Gzip, None),
+        (Compression::Snappy, None),
+        (Compression::Lz4, None),
+        (Compression::Lz4, Some(9)),
+        (Compression::Zstd, None),
+        (Compression::Zstd, Some(10)),
     ] {
         let topic = unique(&format!("client-java-reads-{compression:?}").to_lowercase());
         create_topic(&client, &topic, 3, 1, &[]).await;
-        let producer = client
+        let mut builder = client
             .producer()
             .compression(compression)
-            .linger(Duration::from_millis(10))
-            .build()
-            .await
-            .unwrap();
+            .linger(Duration::from_millis(10));
+        if let Some(level) = level {
+            builder = builder.compression_level(level);
+        }
+        let producer = builder.build().await.unwrap();
         const N: usize = 300;
         let mut sent = Vec::new();
         for i in 0..N {

@@ -56,6 +56,7 @@ async fn every_codec_reads_back_as_sent() {
         (Compression::Gzip, Some(1)),
         (Compression::Snappy, None),
         (Compression::Lz4, None),
+        (Compression::Lz4, Some(9)),
         (Compression::Zstd, None),
         (Compression::Zstd, Some(19)),
     ] {

@@ -31,9 +31,13 @@ fn values(bytes: &Bytes) -> Vec<Option<Bytes>> {
 }
 
 #[test]
-fn gzip_and_zstd_levels_trade_size_and_read_back_the_same() {
+fn levels_trade_size_and_read_back_the_same() {
     let reference = values(&batch(Compression::None, None).unwrap());
-    for (codec, low, high) in [(Compression::Gzip, 1, 9), (Compression::Zstd, -5, 19)] {
+    for (codec, low, high) in [
+        (Compression::Gzip, 1, 9),
+        (Compression::Zstd, -5, 19),
+        (Compression::Lz4, 1, 12),
+    ] {
         let fast = batch(codec, Some(low)).unwrap();
         let small = batch(codec, Some(high)).unwrap();
         let default = batch(codec, None).unwrap();
@@ -56,7 +60,8 @@ fn a_level_the_codec_does_not_have_is_a_typed_error() {
         (Compression::Gzip, 10),
         (Compression::Zstd, 23),
         (Compression::Snappy, 1),
-        (Compression::Lz4, 9),
+        (Compression::Lz4, 0),
+        (Compression::Lz4, 18),
     ] {
         let err = batch(codec, Some(level)).unwrap_err();
         assert!(
@@ -69,5 +74,6 @@ fn a_level_the_codec_does_not_have_is_a_typed_error() {
         );
     }
     assert_eq!(level_range(Compression::Gzip), Some(1..=9));
-    assert_eq!(level_range(Compression::Lz4), None);
+    assert_eq!(level_range(Compression::Lz4), Some(1..=17));
+    assert_eq!(level_range(Compression::Snappy), None);
 }

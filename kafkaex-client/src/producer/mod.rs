@@ -117,7 +117,7 @@ impl ProducerBuilder {
         self
     }
 
-    /// The codec's level (gzip 1-9, zstd -131072 to 22); checked by
+    /// The codec's level (gzip 1-9, lz4 1-17, zstd -131072 to 22); checked by
     /// [`ProducerBuilder::build`].
     pub fn compression_level(mut self, level: i32) -> Self {
         self.config.compression_level = Some(level);

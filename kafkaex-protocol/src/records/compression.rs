@@ -116,13 +116,15 @@ pub fn compress_into(
 }
 
 /// The levels each codec accepts, as Kafka's `compression.<codec>.level` settings: gzip 1-9
-/// (default 6), zstd -131072..=22 (default 3; negative levels are zstd's fast ones). Snappy and
-/// LZ4 (lz4_flex's fast encoder) have none.
+/// (default 6), zstd -131072..=22 (default 3; negative levels are zstd's fast ones), lz4 1-17
+/// (liblz4's high-compression levels, as Java's; without a level, lz4_flex's fast encoder).
+/// Snappy has none.
 pub fn level_range(codec: Compression) -> Option<std::ops::RangeInclusive<i32>> {
     match codec {
         Compression::Gzip => Some(1..=9),
         Compression::Zstd => Some(-131_072..=22),
-        Compression::None | Compression::Snappy | Compression::Lz4 => None,
+        Compression::Lz4 => Some(1..=17),
+        Compression::None | Compression::Snappy => None,
     }
 }
 
@@ -153,6 +155,24 @@ pub fn compress_into_at(
             enc.finish().map_err(|e| codec_err(codec, e))?;
         }
         Compression::Snappy => snappy_xerial_compress(input, out)?,
+        Compression::Lz4 if level.is_some() => {
+            let start = out.len();
+            // Kafka's reader takes independent blocks of 64 KiB-4 MiB; no content checksum (its
+            // writer sets none).
+            let mut enc = lz4::EncoderBuilder::new()
+                .level(level.unwrap_or(9).unsigned_abs())
+                .block_mode(lz4::BlockMode::Independent)
+                .block_size(lz4::BlockSize::Max64KB)
+                .checksum(lz4::ContentChecksum::NoChecksum)
+                .build(out.writer())
+                .map_err(|e| codec_err(codec, e))?;
+            enc.write_all(input).map_err(|e| codec_err(codec, e))?;
+            let (_, finished) = enc.finish();
+            finished.map_err(|e| codec_err(codec, e))?;
+            if magic == 0 {
+                lz4_break_header_checksum(&mut out[start..]);
+            }
+        }
         Compression::Lz4 => {
             let start = out.len();
             // Kafka's reader (KafkaLZ4BlockInputStream) only supports independent blocks and
