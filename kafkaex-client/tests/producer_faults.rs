@@ -265,3 +265,75 @@ async fn a_refused_batch_is_not_persisted_and_a_silent_one_possibly() {
         "the fake applied every batch it never answered"
     );
 }
+
+/// The base sequence of the first batch of a Produce request.
+fn first_sequence(seen: &Seen) -> Option<i32> {
+    let RequestKind::Produce(r) = &seen.body else {
+        return None;
+    };
+    let records = r
+        .topic_data
+        .first()?
+        .partition_data
+        .first()?
+        .records
+        .as_ref()?;
+    let b = records.get(53..57)?;
+    Some(i32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_goes_to_a_new_leader_before_the_old_one_answers() {
+    let fake = FakeCluster::builder()
+        .brokers(2)
+        .topic(TOPIC, 1)
+        .start()
+        .await;
+    let old = fake.leader(TOPIC, 0).unwrap().0;
+    let new = fake.node_ids().into_iter().find(|n| *n != old).unwrap();
+    // The old leader never answers the first batch (but answers what comes after it on the
+    // connection, such as the metadata refresh below); the request times out and the batch is
+    // retried.
+    fake.add_rule(
+        Rule::on(ApiKey::Produce)
+            .on_node(old)
+            .when(is_produce_with_data)
+            .once()
+            .then(Action::Silence),
+    );
+    let client = client(&fake).await;
+    let producer = client
+        .producer()
+        .config(config(Duration::from_secs(30)))
+        .build()
+        .await
+        .unwrap();
+    let first = producer
+        .send(ProducerRecord::new(TOPIC).partition(0).value("first"))
+        .await
+        .unwrap();
+    fake.wait_for(|seen| {
+        seen.iter()
+            .any(|s| s.node_id == old && is_produce_with_data(s))
+    })
+    .await;
+    // While that request is in flight, leadership moves and the producer learns of it.
+    fake.set_leader(TOPIC, 0, new);
+    client.refresh_metadata(&[TOPIC]).await.unwrap();
+    let second = producer
+        .send(ProducerRecord::new(TOPIC).partition(0).value("second"))
+        .await
+        .unwrap();
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert_eq!((first.offset, second.offset), (0, 1), "in send order");
+    // The new leader's first Produce carried the first batch (sequence 0, retried after the
+    // old leader's NOT_LEADER_OR_FOLLOWER), not the second one sent past it.
+    let to_new: Vec<i32> = fake
+        .requests()
+        .iter()
+        .filter(|s| s.node_id == new && is_produce_with_data(s))
+        .filter_map(first_sequence)
+        .collect();
+    assert_eq!(to_new.first(), Some(&0), "{to_new:?}");
+    producer.close().await;
+}
