@@ -497,6 +497,10 @@ impl Sender {
     fn send_to(&mut self, node: i32, partitions: &[(Arc<TopicQueues>, i32)]) {
         let shared = Arc::clone(&self.shared);
         let config = &shared.config;
+        // While an id or a new epoch is awaited, nothing goes out (unnumbered).
+        if !matches!(self.state, IdState::Off | IdState::Ready) {
+            return;
+        }
         let idempotent = self.state == IdState::Ready;
         loop {
             let flying = self.in_flight.get(&node).copied().unwrap_or(0);
