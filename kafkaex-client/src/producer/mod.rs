@@ -66,7 +66,7 @@ pub use record::{ProducerRecord, RecordMetadata};
 
 use crate::client::Client;
 use crate::config::{Acks, ProducerConfig};
-use crate::error::{Error, Result};
+use crate::error::{Error, Persistence, Result};
 use delivery::BatchShared;
 use metrics::Counters;
 
@@ -281,6 +281,18 @@ pub(crate) struct ReadyBatch {
     pub(crate) join: Option<Arc<Mutex<SplitJoin>>>,
 }
 
+impl ReadyBatch {
+    /// What a failure of this batch says about its records: possibly in the log once it was
+    /// written, certainly not before.
+    pub(crate) fn failure_persistence(&self) -> Persistence {
+        if self.sent {
+            Persistence::PossiblyPersisted
+        } else {
+            Persistence::NotPersisted
+        }
+    }
+}
+
 /// The parts of a split batch report here; the original batch completes with the last.
 #[derive(Debug)]
 pub(crate) struct SplitJoin {
@@ -296,6 +308,18 @@ pub(crate) struct PartitionQueue {
     pub(crate) ready: VecDeque<ReadyBatch>,
     /// Bytes of records in this partition's last closed batch, for sizing the next one.
     last_batch: usize,
+}
+
+impl PartitionQueue {
+    /// Puts a batch back among the ready ones in send order (by id), before later batches.
+    pub(crate) fn requeue(&mut self, batch: ReadyBatch) {
+        let at = self
+            .ready
+            .iter()
+            .position(|b| b.id > batch.id)
+            .unwrap_or(self.ready.len());
+        self.ready.insert(at, batch);
+    }
 }
 
 /// A topic's partitions as the producer knows them.

@@ -216,9 +216,17 @@ impl Sender {
         } else {
             IdState::Init
         };
+        self.spawn_init_producer_id(Duration::ZERO);
+    }
+
+    /// Asks for a new producer id after `delay`; the answer comes back on `id_rx`.
+    fn spawn_init_producer_id(&self, delay: Duration) {
         let client = self.shared.client.clone();
         let tx = self.id_tx.clone();
         tokio::spawn(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             let result = init_producer_id(&client).await;
             let _ = tx.send(result).await;
         });
@@ -256,15 +264,8 @@ impl Sender {
                 }
             }
             Err(e) if e.is_retriable() => {
-                let client = self.shared.client.clone();
-                let tx = self.id_tx.clone();
-                let backoff = self.shared.config.retry_backoff;
                 tracing::debug!(error = %e, "InitProducerId failed; retrying");
-                tokio::spawn(async move {
-                    tokio::time::sleep(backoff).await;
-                    let result = init_producer_id(&client).await;
-                    let _ = tx.send(result).await;
-                });
+                self.spawn_init_producer_id(self.shared.config.retry_backoff);
             }
             Err(e) => self.fatal(format!("could not get a producer id: {e}")),
         }
@@ -284,14 +285,19 @@ impl Sender {
                         .counters
                         .batches_queued
                         .fetch_sub(1, Ordering::Relaxed);
-                    let persistence = if batch.sent {
-                        Persistence::PossiblyPersisted
-                    } else {
-                        Persistence::NotPersisted
-                    };
+                    let persistence = batch.failure_persistence();
                     self.fail(&topic, &batch, persistence, error.clone());
                 }
             }
+        }
+    }
+
+    /// After a numbered batch failed (see `fail`): bump the epoch before more is sent, since
+    /// the broker may not have the sequences we spent.
+    fn take_sequence_gap(&mut self) {
+        if self.sequence_gap.take() && self.state == IdState::Ready {
+            tracing::debug!("a numbered batch failed; bumping the producer epoch");
+            self.state = IdState::BumpNeeded;
         }
     }
 
@@ -373,10 +379,7 @@ impl Sender {
         let shared = Arc::clone(&self.shared);
         let config = &shared.config;
         let mut next: Option<Instant> = None;
-        if self.sequence_gap.take() && self.state == IdState::Ready {
-            tracing::debug!("a numbered batch failed; bumping the producer epoch");
-            self.state = IdState::BumpNeeded;
-        }
+        self.take_sequence_gap();
         let sending = matches!(self.state, IdState::Off | IdState::Ready);
         if self.state == IdState::BumpNeeded && self.total_in_flight == 0 {
             self.ask_producer_id(true);
@@ -386,7 +389,6 @@ impl Sender {
         // Partitions with something to send, by leader.
         let mut by_node: BTreeMap<i32, Vec<(Arc<TopicQueues>, i32)>> = BTreeMap::new();
         let mut refresh: BTreeSet<String> = BTreeSet::new();
-        let mut expired_unknown = false;
         let idle = self.total_in_flight == 0;
         cluster.with_metadata(|m| {
             for topic in &topics {
@@ -421,16 +423,10 @@ impl Sender {
                             .counters
                             .batches_queued
                             .fetch_sub(1, Ordering::Relaxed);
-                        let persistence = if batch.sent {
-                            expired_unknown = true;
-                            Persistence::PossiblyPersisted
-                        } else {
-                            Persistence::NotPersisted
-                        };
                         self.fail(
                             topic,
                             &batch,
-                            persistence,
+                            batch.failure_persistence(),
                             Error::DeliveryTimeout {
                                 timeout_ms: config.delivery_timeout.as_millis() as u64,
                             },
@@ -461,11 +457,9 @@ impl Sender {
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = available;
             }
         });
-        if expired_unknown && matches!(self.state, IdState::Ready) {
-            // A batch that may be in the log expired: the broker's sequence may be ahead of
-            // ours. Only a new epoch makes the numbering safe again.
-            self.state = IdState::BumpNeeded;
-        }
+        // A numbered batch that expired above leaves a gap: no batch goes out under the old
+        // numbering.
+        self.take_sequence_gap();
         if !refresh.is_empty() {
             self.refresh(refresh);
             next = min_instant(next, now + config.retry_backoff);
@@ -674,11 +668,7 @@ impl Sender {
                     if retriable {
                         self.retry(flying, error);
                     } else {
-                        let persistence = if flying.batch.sent {
-                            Persistence::PossiblyPersisted
-                        } else {
-                            Persistence::NotPersisted
-                        };
+                        let persistence = flying.batch.failure_persistence();
                         self.fail(&flying.topic, &flying.batch, persistence, error);
                     }
                 }
@@ -844,11 +834,7 @@ impl Sender {
                 self.retry(flying, broker_error());
             }
             _ => {
-                let persistence = if flying.batch.sent {
-                    Persistence::PossiblyPersisted
-                } else {
-                    Persistence::NotPersisted
-                };
+                let persistence = flying.batch.failure_persistence();
                 self.fail(&flying.topic, &flying.batch, persistence, broker_error());
             }
         }
@@ -865,15 +851,8 @@ impl Sender {
         let config = &self.shared.config;
         let now = Instant::now();
         if now >= batch.created + config.delivery_timeout {
-            let persistence = if batch.sent {
-                if self.state == IdState::Ready {
-                    self.state = IdState::BumpNeeded;
-                }
-                Persistence::PossiblyPersisted
-            } else {
-                Persistence::NotPersisted
-            };
-            self.fail(&topic, &batch, persistence, error);
+            // A numbered batch failing leaves a sequence gap; `fail` notes it.
+            self.fail(&topic, &batch, batch.failure_persistence(), error);
             return;
         }
         let exponent = batch.attempts.saturating_sub(1).min(16);
@@ -883,13 +862,7 @@ impl Sender {
             .min(config.retry_backoff_max);
         batch.retry_at = Some(now + jitter(backoff));
         tracing::debug!(topic = %topic.name, partition, attempts = batch.attempts, error = %error, "retrying a batch");
-        let mut q = lock(&topic.partitions[partition as usize]);
-        let at = q
-            .ready
-            .iter()
-            .position(|b| b.id > batch.id)
-            .unwrap_or(q.ready.len());
-        q.ready.insert(at, batch);
+        lock(&topic.partitions[partition as usize]).requeue(batch);
         self.shared
             .counters
             .batches_queued
@@ -954,17 +927,8 @@ impl Sender {
         };
         let rest_records = batch.records - first_records;
         let mut q = lock(&topic.partitions[partition as usize]);
-        let at = q
-            .ready
-            .iter()
-            .position(|b| b.id > batch.id)
-            .unwrap_or(q.ready.len());
-        q.ready.insert(
-            at,
-            part(rest, batch.first_index + first_records, rest_records),
-        );
-        q.ready
-            .insert(at, part(first, batch.first_index, first_records));
+        q.requeue(part(first, batch.first_index, first_records));
+        q.requeue(part(rest, batch.first_index + first_records, rest_records));
         drop(q);
         self.shared
             .counters
