@@ -311,12 +311,14 @@ pub(crate) struct PartitionQueue {
 }
 
 impl PartitionQueue {
-    /// Puts a batch back among the ready ones in send order (by id), before later batches.
+    /// Puts a batch back among the ready ones in send order, before later batches: by id, and
+    /// the parts of a split batch (which share its id) by where their records start.
     pub(crate) fn requeue(&mut self, batch: ReadyBatch) {
+        let key = (batch.id, batch.first_index);
         let at = self
             .ready
             .iter()
-            .position(|b| b.id > batch.id)
+            .position(|b| (b.id, b.first_index) > key)
             .unwrap_or(self.ready.len());
         self.ready.insert(at, batch);
     }
@@ -831,5 +833,39 @@ impl Producer {
             shared.wake.notify_one();
         }
         Ok(future)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(id: u64, first_index: u32) -> ReadyBatch {
+        ReadyBatch {
+            id,
+            bytes: Bytes::new(),
+            shared: BatchShared::new(Arc::from("t"), 0),
+            records: 1,
+            memory: 0,
+            created: Instant::now(),
+            attempts: 1,
+            retry_at: None,
+            sent: false,
+            stamp: None,
+            first_index,
+            join: None,
+        }
+    }
+
+    #[test]
+    fn requeued_parts_of_a_split_batch_keep_their_order() {
+        let mut q = PartitionQueue::default();
+        // The rest of a split batch 7 is queued, then batch 9; the first part comes back.
+        q.requeue(batch(9, 0));
+        q.requeue(batch(7, 50));
+        q.requeue(batch(7, 0));
+        q.requeue(batch(3, 0));
+        let order: Vec<(u64, u32)> = q.ready.iter().map(|b| (b.id, b.first_index)).collect();
+        assert_eq!(order, vec![(3, 0), (7, 0), (7, 50), (9, 0)]);
     }
 }
