@@ -26,6 +26,12 @@ async fn fake(rules: Vec<Rule>) -> FakeCluster {
 }
 
 async fn client(fake: &FakeCluster) -> Client {
+    client_timing_out_after(fake, Duration::from_millis(400)).await
+}
+
+/// A client whose requests time out after `request_timeout` (short by default: the tests of
+/// lost answers wait that long for each).
+async fn client_timing_out_after(fake: &FakeCluster, request_timeout: Duration) -> Client {
     // RUST_LOG=kafkaex_client=debug shows what the producer did.
     if std::env::var_os("RUST_LOG").is_some() {
         let _ = tracing_subscriber::fmt()
@@ -35,7 +41,7 @@ async fn client(fake: &FakeCluster) -> Client {
     }
     Client::builder()
         .bootstrap(fake.bootstrap())
-        .request_timeout(Duration::from_millis(400))
+        .request_timeout(request_timeout)
         .build()
         .await
         .expect("client")
@@ -190,6 +196,64 @@ async fn a_connection_cut_after_the_write_does_not_duplicate() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_epoch_bump_waits_for_batches_that_may_be_in_the_log() {
+    // Partition 0's first request is applied and never answered, while partition 1 (on the
+    // other broker) has a batch split (MESSAGE_TOO_LARGE), which needs a new epoch. Partition
+    // 0's batches time out with their fate unknown: renumbered under the new epoch they would
+    // be written twice, so they go again under their first stamp (the broker sees the
+    // duplicate) before the epoch is bumped.
+    let probe = fake(Vec::new()).await;
+    let (a, _) = probe.leader(TOPIC, 0).expect("partition 0");
+    let (b, _) = probe.leader(TOPIC, 1).expect("partition 1");
+    drop(probe);
+    assert_ne!(a, b, "the fake spreads leaders over its two brokers");
+    let fake = fake(vec![
+        Rule::on(ApiKey::Produce)
+            .on_node(a)
+            .when(is_produce_with_data)
+            .once()
+            .then(Action::ApplyThenSilence),
+        Rule::on(ApiKey::Produce)
+            .on_node(b)
+            .when(is_produce_with_data)
+            .once()
+            .then(Action::Error(ErrorCode::MessageTooLarge)),
+    ])
+    .await;
+    let client = client(&fake).await;
+    let producer = client
+        .producer()
+        .config(config(Duration::from_secs(30)))
+        .build()
+        .await
+        .unwrap();
+    let mut futures = Vec::new();
+    for i in 0..400 {
+        let value = Bytes::from(format!("value-{i:06}"));
+        let partition = i % 2;
+        let record = ProducerRecord::new(TOPIC)
+            .partition(partition)
+            .value(value.clone());
+        futures.push((value, partition, producer.send(record).await.unwrap()));
+    }
+    let mut outcomes = Vec::new();
+    for (value, partition, future) in futures {
+        outcomes.push((value, partition, future.await.map(|m| m.offset)));
+    }
+    producer.close().await;
+    for (v, _, r) in &outcomes {
+        assert!(r.is_ok(), "{v:?}: {:?}", r.as_ref().err());
+    }
+    assert_eq!(assert_exactly_once_in_order(&fake, &outcomes), 400);
+    // The split did bump the epoch.
+    let epochs: std::collections::BTreeSet<i16> = (0..2)
+        .flat_map(|p| fake.log(TOPIC, p))
+        .map(|b| b.producer_epoch)
+        .collect();
+    assert!(epochs.len() >= 2, "{epochs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn injected_sequence_errors_are_resolved_in_order() {
     for code in [
         ErrorCode::OutOfOrderSequenceNumber,
@@ -208,7 +272,10 @@ async fn injected_sequence_errors_are_resolved_in_order() {
             })
             .then(Action::Error(code))])
         .await;
-        let client = client(&fake).await;
+        // Nothing here goes unanswered: a long timeout, so that a slow machine does not time
+        // requests out, which would put the failed batch behind a retried one (then it is
+        // retried in order without a bump, also correct, but not what this test is about).
+        let client = client_timing_out_after(&fake, Duration::from_secs(10)).await;
         let outcomes = send_all(&client, config(Duration::from_secs(30)), 3000).await;
         for (v, _, r) in &outcomes {
             assert!(r.is_ok(), "{code:?}: {v:?}: {:?}", r.as_ref().err());

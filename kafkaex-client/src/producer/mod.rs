@@ -273,6 +273,11 @@ pub(crate) struct ReadyBatch {
     pub(crate) retry_at: Option<Instant>,
     /// Whether it was ever written to a broker (it may be in the log).
     pub(crate) sent: bool,
+    /// Whether it may be in the log under its current stamp with no answer since saying
+    /// otherwise (a lost response, a timeout). Such a batch is sent again under that stamp,
+    /// where the broker recognises a duplicate, before the epoch changes: renumbered under a
+    /// new epoch it would be written twice.
+    pub(crate) unresolved: bool,
     /// The producer id, epoch and base sequence it carries, for an idempotent producer.
     pub(crate) stamp: Option<(i64, i16, i32)>,
     /// For a part of a batch that was split: where its records start among the original's,
@@ -448,6 +453,7 @@ impl Shared {
                     attempts: 0,
                     retry_at: None,
                     sent: false,
+                    unresolved: false,
                     stamp: None,
                     first_index: 0,
                     join: None,
@@ -851,6 +857,7 @@ mod tests {
             attempts: 1,
             retry_at: None,
             sent: false,
+            unresolved: false,
             stamp: None,
             first_index,
             join: None,

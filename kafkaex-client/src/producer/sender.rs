@@ -28,6 +28,10 @@
 //!   partition's sequences restart at 0, and the batches are sent again under the new epoch.
 //! - A batch that may have been written and then expired (its fate unknown) leaves a gap the
 //!   broker cannot see: the epoch is bumped the same way before anything else is sent.
+//! - Before any bump, queued batches that may already be in the log under the current epoch (a
+//!   lost answer, a timeout) are sent again under their stamp until an answer settles them
+//!   (the broker recognises a duplicate), as Java resolves "unresolved sequences": renumbered
+//!   under the new epoch they would be written twice.
 //! - `INVALID_PRODUCER_EPOCH`, `PRODUCER_FENCED`, authorization failures: fatal; every pending
 //!   and later record fails with [`Error::Fatal`].
 //! - A broker without `InitProducerId` (Kafka before 0.11) turns idempotence off, with a warning.
@@ -336,6 +340,19 @@ impl Sender {
         Some((first, first.wrapping_add(batch.records as i32 - 1)))
     }
 
+    /// Whether a queued batch may be in the log under the current stamp (see
+    /// `ReadyBatch::unresolved`).
+    fn has_unresolved(&self, topics: &[Arc<TopicQueues>]) -> bool {
+        topics.iter().any(|t| {
+            t.partitions.iter().any(|q| {
+                lock(q)
+                    .ready
+                    .iter()
+                    .any(|b| b.unresolved && self.current_sequences(b).is_some())
+            })
+        })
+    }
+
     /// Remembers the last sequence acknowledged for the batch's partition.
     fn note_acked(&mut self, flying: &Flying) {
         let Some((_, last)) = self.current_sequences(&flying.batch) else {
@@ -380,11 +397,13 @@ impl Sender {
         let config = &shared.config;
         let mut next: Option<Instant> = None;
         self.take_sequence_gap();
-        let sending = matches!(self.state, IdState::Off | IdState::Ready);
-        if self.state == IdState::BumpNeeded && self.total_in_flight == 0 {
+        let topics = self.shared.topics();
+        // Before the epoch changes, batches that may be in the log under it are resolved.
+        let resolving = self.state == IdState::BumpNeeded && self.has_unresolved(&topics);
+        let sending = resolving || matches!(self.state, IdState::Off | IdState::Ready);
+        if self.state == IdState::BumpNeeded && self.total_in_flight == 0 && !resolving {
             self.ask_producer_id(true);
         }
-        let topics = self.shared.topics();
         let cluster = self.shared.client.cluster().clone();
         // Partitions with something to send, by leader.
         let mut by_node: BTreeMap<i32, Vec<(Arc<TopicQueues>, i32)>> = BTreeMap::new();
@@ -491,11 +510,13 @@ impl Sender {
     fn send_to(&mut self, node: i32, partitions: &[(Arc<TopicQueues>, i32)]) {
         let shared = Arc::clone(&self.shared);
         let config = &shared.config;
-        // While an id or a new epoch is awaited, nothing goes out (unnumbered).
-        if !matches!(self.state, IdState::Off | IdState::Ready) {
+        // While an id or a new epoch is awaited, nothing goes out (unnumbered); while a bump
+        // waits for batches that may be in the log, only those go out, under their stamp.
+        let resolving = self.state == IdState::BumpNeeded;
+        if !resolving && !matches!(self.state, IdState::Off | IdState::Ready) {
             return;
         }
-        let idempotent = self.state == IdState::Ready;
+        let idempotent = resolving || self.state == IdState::Ready;
         loop {
             let flying = self.in_flight.get(&node).copied().unwrap_or(0);
             if flying >= config.max_in_flight {
@@ -517,6 +538,13 @@ impl Sender {
                 let Some(front) = q.ready.front() else {
                     continue;
                 };
+                if resolving
+                    && !(front.unresolved
+                        && front.stamp.map(|(id, epoch, _)| (id, epoch))
+                            == Some((self.producer_id, self.epoch)))
+                {
+                    continue;
+                }
                 if front.attempts > 0 && !state.in_flight.is_empty() {
                     // A retry goes alone, so it cannot be overtaken.
                     continue;
@@ -662,6 +690,7 @@ impl Sender {
                 for mut flying in batches {
                     cluster.invalidate_partition(&flying.topic.name, flying.partition);
                     flying.batch.sent |= maybe;
+                    flying.batch.unresolved |= maybe;
                     let context = RequestContext::api(ApiKey::Produce)
                         .with_partition(flying.topic.name.to_string(), flying.partition);
                     let error = Error::request(context, err.clone());
@@ -722,6 +751,7 @@ impl Sender {
             );
             let mut flying = flying;
             flying.batch.sent = true;
+            flying.batch.unresolved = true;
             self.retry(flying, error);
             return;
         };
@@ -789,6 +819,9 @@ impl Sender {
                     tracing::debug!(topic = %name, partition = flying.partition, %code, "bumping the producer epoch");
                     self.state = IdState::BumpNeeded;
                 }
+                // The broker does not have it under this stamp.
+                let mut flying = flying;
+                flying.batch.unresolved = false;
                 self.retry(flying, broker_error());
             }
             ErrorCode::InvalidProducerEpoch
@@ -827,10 +860,12 @@ impl Sender {
                 }
                 let mut flying = flying;
                 // These say the write may have happened.
-                flying.batch.sent |= matches!(
+                let maybe = matches!(
                     code,
                     ErrorCode::RequestTimedOut | ErrorCode::NotEnoughReplicasAfterAppend
                 );
+                flying.batch.sent |= maybe;
+                flying.batch.unresolved |= maybe;
                 self.retry(flying, broker_error());
             }
             _ => {
@@ -921,6 +956,7 @@ impl Sender {
             attempts: batch.attempts,
             retry_at: None,
             sent: batch.sent,
+            unresolved: false,
             stamp: None,
             first_index,
             join: Some(Arc::clone(&join)),
