@@ -170,10 +170,21 @@ async fn commit_as_a_member_of_a_joined_group() {
                 .with_metadata(bytes::Bytes::from_static(b"m"))])
     };
     let route = Route::GroupCoordinator(group.clone());
-    let first = client
-        .send(route.clone(), &join(String::new()), VersionChoice::Newest)
-        .await
-        .unwrap();
+    // `send` is one attempt: on a fresh broker the coordinator may not be there yet
+    // (__consumer_offsets is created by the first lookup), so poll for it.
+    let give_up = tokio::time::Instant::now() + common::WAIT;
+    let first = loop {
+        match client
+            .send(route.clone(), &join(String::new()), VersionChoice::Newest)
+            .await
+        {
+            Ok(first) => break first,
+            Err(e) if e.is_retriable() && tokio::time::Instant::now() < give_up => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("JoinGroup: {e}"),
+        }
+    };
     assert_eq!(first.body.error_code, ErrorCode::MemberIdRequired);
     let member_id = first.body.member_id.clone();
     let joined = client
