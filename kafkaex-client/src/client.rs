@@ -12,6 +12,7 @@ use kafkaex_net::{
 };
 use kafkaex_protocol::{ApiKey, Request};
 
+use crate::admin::Admin;
 use crate::config::{ClientConfig, Config};
 use crate::error::{Error, RequestContext, Result};
 use crate::producer::ProducerBuilder;
@@ -89,6 +90,11 @@ impl Client {
     /// A producer builder with the defaults.
     pub fn producer(&self) -> ProducerBuilder {
         ProducerBuilder::new(self.clone())
+    }
+
+    /// Admin and offset calls on this client's cluster (see [`Admin`]).
+    pub fn admin(&self) -> Admin {
+        Admin::new(self.clone())
     }
 
     /// A copy of the cached cluster metadata (brokers, controller, the topics used so far).
