@@ -92,6 +92,11 @@ impl Client {
         ProducerBuilder::new(self.clone())
     }
 
+    /// A consumer builder with the Java client's defaults (see [`crate::consumer`]).
+    pub fn consumer(&self) -> crate::consumer::ConsumerBuilder {
+        crate::consumer::ConsumerBuilder::new(self.clone())
+    }
+
     /// Admin and offset calls on this client's cluster (see [`Admin`]).
     pub fn admin(&self) -> Admin {
         Admin::new(self.clone())

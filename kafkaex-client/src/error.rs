@@ -183,6 +183,49 @@ pub enum Error {
     /// The producer (or consumer) was closed.
     #[error("closed")]
     Closed,
+    /// A consumer's position is outside the partition's log and the reset policy is `none`;
+    /// the partition stops until sought. `offset < log_start_offset` means the records were
+    /// deleted (retention), `offset > high_watermark` that they were never written.
+    #[error("offset {offset} of {topic}-{partition} is out of range (log start {log_start_offset}, high watermark {high_watermark})")]
+    OffsetOutOfRange {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The position that is not in the log.
+        offset: i64,
+        /// The log start offset.
+        log_start_offset: i64,
+        /// The high watermark.
+        high_watermark: i64,
+    },
+    /// A new leader's log ends before the consumer's position: records the consumer read were
+    /// truncated away (an unclean leader election). The partition stops until sought.
+    #[error("the log of {topic}-{partition} was truncated below the position {offset} (diverging at {divergent_offset:?})")]
+    LogTruncation {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The consumer's position.
+        offset: i64,
+        /// Where the logs diverge (the first offset that may differ), when the leader knows.
+        divergent_offset: Option<i64>,
+    },
+    /// Fetched records could not be decoded (a CRC mismatch, a malformed batch, a batch that
+    /// decompresses larger than allowed); the partition stops at `offset` until sought.
+    #[error("the records of {topic}-{partition} fetched at offset {offset} are corrupt")]
+    CorruptRecords {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The fetch position: no record from here on was returned.
+        offset: i64,
+        /// What is wrong with them.
+        #[source]
+        source: kafkaex_protocol::DecodeError,
+    },
 }
 
 impl Error {
@@ -208,6 +251,7 @@ impl Error {
             Self::Request { source, .. } => source.kafka_code(),
             Self::Broker { code, .. } => Some(*code),
             Self::Delivery { source, .. } => source.kafka_code(),
+            Self::OffsetOutOfRange { .. } => Some(ErrorCode::OffsetOutOfRange),
             _ => None,
         }
     }
@@ -223,7 +267,10 @@ impl Error {
             | Self::InvalidArgument(_)
             | Self::RecordTooLarge { .. }
             | Self::Fatal { .. }
-            | Self::Closed => false,
+            | Self::Closed
+            | Self::OffsetOutOfRange { .. }
+            | Self::LogTruncation { .. }
+            | Self::CorruptRecords { .. } => false,
         }
     }
 

@@ -18,6 +18,7 @@
 pub mod admin;
 pub mod client;
 pub mod config;
+pub mod consumer;
 pub mod error;
 pub mod offsets;
 pub mod producer;
@@ -25,6 +26,7 @@ pub mod producer;
 pub use admin::Admin;
 pub use client::{Client, ClientBuilder};
 pub use config::{Acks, ClientConfig, Config, ProducerConfig};
+pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, PartitionRecords, StartOffset};
 pub use error::{Error, Persistence, RequestContext, Result};
 pub use offsets::{CommitOffset, CommittedOffset, ListedOffset, OffsetSpec, TopicPartition};
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};

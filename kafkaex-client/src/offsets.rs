@@ -250,14 +250,27 @@ impl OffsetSpec {
     }
 }
 
-/// Which records [`OffsetSpec::Latest`] counts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Which records of transactional producers count (`isolation.level`): what a consumer
+/// returns, and where [`OffsetSpec::Latest`] is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum IsolationLevel {
-    /// Up to the high watermark.
+    /// Every data record, committed, aborted or still open, up to the high watermark
+    /// (`read_uncommitted`, Java's default).
     #[default]
     ReadUncommitted,
-    /// Up to the last stable offset (ListOffsets v2+).
+    /// Only records of committed transactions and non-transactional ones, up to the last
+    /// stable offset (`read_committed`; ListOffsets v2+, Fetch v4+).
     ReadCommitted,
+}
+
+impl IsolationLevel {
+    /// The value Fetch and ListOffsets carry.
+    pub fn as_i8(self) -> i8 {
+        match self {
+            Self::ReadUncommitted => 0,
+            Self::ReadCommitted => 1,
+        }
+    }
 }
 
 /// Options of [`Admin::list_offsets`].
@@ -839,10 +852,7 @@ impl Admin {
                 ),
             }
         }
-        let isolation = match options.isolation {
-            IsolationLevel::ReadUncommitted => 0,
-            IsolationLevel::ReadCommitted => 1,
-        };
+        let isolation = options.isolation.as_i8();
         let request = ListOffsetsRequest::default()
             .with_replica_id(-1)
             .with_isolation_level(isolation)
