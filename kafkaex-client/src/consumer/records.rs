@@ -487,4 +487,66 @@ mod tests {
             );
         }
     }
+
+    /// One `record ...` line of the fixtures' Java listing: offset, timestamp, key, value.
+    fn java_record(line: &str) -> (i64, i64, Option<String>, Option<String>) {
+        let field = |name: &str| -> Option<String> {
+            let at = line.find(&format!(" {name}="))? + name.len() + 2;
+            let rest = &line[at..];
+            if let Some(quoted) = rest.strip_prefix('"') {
+                let end = quoted.find('"')?;
+                Some(quoted[..end].to_owned())
+            } else {
+                Some(rest.split(' ').next()?.to_owned())
+            }
+        };
+        let num = |name: &str| field(name).and_then(|v| v.parse().ok()).unwrap_or(-1);
+        let text = |name: &str| field(name).filter(|v| v != "null");
+        (num("offset"), num("timestamp"), text("key"), text("value"))
+    }
+
+    #[test]
+    fn java_written_record_sets_of_every_magic_and_codec_are_read_as_java_lists_them() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../kafkaex-protocol/tests/fixtures/records");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("bin") {
+                continue;
+            }
+            let listing = path.with_extension("java.txt");
+            let Ok(listing) = std::fs::read_to_string(&listing) else {
+                continue;
+            };
+            let expected: Vec<_> = listing
+                .lines()
+                .filter(|l| l.starts_with("record "))
+                .map(java_record)
+                .collect();
+            let bytes = Bytes::from(std::fs::read(&path).unwrap());
+            for from in [0, 2] {
+                let d = run(bytes.clone(), from, IsolationLevel::ReadUncommitted, &[]);
+                let got: Vec<_> = d
+                    .records
+                    .iter()
+                    .map(|r| {
+                        let text = |b: &Option<Bytes>| {
+                            b.as_ref().map(|b| String::from_utf8(b.to_vec()).unwrap())
+                        };
+                        (r.offset, r.timestamp, text(&r.key), text(&r.value))
+                    })
+                    .collect();
+                let want: Vec<_> = expected.iter().filter(|e| e.0 >= from).cloned().collect();
+                assert_eq!(got, want, "{} from {from}", path.display());
+                assert_eq!(d.next_offset, expected.last().unwrap().0 + 1);
+            }
+            checked += 1;
+        }
+        assert!(
+            checked >= 15,
+            "only {checked} fixtures found in {}",
+            dir.display()
+        );
+    }
 }
