@@ -412,3 +412,55 @@ async fn a_million_records_are_consumed_completely() {
         assert_eq!(next[&p], (N / PARTITIONS as u64) as i64);
     }
 }
+
+#[tokio::test]
+async fn a_caller_keeping_its_records_does_not_stall_the_consumer() {
+    let Some(client) = client("a_caller_keeping_its_records_does_not_stall_the_consumer").await
+    else {
+        return;
+    };
+    let topic = unique("consumer-keep");
+    create_topic(&client, &topic, 1, 1, &[]).await;
+    let mut config = ProducerConfig::default();
+    config.batch_size = 64 * 1024;
+    let producer = client.producer().config(config).build().await.unwrap();
+    let value = Bytes::from(vec![b'x'; 10_000]);
+    let mut acks = Vec::new();
+    for _ in 0..500 {
+        let record = ProducerRecord::new(topic.clone())
+            .partition(0)
+            .value(value.clone());
+        acks.push(producer.send(record).await.unwrap());
+    }
+    for a in acks {
+        a.await.expect("acknowledged");
+    }
+    producer.close().await;
+    // 5 MB kept against a 256 KiB bound: the records held count, but do not stop the fetching.
+    let mut consumer = client
+        .consumer()
+        .max_buffer_bytes(256 * 1024)
+        .max_partition_fetch_bytes(64 * 1024)
+        .build()
+        .unwrap();
+    consumer
+        .assign([(TopicPartition::new(topic.clone(), 0), StartOffset::Earliest)])
+        .unwrap();
+    let kept = take(&mut consumer, 500).await;
+    assert!(
+        consumer.buffered_bytes() >= 256 * 1024,
+        "the kept records are counted"
+    );
+    assert_eq!(kept.last().map(|r| r.offset), Some(499));
+    drop(kept);
+    // Dropped: released.
+    let give_up = tokio::time::Instant::now() + WAIT;
+    while consumer.buffered_bytes() >= 256 * 1024 {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "{}",
+            consumer.buffered_bytes()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

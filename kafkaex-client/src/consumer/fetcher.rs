@@ -108,7 +108,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 Some(event) => f.on_event(event),
                 None => return,
             },
-            _ = shared.wake.notified() => {}
+            _ = shared.budget.wake.notified() => {}
             _ = sleep_until(next) => {}
         }
     }
@@ -231,11 +231,18 @@ impl Fetcher {
         });
         // One fetch per idle broker, within the byte bound.
         let mut requests = Vec::new();
+        let mut idle =
+            self.busy.is_empty() && !state.partitions.values().any(|p| p.buffered || p.in_flight);
         for (node, mut parts) in fetches {
-            let room = config.max_buffer_bytes.saturating_sub(state.used_bytes);
+            let mut room = config.max_buffer_bytes.saturating_sub(shared.budget.used());
+            if room == 0 && idle {
+                // All that is counted is records the caller holds: one fetch still goes.
+                room = config.max_partition_fetch_bytes;
+            }
             if room == 0 {
                 break;
             }
+            idle = false;
             // Fairness: start at a different partition each time.
             self.rotate = self.rotate.wrapping_add(1);
             let shift = self.rotate % parts.len();
@@ -243,7 +250,7 @@ impl Fetcher {
             let max_bytes = config.fetch_max_bytes.min(room);
             let most: usize = parts.iter().map(|p| p.5.min(max_bytes)).sum();
             let reserved = most.min(max_bytes);
-            state.used_bytes += reserved;
+            shared.budget.add(reserved);
             for p in &parts {
                 if let Some(s) = state.partitions.get_mut(&p.0) {
                     s.in_flight = true;
@@ -512,7 +519,7 @@ impl Fetcher {
         let backoff = Instant::now() + config.retry_backoff;
         let mut guard = shared.lock();
         let state = &mut *guard;
-        state.used_bytes = state.used_bytes.saturating_sub(reserved);
+        shared.budget.sub(reserved);
         let (version, response) = match result {
             Ok(r) => r,
             Err(err) => {
@@ -539,6 +546,7 @@ impl Fetcher {
                 .collect()
         });
         let mut woke = false;
+        let mut kept: Vec<Completed> = Vec::new();
         for s in parts {
             let data = response
                 .responses
@@ -586,7 +594,6 @@ impl Fetcher {
                     if records.is_empty() {
                         continue;
                     }
-                    let bytes = records.len();
                     let aborted = data
                         .aborted_transactions
                         .iter()
@@ -605,11 +612,8 @@ impl Fetcher {
                             log_start_offset: data.log_start_offset,
                             aborted,
                         },
-                        bytes,
                     };
-                    state.used_bytes += bytes;
-                    state.ready.push_back(completed);
-                    woke = true;
+                    kept.push(completed);
                 }
                 ErrorCode::OffsetOutOfRange => {
                     tracing::debug!(tp = %s.tp, offset = s.offset, "offset out of range");
@@ -654,6 +658,24 @@ impl Fetcher {
                     woke = true;
                 }
             }
+        }
+        if !kept.is_empty() {
+            // Counted until the last record of the response is dropped.
+            let records: Vec<bytes::Bytes> = kept
+                .iter_mut()
+                .map(|c| match &mut c.data {
+                    CompletedData::Records { records, .. } => std::mem::take(records),
+                    CompletedData::Error(_) => bytes::Bytes::new(),
+                })
+                .collect();
+            let guarded = super::guard_frame(records, &shared.budget);
+            for (mut c, bytes) in kept.into_iter().zip(guarded) {
+                if let CompletedData::Records { records, .. } = &mut c.data {
+                    *records = bytes;
+                }
+                state.ready.push_back(c);
+            }
+            woke = true;
         }
         if woke {
             state.wake_consumer();
@@ -807,7 +829,6 @@ fn push_error(
         generation: part.generation,
         fetch_offset: part.position,
         data: CompletedData::Error(err),
-        bytes: 0,
     });
 }
 

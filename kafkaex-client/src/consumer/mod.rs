@@ -26,12 +26,17 @@
 //! As the Java client does it: one Fetch request in flight per broker, covering every assigned
 //! partition that broker leads which is not paused, has a valid position and has nothing
 //! buffered; all brokers in parallel. A partition is fetched again only once the caller has
-//! taken what was fetched of it. Memory is bounded in bytes: what is buffered plus what the
-//! requests in flight may bring back stays within [`ConsumerConfig::max_buffer_bytes`]; a
-//! request asks for no more than the room left (`max_bytes`), so a slow caller stops the
-//! fetching instead of growing the buffer. The one overshoot is Kafka's (KIP-74): a broker
-//! returns a first batch larger than `max_bytes` whole, so the bound can be passed by one batch
-//! (at most the topic's `max.message.bytes`, 1 MiB by default) per broker.
+//! taken what was fetched of it. Memory is bounded in bytes: what is buffered, what the
+//! requests in flight may bring back, and the responses whose records the caller still holds
+//! (records are slices of the response they came in, which is freed with the last of them)
+//! stay within [`ConsumerConfig::max_buffer_bytes`]; a request asks for no more than the room
+//! left (`max_bytes`), so a slow caller stops the fetching instead of growing the buffer. When
+//! everything counted is records the caller holds, one fetch at a time still goes out, so a
+//! caller who keeps records does not stall the consumer. The one overshoot is Kafka's (KIP-74):
+//! a broker returns a first batch larger than `max_bytes` whole, so the bound can be passed by
+//! one batch (at most the topic's `max.message.bytes`, 1 MiB by default) per broker.
+//! Decompressed batches are the caller's memory (each at most
+//! [`ConsumerConfig::max_decompressed_bytes`]).
 //!
 //! Records are decoded when the caller takes them, on the caller's task.
 //!
@@ -55,6 +60,7 @@ pub mod records;
 use std::collections::{BTreeMap, VecDeque};
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -262,7 +268,7 @@ impl ConsumerBuilder {
             decode: self.config.decode_options(),
             config: self.config,
             state: Mutex::new(State::default()),
-            wake: Notify::new(),
+            budget: Arc::new(Budget::default()),
         });
         let task = tokio::spawn(fetcher::run(Arc::clone(&shared)));
         Ok(Consumer {
@@ -281,8 +287,81 @@ pub(crate) struct Completed {
     pub(crate) generation: u64,
     pub(crate) fetch_offset: i64,
     pub(crate) data: CompletedData,
-    /// Bytes counted against the buffer bound.
-    pub(crate) bytes: usize,
+}
+
+/// The count of fetched bytes held (buffered, in flight, or in records the caller still
+/// has), and the fetcher's wake-up; shared with the buffers it counts.
+#[derive(Debug, Default)]
+pub(crate) struct Budget {
+    pub(crate) used: AtomicUsize,
+    /// Wakes the fetcher: an assignment, a seek, a resume, bytes released.
+    pub(crate) wake: Notify,
+}
+
+impl Budget {
+    pub(crate) fn used(&self) -> usize {
+        self.used.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn add(&self, n: usize) {
+        self.used.fetch_add(n, Ordering::AcqRel);
+    }
+
+    pub(crate) fn sub(&self, n: usize) {
+        let _ = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                Some(u.saturating_sub(n))
+            });
+    }
+}
+
+/// Keeps a Fetch response's bytes counted while any record fetched in it is alive: the
+/// records of every partition of a response share its buffer, which is freed with the last of
+/// them. Dropping it releases the bytes and wakes the fetcher.
+#[derive(Debug)]
+struct FrameGuard {
+    bytes: usize,
+    budget: Arc<Budget>,
+}
+
+impl Drop for FrameGuard {
+    fn drop(&mut self) {
+        self.budget.sub(self.bytes);
+        self.budget.wake.notify_one();
+    }
+}
+
+/// A partition's records, holding the response's guard.
+struct Guarded {
+    data: Bytes,
+    _guard: Arc<FrameGuard>,
+}
+
+impl AsRef<[u8]> for Guarded {
+    fn as_ref(&self) -> &[u8] {
+        &self.data
+    }
+}
+
+/// Counts a response's partitions' records (`parts`) against the budget until the last
+/// `Bytes` taken from any of them is dropped.
+pub(crate) fn guard_frame(parts: Vec<Bytes>, budget: &Arc<Budget>) -> Vec<Bytes> {
+    let bytes = parts.iter().map(Bytes::len).sum();
+    budget.add(bytes);
+    let guard = Arc::new(FrameGuard {
+        bytes,
+        budget: Arc::clone(budget),
+    });
+    parts
+        .into_iter()
+        .map(|data| {
+            Bytes::from_owner(Guarded {
+                data,
+                _guard: Arc::clone(&guard),
+            })
+        })
+        .collect()
 }
 
 #[derive(Debug)]
@@ -338,8 +417,6 @@ pub(crate) struct PartState {
 pub(crate) struct State {
     pub(crate) partitions: BTreeMap<TopicPartition, PartState>,
     pub(crate) ready: VecDeque<Completed>,
-    /// Bytes buffered plus reserved by fetches in flight.
-    pub(crate) used_bytes: usize,
     pub(crate) waker: Option<Waker>,
     pub(crate) closed: bool,
     pub(crate) next_generation: u64,
@@ -359,8 +436,7 @@ pub(crate) struct Shared {
     pub(crate) config: ConsumerConfig,
     pub(crate) decode: DecodeOptions,
     pub(crate) state: Mutex<State>,
-    /// Wakes the fetcher: an assignment, a seek, a resume, room in the buffer.
-    pub(crate) wake: Notify,
+    pub(crate) budget: Arc<Budget>,
 }
 
 impl Shared {
@@ -438,7 +514,7 @@ impl Consumer {
                 .iter()
                 .any(|(tp, _)| *r.topic == *tp.topic && r.partition == tp.partition)
         });
-        self.shared.wake.notify_one();
+        self.shared.budget.wake.notify_one();
         Ok(())
     }
 
@@ -483,7 +559,7 @@ impl Consumer {
         drop(state);
         self.current
             .retain(|r| !(*r.topic == *tp.topic && r.partition == tp.partition));
-        self.shared.wake.notify_one();
+        self.shared.budget.wake.notify_one();
         Ok(())
     }
 
@@ -508,7 +584,7 @@ impl Consumer {
         }
         state.wake_consumer();
         drop(state);
-        self.shared.wake.notify_one();
+        self.shared.budget.wake.notify_one();
     }
 
     /// The paused partitions.
@@ -534,9 +610,10 @@ impl Consumer {
         }
     }
 
-    /// The bytes fetched and held: buffered plus what the fetches in flight may bring.
+    /// The fetched bytes counted against [`ConsumerConfig::max_buffer_bytes`]: buffered, what
+    /// the fetches in flight may bring, and the responses whose records the caller still holds.
     pub fn buffered_bytes(&self) -> usize {
-        self.shared.lock().used_bytes
+        self.shared.budget.used()
     }
 
     /// The next partition's records, in order per partition; an `Err` for a partition that
@@ -589,7 +666,6 @@ impl Consumer {
             // Decoding happens here, on the caller's task, without the lock.
             let outcome = self.take(topic, &completed);
             let mut state = self.shared.lock();
-            state.used_bytes = state.used_bytes.saturating_sub(completed.bytes);
             let current = state
                 .partitions
                 .get_mut(&completed.key)
@@ -597,7 +673,7 @@ impl Consumer {
             let Some(part) = current else {
                 // Sought or unassigned meanwhile.
                 drop(state);
-                self.shared.wake.notify_one();
+                self.shared.budget.wake.notify_one();
                 continue;
             };
             part.buffered = false;
@@ -610,7 +686,7 @@ impl Consumer {
                     if batch.records.is_empty() {
                         // Only control records or aborted transactions: nothing to return.
                         drop(state);
-                        self.shared.wake.notify_one();
+                        self.shared.budget.wake.notify_one();
                         continue;
                     }
                     Ok(batch)
@@ -630,7 +706,7 @@ impl Consumer {
                     } else {
                         part.fetch_size = Some(now.saturating_mul(2).min(max));
                         drop(state);
-                        self.shared.wake.notify_one();
+                        self.shared.budget.wake.notify_one();
                         continue;
                     }
                 }
@@ -640,7 +716,7 @@ impl Consumer {
                 }
             };
             drop(state);
-            self.shared.wake.notify_one();
+            self.shared.budget.wake.notify_one();
             return Poll::Ready(Some(result));
         }
     }
@@ -691,7 +767,7 @@ impl Consumer {
     /// Stops fetching; later calls of [`Consumer::next_batch`] return `None`.
     pub async fn close(mut self) {
         self.shared.lock().closed = true;
-        self.shared.wake.notify_one();
+        self.shared.budget.wake.notify_one();
         let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
         let _ = task.await;
     }
@@ -742,23 +818,18 @@ fn check_start(tp: &TopicPartition, start: StartOffset) -> Result<()> {
     }
 }
 
-/// Drops buffered fetches of partitions that were sought or unassigned, releasing their bytes.
+/// Drops buffered fetches of partitions that were sought or unassigned (their bytes are
+/// released as their buffers go).
 fn drop_stale(state: &mut State) {
-    let mut freed = 0;
     let State {
         partitions, ready, ..
     } = state;
     ready.retain(|c| {
-        let live = partitions
+        partitions
             .get(&c.key)
-            .is_some_and(|p| p.generation == c.generation);
-        if !live {
-            freed += c.bytes;
-        }
-        live
+            .is_some_and(|p| p.generation == c.generation)
     });
     for (tp, p) in partitions.iter_mut() {
         p.buffered = ready.iter().any(|c| &c.key == tp);
     }
-    state.used_bytes = state.used_bytes.saturating_sub(freed);
 }
