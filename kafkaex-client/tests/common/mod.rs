@@ -3,6 +3,8 @@
 //! consumer is not part of this crate yet; these reads go through the client's escape hatch).
 #![allow(dead_code)]
 
+pub(crate) mod cluster;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
