@@ -138,6 +138,8 @@ pub struct Config {
     pub client: ClientConfig,
     /// Producer settings.
     pub producer: ProducerConfig,
+    /// Consumer settings.
+    pub consumer: crate::consumer::ConsumerConfig,
     /// Java's SASL/TLS keys are read together; these hold them until [`Config::finish`].
     security: Security,
     /// `compression.<codec>.level` per codec, until [`Config::finish`] picks the one of
@@ -236,6 +238,7 @@ impl Config {
         let value = value.trim();
         let c = &mut self.client;
         let p = &mut self.producer;
+        let k = &mut self.consumer;
         let s = &mut self.security;
         match key.trim() {
             "bootstrap.servers" => {
@@ -259,6 +262,7 @@ impl Config {
             }
             "retry.backoff.ms" => {
                 p.retry_backoff = parse_ms(key, value)?;
+                k.retry_backoff = p.retry_backoff;
                 c.net.retry.initial_backoff = p.retry_backoff;
             }
             "retry.backoff.max.ms" => {
@@ -308,6 +312,49 @@ impl Config {
                 let retries = parse_usize(key, value)?;
                 if retries == 0 {
                     c.net.retry = kafkaex_net::RetryPolicy::no_retries();
+                }
+            }
+            "fetch.min.bytes" => {
+                k.fetch_min_bytes = i32::try_from(parse_usize(key, value)?)
+                    .map_err(|_| Error::config(key, "must fit in 32 bits"))?
+            }
+            "fetch.max.bytes" => k.fetch_max_bytes = parse_usize(key, value)?,
+            "max.partition.fetch.bytes" => k.max_partition_fetch_bytes = parse_usize(key, value)?,
+            "fetch.max.wait.ms" => k.fetch_max_wait = parse_ms(key, value)?,
+            "fetch.buffer.bytes" | "queued.max.messages.kbytes" => {
+                let n = parse_usize(key, value)?;
+                k.max_buffer_bytes = if key.trim() == "queued.max.messages.kbytes" {
+                    n.saturating_mul(1024)
+                } else {
+                    n
+                };
+            }
+            "check.crcs" => k.check_crcs = parse_bool(key, value)?,
+            "auto.offset.reset" => {
+                use crate::consumer::OffsetReset;
+                k.auto_offset_reset = match value {
+                    "earliest" | "smallest" | "beginning" => OffsetReset::Earliest,
+                    "latest" | "largest" | "end" => OffsetReset::Latest,
+                    "none" | "error" => OffsetReset::None,
+                    _ => {
+                        return Err(Error::config(
+                            key,
+                            format!("`{value}`: earliest, latest or none"),
+                        ))
+                    }
+                }
+            }
+            "isolation.level" => {
+                use crate::offsets::IsolationLevel;
+                k.isolation_level = match value {
+                    "read_uncommitted" => IsolationLevel::ReadUncommitted,
+                    "read_committed" => IsolationLevel::ReadCommitted,
+                    _ => {
+                        return Err(Error::config(
+                            key,
+                            format!("`{value}`: read_uncommitted or read_committed"),
+                        ))
+                    }
                 }
             }
             "security.protocol" => s.protocol = Some(value.to_ascii_uppercase()),
@@ -642,5 +689,34 @@ mod tests {
             config.producer.compression_level, None,
             "gzip's level is not snappy's"
         );
+    }
+
+    #[test]
+    fn consumer_keys_are_read() {
+        use crate::consumer::OffsetReset;
+        use crate::offsets::IsolationLevel;
+        let c = Config::from_properties(
+            "bootstrap.servers=a:9092\n\
+             fetch.min.bytes=1024\n\
+             fetch.max.bytes=1048576\n\
+             max.partition.fetch.bytes=65536\n\
+             fetch.max.wait.ms=250\n\
+             auto.offset.reset=earliest\n\
+             isolation.level=read_committed\n\
+             check.crcs=false\n\
+             fetch.buffer.bytes=8388608\n",
+        )
+        .unwrap();
+        let k = &c.consumer;
+        assert_eq!(k.fetch_min_bytes, 1024);
+        assert_eq!(k.fetch_max_bytes, 1 << 20);
+        assert_eq!(k.max_partition_fetch_bytes, 65536);
+        assert_eq!(k.fetch_max_wait, Duration::from_millis(250));
+        assert_eq!(k.auto_offset_reset, OffsetReset::Earliest);
+        assert_eq!(k.isolation_level, IsolationLevel::ReadCommitted);
+        assert!(!k.check_crcs);
+        assert_eq!(k.max_buffer_bytes, 8 << 20);
+        let err = Config::from_pairs([("auto.offset.reset", "sometimes")]).unwrap_err();
+        assert!(err.to_string().contains("auto.offset.reset"), "{err}");
     }
 }

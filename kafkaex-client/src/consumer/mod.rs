@@ -148,7 +148,18 @@ impl Default for ConsumerConfig {
 }
 
 impl ConsumerConfig {
-    fn validate(&self, request_timeout: Duration) -> Result<()> {
+    fn validate(&self, net: &kafkaex_net::NetConfig) -> Result<()> {
+        let request_timeout = net.request_timeout;
+        if self.fetch_max_bytes >= net.max_response_size {
+            return Err(Error::config(
+                "fetch.max.bytes",
+                format!(
+                    "must be below the largest response the client reads ({} bytes, \
+                     receive.message.max.bytes)",
+                    net.max_response_size
+                ),
+            ));
+        }
         if self.fetch_max_bytes == 0 || self.fetch_max_bytes > i32::MAX as usize {
             return Err(Error::config(
                 "fetch.max.bytes",
@@ -261,8 +272,7 @@ impl ConsumerBuilder {
     ///
     /// [`Error::Config`] for settings that cannot work.
     pub fn build(self) -> Result<Consumer> {
-        self.config
-            .validate(self.client.config().net.request_timeout)?;
+        self.config.validate(&self.client.config().net)?;
         let shared = Arc::new(Shared {
             client: self.client,
             decode: self.config.decode_options(),
