@@ -29,11 +29,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hdrhistogram::Histogram;
+use kafkaex_client::consumer::{StartOffset, TopicPartition};
 use kafkaex_client::producer::ProducerRecord;
 use kafkaex_client::{Client, Config, DeliveryFuture};
-use kafkaex_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafkaex_protocol::messages::FetchRequest;
-use kafkaex_protocol::records::{DecodeOptions, RecordBatchView};
 use tokio::sync::mpsc;
 
 /// Give up when nothing arrives (consumer) or not every record is acknowledged (producer) for
@@ -304,111 +302,31 @@ async fn consume(o: &Opts) -> Result<(), Error> {
     let Some(t) = metadata.topic(&topic) else {
         return Err(format!("topic {topic} is not in the metadata").into());
     };
-    let topic_id = t.topic_id;
-    // Partitions by leader.
-    let mut by_leader: HashMap<i32, Vec<i32>> = HashMap::new();
-    for p in t.partitions() {
-        let leader = p
-            .leader
-            .ok_or_else(|| format!("{topic}-{} has no leader", p.partition))?;
-        by_leader.entry(leader).or_default().push(p.partition);
-    }
-    let count = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    for (_, partitions) in by_leader {
-        let client = client.clone();
-        let topic = topic.clone();
-        let count = Arc::clone(&count);
-        tasks.push(tokio::spawn(async move {
-            fetch_loop(&client, &topic, topic_id, partitions, records, &count).await
-        }));
-    }
-    let (mut bytes, mut checksum) = (0u64, 0u64);
-    for t in tasks {
-        let (b, c) = t.await.map_err(|e| format!("a fetch task failed: {e}"))??;
-        bytes += b;
-        checksum = checksum.wrapping_add(c);
+    let partitions = t.partition_count() as i32;
+    // The consumer with its defaults (Java's: 1 MiB per partition, 50 MiB per fetch).
+    let mut consumer = client.consumer().build()?;
+    consumer.assign(
+        (0..partitions).map(|p| (TopicPartition::new(topic.clone(), p), StartOffset::Earliest)),
+    )?;
+    let (mut count, mut bytes, mut checksum) = (0u64, 0u64, 0u64);
+    while count < records {
+        let batch = match tokio::time::timeout(STALL, consumer.next_batch()).await {
+            Ok(Some(batch)) => batch?,
+            Ok(None) => return Err("the consumer closed".into()),
+            Err(_) => return Err(format!("nothing consumed for {STALL:?} at {count}").into()),
+        };
+        for record in &batch {
+            let value = record.value.as_deref().unwrap_or_default();
+            bytes += value.len() as u64;
+            checksum = checksum.wrapping_add(u64::from(crc32c::crc32c(value)));
+        }
+        count += batch.len() as u64;
     }
     let seconds = start.elapsed().as_secs_f64();
-    let count = count.load(Ordering::Relaxed);
     println!(
         "{{\"records\":{count},\"bytes\":{bytes},\"seconds\":{seconds:.6},\"errors\":0,\"checksum\":\"{checksum:016x}\"}}"
     );
     Ok(())
-}
-
-/// Fetches `partitions` of one leader until the total read reaches `records` or each is at
-/// its high watermark with the total reached. Returns value bytes and the checksum part.
-async fn fetch_loop(
-    client: &Client,
-    topic: &str,
-    topic_id: kafkaex_protocol::Uuid,
-    partitions: Vec<i32>,
-    records: u64,
-    count: &AtomicU64,
-) -> Result<(u64, u64), Error> {
-    let mut offsets: Vec<i64> = vec![0; partitions.len()];
-    let (mut bytes, mut checksum) = (0u64, 0u64);
-    let mut last = Instant::now();
-    let opts = DecodeOptions::default();
-    while count.load(Ordering::Relaxed) < records {
-        let request = FetchRequest::default()
-            .with_replica_id(-1)
-            .with_max_wait_ms(100)
-            .with_min_bytes(1)
-            .with_max_bytes(50 << 20)
-            .with_session_id(0)
-            .with_session_epoch(-1)
-            .with_topics(vec![FetchTopic::default()
-                .with_topic(topic.to_owned())
-                .with_topic_id(topic_id)
-                .with_partitions(
-                    partitions
-                        .iter()
-                        .zip(&offsets)
-                        .map(|(p, o)| {
-                            FetchPartition::default()
-                                .with_partition(*p)
-                                .with_current_leader_epoch(-1)
-                                .with_fetch_offset(*o)
-                                .with_last_fetched_epoch(-1)
-                                .with_log_start_offset(-1)
-                                .with_partition_max_bytes(1 << 20)
-                        })
-                        .collect(),
-                )]);
-        let response = client.request(&request).await?;
-        let mut got = 0u64;
-        for data in response.body.responses.iter().flat_map(|t| &t.partitions) {
-            let Some(i) = partitions.iter().position(|p| *p == data.partition_index) else {
-                continue;
-            };
-            let mut buf = data.records.clone().unwrap_or_default();
-            while !buf.is_empty() {
-                let Ok(view) = RecordBatchView::decode(&mut buf, &opts) else {
-                    break; // a partial batch at the end
-                };
-                for record in view.records() {
-                    let record = record?;
-                    if record.offset < offsets[i] {
-                        continue;
-                    }
-                    let value = record.value.unwrap_or_default();
-                    bytes += value.len() as u64;
-                    checksum = checksum.wrapping_add(u64::from(crc32c::crc32c(value)));
-                    offsets[i] = record.offset + 1;
-                    got += 1;
-                }
-            }
-        }
-        if got > 0 {
-            count.fetch_add(got, Ordering::Relaxed);
-            last = Instant::now();
-        } else if last.elapsed() > STALL {
-            return Err(format!("nothing fetched for {STALL:?}").into());
-        }
-    }
-    Ok((bytes, checksum))
 }
 
 #[cfg(test)]
