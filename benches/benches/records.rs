@@ -12,9 +12,9 @@ use std::hint::black_box;
 use bytes::BytesMut;
 use criterion::{criterion_main, BenchmarkId, Criterion, Throughput};
 use kafkaex_benches::{
-    check_equivalent, decode_floor, decode_kafka_protocol, decode_kafkaex, decode_kafkaex_view,
-    encode_floor, encode_kafka_protocol, encode_kafkaex, encode_kafkaex_builder, kafkaex_headers,
-    Payload, CODECS, RECORD_COUNTS,
+    check_equivalent, decode_floor, decode_kafka_protocol, decode_kafkaex, decode_kafkaex_consumer,
+    decode_kafkaex_view, encode_floor, encode_kafka_protocol, encode_kafkaex,
+    encode_kafkaex_builder, kafkaex_headers, Payload, CODECS, RECORD_COUNTS,
 };
 
 fn records(c: &mut Criterion) {
@@ -60,6 +60,10 @@ fn records(c: &mut Criterion) {
             });
             g.bench_function("kafka-protocol", |b| {
                 b.iter(|| decode_kafka_protocol(black_box(&encoded)))
+            });
+            // The consumer's path: owned records with their topic, partition and epoch.
+            g.bench_function("kafkaex-consumer", |b| {
+                b.iter(|| decode_kafkaex_consumer(black_box(&encoded)))
             });
             // Not the same work as the two above (nothing is materialized): its own line.
             g.bench_function("kafkaex-view", |b| {

@@ -301,6 +301,25 @@ pub fn decode_kafkaex_view(batch: &Bytes) -> usize {
     found
 }
 
+/// kafkaex's consumer: what it does with a fetched partition holding this batch (CRC checked,
+/// control and aborted batches filtered) into owned `ConsumerRecord`s whose keys, values and
+/// headers are `Bytes` ranges of the batch. The same work as [`decode_kafkaex`] plus the
+/// consumer's per-record fields (topic, partition, epoch).
+pub fn decode_kafkaex_consumer(batch: &Bytes) -> Vec<kafkaex_client::ConsumerRecord> {
+    let topic: std::sync::Arc<str> = std::sync::Arc::from("bench");
+    kafkaex_client::consumer::records::decode_fetched(
+        &topic,
+        0,
+        0,
+        kafkaex_client::consumer::IsolationLevel::ReadUncommitted,
+        &[],
+        batch.clone(),
+        &DecodeOptions::default(),
+    )
+    .expect("the consumer decodes the batch")
+    .0
+}
+
 /// kafka-protocol: decodes one batch (it always checks the CRC).
 pub fn decode_kafka_protocol(batch: &Bytes) -> kp::RecordSet {
     let mut buf = batch.clone();

@@ -334,3 +334,29 @@ async fn corrupt_records_from_the_broker_are_a_typed_error() {
     let records = take(&mut c, 10).await;
     assert_eq!(offsets(&records), (0..10).collect::<Vec<_>>());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unauthorized_topic_is_a_typed_error_not_a_wait() {
+    let names_topic = |seen: &Seen| match &seen.body {
+        RequestKind::Metadata(m) => m
+            .topics
+            .iter()
+            .flatten()
+            .any(|t| t.name.as_deref() == Some(TOPIC)),
+        _ => false,
+    };
+    let fake = fake(vec![Rule::on(ApiKey::Metadata)
+        .when(names_topic)
+        .then(Action::Error(ErrorCode::TopicAuthorizationFailed))])
+    .await;
+    let client = client(&fake, None).await;
+    let mut c = consumer(&client, OffsetReset::None).await;
+    match next(&mut c).await {
+        Err(e) => assert_eq!(
+            e.kafka_code(),
+            Some(ErrorCode::TopicAuthorizationFailed),
+            "{e}"
+        ),
+        Ok(batch) => panic!("{batch:?}"),
+    }
+}

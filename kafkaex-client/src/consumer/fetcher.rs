@@ -17,7 +17,9 @@ use kafkaex_protocol::{ApiKey, ErrorCode, Message, Uuid, VersionRange};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{Completed, CompletedData, OffsetReset, Shared, StartOffset, Status, TopicPartition};
+use super::{
+    Completed, CompletedData, OffsetReset, Shared, StartOffset, State, Status, TopicPartition,
+};
 use crate::error::{Error, RequestContext};
 use crate::offsets::{ListOffsetsOptions, ListedOffset, OffsetSpec, PartitionResults};
 
@@ -121,17 +123,19 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// A partition's leader and leader epoch in the cached metadata.
+/// A partition's leader and leader epoch in the cached metadata: `None` when a refresh may
+/// tell, an error code when it will not.
 fn leader_of(
     m: &kafkaex_net::metadata::ClusterMetadata,
     tp: &TopicPartition,
-) -> Option<(i32, Option<i32>)> {
+) -> Result<Option<(i32, Option<i32>)>, ErrorCode> {
     match m.leader(&tp.topic, tp.partition) {
         LeaderLookup::Leader {
             node_id,
             leader_epoch,
-        } => Some((node_id, leader_epoch)),
-        _ => None,
+        } => Ok(Some((node_id, leader_epoch))),
+        LeaderLookup::Refresh { .. } => Ok(None),
+        LeaderLookup::Error(code) => Err(code),
     }
 }
 
@@ -147,6 +151,7 @@ impl Fetcher {
         let mut lookups: BTreeMap<i32, Vec<LookupPart>> = BTreeMap::new();
         let mut validations: BTreeMap<i32, Vec<ValidatePart>> = BTreeMap::new();
         let mut fetches: BTreeMap<i32, Vec<FetchPart>> = BTreeMap::new();
+        let mut failed: Vec<(TopicPartition, ErrorCode)> = Vec::new();
         let mut state = shared.lock();
         cluster.with_metadata(|m| {
             for (tp, part) in state.partitions.iter_mut() {
@@ -164,11 +169,19 @@ impl Fetcher {
                 if !wants || part.in_flight || part.buffered {
                     continue;
                 }
-                let Some((node, epoch)) = leader_of(m, tp) else {
-                    if !refresh.contains(&tp.topic) {
-                        refresh.push(tp.topic.clone());
+                let (node, epoch) = match leader_of(m, tp) {
+                    Ok(Some(found)) => found,
+                    Ok(None) => {
+                        if !refresh.contains(&tp.topic) {
+                            refresh.push(tp.topic.clone());
+                        }
+                        continue;
                     }
-                    continue;
+                    Err(code) => {
+                        // Refreshing will not help (TOPIC_AUTHORIZATION_FAILED, ...).
+                        failed.push((tp.clone(), code));
+                        continue;
+                    }
                 };
                 match part.status {
                     Status::Reset(_) | Status::ReportOutOfRange => {
@@ -229,6 +242,29 @@ impl Fetcher {
                 }
             }
         });
+        for (tp, code) in failed {
+            let State {
+                partitions, ready, ..
+            } = &mut *state;
+            if let Some(part) = partitions.get_mut(&tp) {
+                let err = Error::request(
+                    RequestContext::api(ApiKey::Metadata)
+                        .with_partition(tp.topic.clone(), tp.partition),
+                    NetError::from_broker(
+                        ApiKey::Metadata,
+                        code,
+                        None,
+                        "metadata".to_owned(),
+                        ErrorScope::Partition {
+                            topic: tp.topic.clone(),
+                            partition: tp.partition,
+                        },
+                    ),
+                );
+                push_error(ready, part, &tp, err);
+                state.wake_consumer();
+            }
+        }
         // One fetch per idle broker, within the byte bound.
         let mut requests = Vec::new();
         let mut idle =

@@ -142,6 +142,38 @@ pub(crate) struct DecodeInput<'a> {
     pub(crate) options: &'a DecodeOptions,
 }
 
+/// What the consumer does with a fetched partition's `records` field, for benchmarks and tools:
+/// the records at or after `fetch_offset` (control records skipped, and under
+/// [`IsolationLevel::ReadCommitted`] the batches of `aborted` transactions, given as
+/// `(producer_id, first_offset)`), with the offset to go on from. A partial trailing batch is
+/// left out.
+///
+/// # Errors
+///
+/// The protocol layer's decoding errors (CRC, malformed or oversized batches).
+pub fn decode_fetched(
+    topic: &Arc<str>,
+    partition: i32,
+    fetch_offset: i64,
+    isolation: IsolationLevel,
+    aborted: &[(i64, i64)],
+    records: Bytes,
+    options: &DecodeOptions,
+) -> Result<(Vec<ConsumerRecord>, i64), DecodeError> {
+    let d = decode_partition(
+        records,
+        &DecodeInput {
+            topic,
+            partition,
+            fetch_offset,
+            isolation,
+            aborted,
+            options,
+        },
+    )?;
+    Ok((d.records, d.next_offset))
+}
+
 /// Decodes a fetched partition's `records` field into what the consumer returns.
 ///
 /// Errors are the protocol layer's (a CRC mismatch, a malformed batch, a decompression bomb);
