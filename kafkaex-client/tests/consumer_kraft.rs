@@ -464,3 +464,42 @@ async fn a_caller_keeping_its_records_does_not_stall_the_consumer() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_record_larger_than_the_partition_fetch_size_still_comes() {
+    let Some(client) = client("a_record_larger_than_the_partition_fetch_size_still_comes").await
+    else {
+        return;
+    };
+    let topic = unique("consumer-large");
+    create_topic(&client, &topic, 1, 1, &[]).await;
+    let producer = client.producer().build().await.unwrap();
+    let big = Bytes::from(vec![b'L'; 300_000]);
+    for v in [
+        Bytes::from_static(b"small"),
+        big.clone(),
+        Bytes::from_static(b"after"),
+    ] {
+        let record = ProducerRecord::new(topic.clone()).partition(0).value(v);
+        producer
+            .send(record)
+            .await
+            .unwrap()
+            .await
+            .expect("acknowledged");
+    }
+    producer.close().await;
+    // 10 KiB per partition and per fetch: the broker returns the 300 KB batch whole (KIP-74).
+    let mut consumer = client
+        .consumer()
+        .max_partition_fetch_bytes(10 * 1024)
+        .fetch_max_bytes(10 * 1024)
+        .build()
+        .unwrap();
+    consumer
+        .assign([(TopicPartition::new(topic.clone(), 0), StartOffset::Earliest)])
+        .unwrap();
+    let records = take(&mut consumer, 3).await;
+    assert_eq!(records[1].value.as_ref(), Some(&big));
+    assert_eq!(value(&records[2]), "after");
+}
