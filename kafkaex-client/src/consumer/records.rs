@@ -248,6 +248,10 @@ pub(crate) fn decode_partition(
                 }
                 let epoch = out.last_epoch;
                 let timestamp_type = batch.timestamp_type;
+                // LogAppendTime: every record has the broker's time, the batch's max timestamp
+                // (the records keep the producer's), as Java reads it.
+                let append_time =
+                    (timestamp_type == TimestampType::LogAppendTime).then_some(batch.max_timestamp);
                 out.records.reserve(batch.records.len());
                 for r in batch.records {
                     if r.offset < input.fetch_offset {
@@ -257,7 +261,7 @@ pub(crate) fn decode_partition(
                         topic: Arc::clone(input.topic),
                         partition: input.partition,
                         offset: r.offset,
-                        timestamp: r.timestamp,
+                        timestamp: append_time.unwrap_or(r.timestamp),
                         timestamp_type,
                         leader_epoch: epoch,
                         key: r.key,
@@ -301,6 +305,8 @@ pub(crate) fn decode_partition(
                             out.next_offset = out.next_offset.max(last + 1);
                             let epoch = Some(b.partition_leader_epoch).filter(|e| *e >= 0);
                             out.last_epoch = epoch;
+                            let append_time = (b.timestamp_type == TimestampType::LogAppendTime)
+                                .then_some(b.max_timestamp);
                             for r in b.records {
                                 if r.offset < input.fetch_offset {
                                     continue;
@@ -309,7 +315,7 @@ pub(crate) fn decode_partition(
                                     topic: Arc::clone(input.topic),
                                     partition: input.partition,
                                     offset: r.offset,
-                                    timestamp: r.timestamp,
+                                    timestamp: append_time.unwrap_or(r.timestamp),
                                     timestamp_type: b.timestamp_type,
                                     leader_epoch: epoch,
                                     key: r.key,
@@ -418,6 +424,16 @@ mod tests {
             .iter()
             .map(|r| String::from_utf8(r.value.clone().unwrap().to_vec()).unwrap())
             .collect()
+    }
+
+    #[test]
+    fn log_append_time_records_carry_the_brokers_time() {
+        let mut b = batch(0, &["a", "b"], -1, false);
+        b.timestamp_type = TimestampType::LogAppendTime;
+        b.max_timestamp = 1_800_000_000_000;
+        let d = run(field(&[b]), 0, IsolationLevel::ReadUncommitted, &[]);
+        assert!(d.records.iter().all(|r| r.timestamp == 1_800_000_000_000
+            && r.timestamp_type == TimestampType::LogAppendTime));
     }
 
     #[test]
