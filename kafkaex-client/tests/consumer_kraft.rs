@@ -503,3 +503,50 @@ async fn a_record_larger_than_the_partition_fetch_size_still_comes() {
     assert_eq!(records[1].value.as_ref(), Some(&big));
     assert_eq!(value(&records[2]), "after");
 }
+
+#[tokio::test]
+async fn a_waiting_fetch_does_not_hold_up_the_clients_other_requests() {
+    let Some(client) = client("a_waiting_fetch_does_not_hold_up_the_clients_other_requests").await
+    else {
+        return;
+    };
+    let topic = unique("consumer-parked");
+    create_topic(&client, &topic, 1, 1, &[]).await;
+    let tp = TopicPartition::new(topic.clone(), 0);
+    // At the end of an empty partition, each Fetch waits 20 s at the broker.
+    let mut consumer = client
+        .consumer()
+        .fetch_max_wait(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    consumer
+        .assign([(tp.clone(), StartOffset::Latest)])
+        .unwrap();
+    let give_up = tokio::time::Instant::now() + WAIT;
+    while consumer.position(&tp).is_none() {
+        assert!(tokio::time::Instant::now() < give_up);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await; // the Fetch is parked now
+                                                          // The same client's requests to that broker are answered meanwhile, and a record
+                                                          // produced through it arrives at once (the consumer's Fetch has its own connection).
+    let listed = tokio::time::timeout(
+        Duration::from_secs(10),
+        client
+            .admin()
+            .list_offsets([(tp.clone(), OffsetSpec::Latest)], &Default::default()),
+    )
+    .await
+    .expect("not held up for the fetch's 20 s")
+    .expect("listed");
+    assert_eq!(listed[&tp].as_ref().unwrap().offset, 0);
+    let started = tokio::time::Instant::now();
+    produce(&client, &topic, 0, 1, 0).await;
+    let records = take(&mut consumer, 1).await;
+    assert_eq!(records[0].offset, 0);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -3,11 +3,11 @@
 //! broker within the byte bound; the caller's side ([`super::Consumer`]) decodes what it
 //! buffers.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use kafkaex_net::metadata::LeaderLookup;
-use kafkaex_net::{ErrorScope, NetError, Route, VersionChoice};
+use kafkaex_net::{BrokerConnection, ErrorScope, NetError, VersionChoice};
 use kafkaex_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafkaex_protocol::messages::offset_for_leader_epoch_request::{
     OffsetForLeaderPartition, OffsetForLeaderTopic,
@@ -15,6 +15,7 @@ use kafkaex_protocol::messages::offset_for_leader_epoch_request::{
 use kafkaex_protocol::messages::{FetchRequest, FetchResponse, OffsetForLeaderEpochRequest};
 use kafkaex_protocol::{ApiKey, ErrorCode, Message, Uuid, VersionRange};
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::{
@@ -38,6 +39,8 @@ enum Event {
         parts: Vec<Sent>,
         reserved: usize,
         result: Result<(i16, FetchResponse), NetError>,
+        /// The connection used, to be used again.
+        conn: Option<BrokerConnection>,
     },
     Looked(Vec<(TopicPartition, u64, Status, Lookup)>),
     Validated(Vec<(TopicPartition, u64, Option<i32>, Validation)>),
@@ -82,6 +85,13 @@ struct Fetcher {
     shared: Arc<Shared>,
     tx: mpsc::UnboundedSender<Event>,
     rx: mpsc::UnboundedReceiver<Event>,
+    /// The consumer's own connection to each broker, for its Fetch requests only: a broker
+    /// answers a connection's requests in order, so a Fetch waiting up to `fetch.max.wait.ms`
+    /// on the client's shared connection would hold up every other request to that broker
+    /// (a producer's, the consumer's own lookups) that long.
+    conns: HashMap<i32, BrokerConnection>,
+    /// Every request task; dropped with the fetcher, which aborts them.
+    tasks: JoinSet<()>,
     busy: HashSet<i32>,
     refreshing: bool,
     last_refresh: Option<Instant>,
@@ -94,6 +104,8 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         shared,
         tx,
         rx,
+        conns: HashMap::new(),
+        tasks: JoinSet::new(),
         busy: HashSet::new(),
         refreshing: false,
         last_refresh: None,
@@ -103,6 +115,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
         if f.shared.lock().closed {
             return;
         }
+        while f.tasks.try_join_next().is_some() {}
         let next = f.step();
         let shared = Arc::clone(&f.shared);
         tokio::select! {
@@ -152,6 +165,10 @@ impl Fetcher {
         let mut validations: BTreeMap<i32, Vec<ValidatePart>> = BTreeMap::new();
         let mut fetches: BTreeMap<i32, Vec<FetchPart>> = BTreeMap::new();
         let mut failed: Vec<(TopicPartition, ErrorCode)> = Vec::new();
+        // Brokers leading a partition whose data waits for the caller, and brokers with a
+        // fetchable partition that is not at its high watermark.
+        let mut buffered_at: HashSet<i32> = HashSet::new();
+        let mut behind: HashSet<i32> = HashSet::new();
         let mut state = shared.lock();
         cluster.with_metadata(|m| {
             for (tp, part) in state.partitions.iter_mut() {
@@ -166,7 +183,16 @@ impl Fetcher {
                     part.status,
                     Status::Reset(_) | Status::ReportOutOfRange | Status::Validate | Status::Ready
                 );
-                if !wants || part.in_flight || part.buffered {
+                if part.buffered {
+                    // (A paused partition's data waits for a resume, not for the caller.)
+                    if !part.paused {
+                        if let Ok(Some((node, _))) = leader_of(m, tp) {
+                            buffered_at.insert(node);
+                        }
+                    }
+                    continue;
+                }
+                if !wants || part.in_flight {
                     continue;
                 }
                 let (node, epoch) = match leader_of(m, tp) {
@@ -229,6 +255,9 @@ impl Fetcher {
                             }
                         }
                         let size = part.fetch_size.unwrap_or(config.max_partition_fetch_bytes);
+                        if part.high_watermark < 0 || part.position < part.high_watermark {
+                            behind.insert(node);
+                        }
                         fetches.entry(node).or_default().push((
                             tp.clone(),
                             part.generation,
@@ -270,6 +299,12 @@ impl Fetcher {
         let mut idle =
             self.busy.is_empty() && !state.partitions.values().any(|p| p.buffered || p.in_flight);
         for (node, mut parts) in fetches {
+            if buffered_at.contains(&node) && !behind.contains(&node) {
+                // Only partitions at their end, which the broker would hold for up to
+                // fetch.max.wait.ms while the buffered ones are taken and want fetching: wait
+                // for those instead and fetch everything together.
+                continue;
+            }
             let mut room = config.max_buffer_bytes.saturating_sub(shared.budget.used());
             if room == 0 && idle {
                 // All that is counted is records the caller holds: one fetch still goes.
@@ -317,7 +352,7 @@ impl Fetcher {
                 self.last_refresh = Some(now);
                 let client = shared.client.clone();
                 let tx = self.tx.clone();
-                tokio::spawn(async move {
+                self.tasks.spawn(async move {
                     if let Err(e) = client.refresh_metadata(&refresh).await {
                         tracing::debug!(error = %e, "consumer metadata refresh failed");
                     }
@@ -330,10 +365,15 @@ impl Fetcher {
         next
     }
 
-    fn spawn_fetch(&self, node: i32, parts: Vec<FetchPart>, max_bytes: usize, reserved: usize) {
+    fn spawn_fetch(&mut self, node: i32, parts: Vec<FetchPart>, max_bytes: usize, reserved: usize) {
         let shared = Arc::clone(&self.shared);
         let tx = self.tx.clone();
-        tokio::spawn(async move {
+        let cached = self.conns.get(&node).filter(|c| !c.is_closed()).cloned();
+        let address = shared
+            .client
+            .cluster()
+            .with_metadata(|m| m.broker(node).map(|b| b.address()));
+        self.tasks.spawn(async move {
             let cluster = shared.client.cluster().clone();
             let config = &shared.config;
             let ids: Vec<Uuid> = cluster.with_metadata(|m| {
@@ -342,8 +382,20 @@ impl Fetcher {
                     .map(|p| m.topic(&p.0.topic).map_or(Uuid::ZERO, |t| t.topic_id))
                     .collect()
             });
+            let mut used = None;
             let result = async {
-                let conn = cluster.broker_for(Route::Node(node)).await?;
+                let conn = match cached {
+                    Some(conn) => conn,
+                    None => {
+                        let address = address.ok_or_else(|| {
+                            NetError::InvalidArgument(format!(
+                                "broker {node} is not in the metadata"
+                            ))
+                        })?;
+                        BrokerConnection::connect(&address, &shared.client.config().net).await?
+                    }
+                };
+                used = Some(conn.clone());
                 // v13+ names topics by id only.
                 let max = if ids.contains(&Uuid::ZERO) {
                     12.min(FetchRequest::VERSIONS.max)
@@ -404,14 +456,15 @@ impl Fetcher {
                 parts,
                 reserved,
                 result,
+                conn: used,
             });
         });
     }
 
-    fn spawn_lookup(&self, parts: Vec<LookupPart>) {
+    fn spawn_lookup(&mut self, parts: Vec<LookupPart>) {
         let shared = Arc::clone(&self.shared);
         let tx = self.tx.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let admin = shared.client.admin();
             let options = ListOffsetsOptions::default().isolation(shared.config.isolation_level);
             // Out-of-range reports need both ends; everything else one lookup each.
@@ -466,10 +519,10 @@ impl Fetcher {
         });
     }
 
-    fn spawn_validation(&self, parts: Vec<ValidatePart>) {
+    fn spawn_validation(&mut self, parts: Vec<ValidatePart>) {
         let shared = Arc::clone(&self.shared);
         let tx = self.tx.clone();
-        tokio::spawn(async move {
+        self.tasks.spawn(async move {
             let mut topics: Vec<OffsetForLeaderTopic> = Vec::new();
             for p in &parts {
                 let partition = OffsetForLeaderPartition::default()
@@ -534,7 +587,18 @@ impl Fetcher {
                 parts,
                 reserved,
                 result,
-            } => self.on_fetched(node, parts, reserved, result),
+                conn,
+            } => {
+                match conn {
+                    Some(c) if !c.is_closed() && result.is_ok() => {
+                        self.conns.insert(node, c);
+                    }
+                    _ => {
+                        self.conns.remove(&node);
+                    }
+                }
+                self.on_fetched(node, parts, reserved, result)
+            }
             Event::Looked(results) => self.on_looked(results),
             Event::Validated(results) => self.on_validated(results),
             Event::Refreshed => self.refreshing = false,
@@ -615,6 +679,7 @@ impl Fetcher {
             match code {
                 ErrorCode::None => {
                     part.fetch_epoch = s.epoch.or(part.fetch_epoch);
+                    part.high_watermark = data.high_watermark;
                     let diverging = data.diverging_epoch.epoch;
                     if version >= 12 && diverging >= 0 && data.diverging_epoch.end_offset >= 0 {
                         // KIP-320 in the fetch itself: the log diverged from what we read.

@@ -421,6 +421,8 @@ pub(crate) struct PartState {
     /// A larger partition fetch size, after a fetch brought only part of a batch (brokers
     /// before KIP-74, Kafka 0.10.1, cut batches at the partition's `max_bytes`).
     pub(crate) fetch_size: Option<usize>,
+    /// The high watermark the last fetch saw (-1 before one).
+    pub(crate) high_watermark: i64,
 }
 
 #[derive(Debug, Default)]
@@ -510,6 +512,7 @@ impl Consumer {
                 buffered: false,
                 retry_at: None,
                 fetch_size: None,
+                high_watermark: -1,
             });
             part.position = position;
             part.status = status;
