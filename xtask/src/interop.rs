@@ -9,7 +9,14 @@
 //!   (`kafkaex-protocol/tests/golden_records.rs` compares it with what our encoder was given);
 //! - `Produce BOOTSTRAP TOPIC CODEC ...`: creates a topic and produces the golden record set;
 //! - `Fetch HOST:PORT TOPIC VERSION OUT`: one raw Fetch at a fixed version, records bytes to OUT;
-//! - `Write MAGIC CODEC OUT`: the golden record set encoded by `MemoryRecordsBuilder`, no broker.
+//! - `Write MAGIC CODEC OUT`: the golden record set encoded by `MemoryRecordsBuilder`, no broker;
+//! - `Partitions`, `Consume`: the Java producer's partitioner, and the Java consumer reading what
+//!   our producer wrote (`kafkaex-client/tests/interop_java.rs`);
+//! - `Transactions BOOTSTRAP TOPIC ROUNDS PER_TXN [PRODUCERS [--leave-open]]`: committed and
+//!   aborted transactions of one or two transactional producers with plain records between,
+//!   each data record printed (`kafkaex-client/tests/consumer_interop.rs`);
+//! - `ProduceCodecs BOOTSTRAP TOPIC CODEC COUNT BATCH`: records of many shapes with a codec, in
+//!   fixed batches, each printed in hex (the same test file).
 //!
 //! Beside them, `interop/java/messages/GoldenMessages.java` is a single-file program run on
 //! kafka-clients 4.4.0 (the jar `cargo xtask codegen` resolves into `target/kafka-specs/`, which
