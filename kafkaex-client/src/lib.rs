@@ -20,6 +20,7 @@ pub mod client;
 pub mod config;
 pub mod consumer;
 pub mod error;
+pub mod group;
 pub mod offsets;
 pub mod producer;
 

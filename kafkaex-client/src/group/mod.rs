@@ -1,0 +1,10 @@
+//! Consumer groups (the classic group protocol), as a member that can share a group with Java
+//! consumers:
+//!
+//! - [`protocol`]: the `consumer` protocol type's blobs, `ConsumerProtocolSubscription` (sent in
+//!   JoinGroup) and `ConsumerProtocolAssignment` (sent in SyncGroup), each an int16 version and a
+//!   body, written at v3 and read at any version.
+//!
+//! Everything here is pure: no I/O, no broker.
+
+pub mod protocol;
