@@ -446,12 +446,7 @@ fn lz4_decompress(input: &[u8], max_len: usize) -> Result<Vec<u8>, CompressionEr
     let correct = (xxh32(&input[4..hc_at], 0) >> 8) as u8;
     let stored = input[hc_at];
     if stored == correct {
-        return read_bounded(
-            codec,
-            lz4_flex::frame::FrameDecoder::new(input),
-            input.len(),
-            max_len,
-        );
+        return lz4_read_reusing(input, max_len);
     }
     let broken = (xxh32(&input[..hc_at], 0) >> 8) as u8;
     if stored != broken {
@@ -469,6 +464,48 @@ fn lz4_decompress(input: &[u8], max_len: usize) -> Result<Vec<u8>, CompressionEr
         input.len(),
         max_len,
     )
+}
+
+std::thread_local! {
+    /// A frame decoder kept per thread, with its input buffer: lz4_flex's decoder allocates
+    /// two buffers of the frame's maximum block size for every frame, and producers that
+    /// declare 4 MiB blocks (franz-go's lz4, for one) made each batch map, fault in and unmap
+    /// 8 MiB: a consumer of such a topic spent 1 s of system time per 2M records. Kept, the
+    /// buffers are reused (at most twice the largest block size seen, 8 MiB, per thread).
+    static LZ4_DECODER: std::cell::RefCell<Option<lz4_flex::frame::FrameDecoder<std::io::Cursor<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Decodes a frame (with a correct header checksum) with this thread's reused decoder.
+fn lz4_read_reusing(input: &[u8], max_len: usize) -> Result<Vec<u8>, CompressionError> {
+    LZ4_DECODER.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            // Re-entered (cannot happen from this module; be safe): a decoder of its own.
+            return read_bounded(
+                Compression::Lz4,
+                lz4_flex::frame::FrameDecoder::new(input),
+                input.len(),
+                max_len,
+            );
+        };
+        let mut decoder = slot.take().unwrap_or_else(|| {
+            lz4_flex::frame::FrameDecoder::new(std::io::Cursor::new(Vec::new()))
+        });
+        let cursor = decoder.get_mut();
+        cursor.get_mut().clear();
+        cursor.get_mut().extend_from_slice(input);
+        cursor.set_position(0);
+        let result = read_bounded(Compression::Lz4, &mut decoder, input.len(), max_len);
+        if result.is_ok() {
+            // Only a decoder that finished its frames cleanly is kept: after an error (or a
+            // read stopped at the cap) its state is mid-frame.
+            decoder.get_mut().get_mut().clear();
+            if decoder.get_ref().get_ref().capacity() <= 8 << 20 {
+                *slot = Some(decoder);
+            }
+        }
+        result
+    })
 }
 
 /// xxHash32, which the LZ4 frame format uses for its checksums. Only the header checksum is
@@ -540,6 +577,37 @@ mod tests {
             xxh32(b"Nobody inspects the spammish repetition", 0),
             0xe229_3b2f
         );
+    }
+
+    #[test]
+    fn lz4_frames_of_4_mib_blocks_decode_with_a_reused_decoder_also_after_errors() {
+        // What franz-go writes: 4 MiB maximum blocks, content checksums.
+        let frame = |data: &[u8]| {
+            let info = lz4_flex::frame::FrameInfo::new()
+                .block_size(lz4_flex::frame::BlockSize::Max4MB)
+                .content_checksum(true);
+            let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(info, Vec::new());
+            enc.write_all(data).unwrap();
+            enc.finish().unwrap()
+        };
+        for round in 0..20u32 {
+            let data: Vec<u8> = (0..(100_000 + round * 50_000))
+                .map(|i| (i.wrapping_mul(round + 7) % 251) as u8)
+                .collect();
+            let good = frame(&data);
+            assert_eq!(decompress(Compression::Lz4, &good, 64 << 20).unwrap(), data);
+            // A corrupt frame, a frame cut short and one over the cap fail, and leave the
+            // next decode unharmed.
+            let mut bad = good.clone();
+            let n = bad.len();
+            bad[n - 3] ^= 0x5a;
+            assert!(decompress(Compression::Lz4, &bad, 64 << 20).is_err());
+            assert!(decompress(Compression::Lz4, &good[..good.len() / 2], 64 << 20).is_err());
+            assert!(matches!(
+                decompress(Compression::Lz4, &good, 1000),
+                Err(CompressionError::TooLarge { limit: 1000 })
+            ));
+        }
     }
 
     #[test]
