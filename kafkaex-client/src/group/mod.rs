@@ -3,8 +3,12 @@
 //!
 //! - [`protocol`]: the `consumer` protocol type's blobs, `ConsumerProtocolSubscription` (sent in
 //!   JoinGroup) and `ConsumerProtocolAssignment` (sent in SyncGroup), each an int16 version and a
-//!   body, written at v3 and read at any version.
+//!   body, written at v3 and read at any version;
+//! - [`assignor`]: the [`assignor::Assignor`] trait for custom assignors and Java's `range`,
+//!   `roundrobin`, `sticky` and `cooperative-sticky` with Java's algorithms and user data, the
+//!   rebalance protocol a list of assignors runs, and the broker's choice of assignor.
 //!
 //! Everything here is pure: no I/O, no broker.
 
+pub mod assignor;
 pub mod protocol;
