@@ -407,11 +407,16 @@ fn group_requests_go_to_the_coordinator_their_group_id_names() {
         .with_session_timeout_ms(45_000);
     assert_eq!(join.route(), g());
     assert!(join.broker_wait().unwrap() > std::time::Duration::from_secs(300));
+    // MEMBER_ID_REQUIRED hands the caller the response (its member id); other codes fail.
     assert_eq!(
         join.errors(&JoinGroupResponse::default().with_error_code(ErrorCode::MemberIdRequired)),
+        vec![]
+    );
+    assert_eq!(
+        join.errors(&JoinGroupResponse::default().with_error_code(ErrorCode::UnknownMemberId)),
         vec![error(
             ErrorScope::Response,
-            ErrorCode::MemberIdRequired,
+            ErrorCode::UnknownMemberId,
             true
         )]
     );

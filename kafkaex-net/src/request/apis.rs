@@ -523,7 +523,12 @@ impl RoutedRequest for JoinGroupRequest {
         Route::GroupCoordinator(self.group_id.clone())
     }
 
+    /// `MEMBER_ID_REQUIRED` (KIP-394) is not a failure but the first step of a join: the
+    /// response carries the member id to join again with, so the caller gets the response.
     fn errors(&self, response: &JoinGroupResponse) -> Vec<ResponseError> {
+        if response.error_code == ErrorCode::MemberIdRequired {
+            return Vec::new();
+        }
         top(response.error_code, None)
     }
 
