@@ -97,6 +97,14 @@ impl Client {
         crate::consumer::ConsumerBuilder::new(self.clone())
     }
 
+    /// A consumer in the consumer group `group_id` (see [`crate::group`]).
+    pub fn group_consumer(
+        &self,
+        group_id: impl Into<String>,
+    ) -> crate::group::GroupConsumerBuilder {
+        crate::group::GroupConsumerBuilder::new(self.clone(), group_id.into())
+    }
+
     /// Admin and offset calls on this client's cluster (see [`Admin`]).
     pub fn admin(&self) -> Admin {
         Admin::new(self.clone())

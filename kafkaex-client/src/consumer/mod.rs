@@ -623,6 +623,12 @@ impl Consumer {
         }
     }
 
+    /// The leader epoch of the last record returned of an assigned partition (what a commit
+    /// of its position carries), when known.
+    pub fn last_epoch(&self, tp: &TopicPartition) -> Option<i32> {
+        self.shared.lock().partitions.get(tp)?.last_epoch
+    }
+
     /// The fetched bytes counted against [`ConsumerConfig::max_buffer_bytes`]: buffered, what
     /// the fetches in flight may bring, and the responses whose records the caller still holds.
     pub fn buffered_bytes(&self) -> usize {

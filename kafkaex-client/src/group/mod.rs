@@ -8,7 +8,11 @@
 //!   `roundrobin`, `sticky` and `cooperative-sticky` with Java's algorithms and user data, the
 //!   rebalance protocol a list of assignors runs, and the broker's choice of assignor.
 //!
-//! Everything here is pure: no I/O, no broker.
+//! - [`consumer`]: the [`GroupConsumer`]: membership (join, sync, heartbeat, leave), the
+//!   leader's assignment, rebalance events in the record stream, committed offsets.
 
 pub mod assignor;
+pub mod consumer;
 pub mod protocol;
+
+pub use consumer::{GroupConfig, GroupConsumer, GroupConsumerBuilder, GroupEvent, Revoking};
