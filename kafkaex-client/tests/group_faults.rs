@@ -211,3 +211,91 @@ async fn a_fenced_instance_id_is_fatal() {
         ]
     );
 }
+
+/// A group whose JoinGroup, SyncGroup and heartbeats the fake scripts, with `extra` rules
+/// first.
+async fn group_with(extra: Vec<Rule>) -> (FakeCluster, GroupConsumer) {
+    let mut b = FakeCluster::builder().topic(TOPIC, 2);
+    for r in extra {
+        b = b.rule(r);
+    }
+    let fake = b
+        .rule(join_rule(Arc::default(), Arc::default()))
+        .rule(sync_rule())
+        .start()
+        .await;
+    let client = Client::builder()
+        .bootstrap(fake.bootstrap())
+        .build()
+        .await
+        .unwrap();
+    let c = client
+        .group_consumer("g")
+        .subscribe([TOPIC])
+        .heartbeat_interval(Duration::from_millis(100))
+        .session_timeout(Duration::from_secs(10))
+        .auto_offset_reset(OffsetReset::Earliest)
+        .auto_commit(None)
+        .build()
+        .unwrap();
+    (fake, c)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loading_coordinator_is_waited_for_and_a_moved_one_rediscovered() {
+    let (fake, mut c) = group_with(vec![
+        Rule::on(ApiKey::JoinGroup)
+            .times(2)
+            .then(Action::Error(ErrorCode::CoordinatorLoadInProgress)),
+        Rule::on(ApiKey::Heartbeat)
+            .once()
+            .then(Action::Error(ErrorCode::NotCoordinator)),
+    ])
+    .await;
+    let events = events_until(&mut c, |e| count(e, "assigned 2") == 1).await;
+    assert_eq!(events, ["assigned 2"]);
+    // The heartbeat that met NOT_COORDINATOR sent the client back to FindCoordinator, and
+    // heartbeats went on in the same generation (no rejoin, nothing lost).
+    let give_up = tokio::time::Instant::now() + WAIT;
+    loop {
+        let seen = fake.requests();
+        let finds = seen
+            .iter()
+            .filter(|s| s.api == ApiKey::FindCoordinator)
+            .count();
+        let beats = seen.iter().filter(|s| s.api == ApiKey::Heartbeat).count();
+        if finds >= 2 && beats >= 3 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "{finds} finds, {beats} heartbeats"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Two joins refused while the coordinator loaded, one for the member id, one that joined.
+    assert_eq!(joins(&fake), ["", "", "", "m-1"]);
+    assert_eq!(c.generation_id(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_of_an_old_generation_is_a_typed_error() {
+    let (_fake, mut c) = group_with(vec![
+        Rule::on(ApiKey::OffsetCommit).then(Action::Error(ErrorCode::IllegalGeneration))
+    ])
+    .await;
+    events_until(&mut c, |e| count(e, "assigned 2") == 1).await;
+    // Positions known (the earliest offsets looked up): there is something to commit.
+    let tps = c.assignment();
+    let give_up = tokio::time::Instant::now() + WAIT;
+    while tps.iter().any(|tp| c.consumer().position(tp).is_none()) {
+        assert!(tokio::time::Instant::now() < give_up);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let err = c.commit().await.expect_err("refused");
+    assert_eq!(
+        err.kafka_code(),
+        Some(ErrorCode::IllegalGeneration),
+        "{err}"
+    );
+}

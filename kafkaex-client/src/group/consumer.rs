@@ -144,6 +144,7 @@ pub struct GroupConsumerBuilder {
     group: GroupConfig,
     consumer: ConsumerConfig,
     topics: Vec<String>,
+    pattern: Option<regex::Regex>,
 }
 
 impl GroupConsumerBuilder {
@@ -153,7 +154,25 @@ impl GroupConsumerBuilder {
             group: GroupConfig::new(group_id),
             consumer: ConsumerConfig::default(),
             topics: Vec::new(),
+            pattern: None,
         }
+    }
+
+    /// Subscribes to every topic whose whole name matches `pattern` (a regular expression, as
+    /// Java's `subscribe(Pattern)`), checked against the cluster's topics at every join and
+    /// every metadata max age (`metadata.max.age.ms`): a topic created or deleted later
+    /// rejoins the group with the new list. Replaces [`GroupConsumerBuilder::subscribe`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a pattern that is not a valid regular expression.
+    pub fn subscribe_pattern(mut self, pattern: &str) -> Result<Self> {
+        let anchored = format!("^(?:{pattern})$");
+        let re = regex::Regex::new(&anchored)
+            .map_err(|e| Error::config("subscribe_pattern", e.to_string()))?;
+        self.pattern = Some(re);
+        self.topics.clear();
+        Ok(self)
     }
 
     /// The topics to consume.
@@ -228,7 +247,9 @@ impl GroupConsumerBuilder {
         if g.group_id.is_empty() {
             return Err(Error::config("group.id", "must not be empty"));
         }
-        if self.topics.is_empty() || self.topics.iter().any(String::is_empty) {
+        if self.pattern.is_none()
+            && (self.topics.is_empty() || self.topics.iter().any(String::is_empty))
+        {
             return Err(Error::config("subscribe", "at least one topic, none empty"));
         }
         if g.heartbeat_interval >= g.session_timeout {
@@ -251,7 +272,8 @@ impl GroupConsumerBuilder {
             client: self.client,
             config: self.group,
             reset: self.consumer.auto_offset_reset,
-            topics,
+            topics: Mutex::new(topics),
+            pattern: self.pattern,
             protocol,
             member: Mutex::new(Member {
                 member_id: String::new(),
@@ -339,7 +361,9 @@ struct GroupShared {
     client: Client,
     config: GroupConfig,
     reset: OffsetReset,
-    topics: Vec<String>,
+    /// The subscription: the topics given, or those the pattern matched at the last check.
+    topics: Mutex<Vec<String>>,
+    pattern: Option<regex::Regex>,
     protocol: RebalanceProtocol,
     member: Mutex<Member>,
     closing: AtomicBool,
@@ -360,6 +384,46 @@ impl GroupShared {
         self.group_client
             .get_or_try_init(|| Client::connect(self.client.config().clone()))
             .await
+    }
+
+    fn topics(&self) -> Vec<String> {
+        self.topics
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// With a pattern: the cluster's topics it matches now (sorted); whether they changed.
+    async fn match_pattern(&self) -> Result<bool> {
+        let Some(re) = &self.pattern else {
+            return Ok(false);
+        };
+        let client = self.group_client().await?;
+        client
+            .cluster()
+            .refresh_metadata_with(None, false)
+            .await
+            .map_err(|e| {
+                Error::request(
+                    crate::error::RequestContext::api(kafkaex_protocol::ApiKey::Metadata),
+                    e,
+                )
+            })?;
+        let mut matched: Vec<String> = client
+            .metadata()
+            .topics()
+            .keys()
+            .filter(|t| re.is_match(t))
+            .cloned()
+            .collect();
+        matched.sort();
+        let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        if *topics == matched {
+            return Ok(false);
+        }
+        tracing::debug!(group = %self.config.group_id, topics = ?matched, "the pattern matches other topics now");
+        *topics = matched;
+        Ok(true)
     }
 
     fn group_member(&self) -> GroupMember {
@@ -421,6 +485,9 @@ impl GroupConsumer {
 
     /// The next event: records, or a change of the assignment. `None` once closed or after a
     /// fatal error (which comes first as `Some(Err(..))`).
+    ///
+    /// Cancel-safe (it can be a `select!` branch): an event taken is never lost; a call dropped
+    /// while an auto-commit (or the commit of a revocation) is awaited skips that commit.
     pub async fn next(&mut self) -> Option<Result<GroupEvent>> {
         loop {
             if let Some(e) = self.pending.pop_front() {
@@ -468,17 +535,24 @@ impl GroupConsumer {
                 Some(Ok(GroupEvent::Assigned(tps)))
             }
             Control::Revoke(tps, done) => {
-                if self.shared.config.auto_commit_interval.is_some() {
-                    let offsets = self.positions(&tps);
+                // Cancel-safe: the partitions go and the event is queued before the commit's
+                // await, so a `next()` dropped there loses at most that commit.
+                let offsets = self
+                    .shared
+                    .config
+                    .auto_commit_interval
+                    .map(|_| self.positions(&tps));
+                self.drop_partitions(&tps);
+                self.pending.push_back(GroupEvent::Revoking(Revoking {
+                    partitions: tps,
+                    done: Some(done),
+                }));
+                if let Some(offsets) = offsets {
                     if let Err(e) = self.commit_offsets(offsets).await {
                         tracing::warn!(group = %self.shared.config.group_id, error = %e, "commit on revocation failed");
                     }
                 }
-                self.drop_partitions(&tps);
-                Some(Ok(GroupEvent::Revoking(Revoking {
-                    partitions: tps,
-                    done: Some(done),
-                })))
+                None
             }
             Control::Lost(tps) => {
                 self.drop_partitions(&tps);
@@ -785,6 +859,8 @@ async fn join(shared: &GroupShared, owned: &BTreeSet<TopicPartition>) -> Result<
         .iter()
         .map(|tp| (tp.topic.clone(), tp.partition))
         .collect();
+    shared.match_pattern().await?;
+    let topics = shared.topics();
     loop {
         let (member_id, generation) = {
             let m = shared.member();
@@ -792,8 +868,8 @@ async fn join(shared: &GroupShared, owned: &BTreeSet<TopicPartition>) -> Result<
         };
         let mut protocols = Vec::new();
         for a in &config.assignors {
-            let mut sub = Subscription::new(shared.topics.iter().cloned());
-            sub.user_data = a.user_data(&shared.topics, &owned_list, generation);
+            let mut sub = Subscription::new(topics.iter().cloned());
+            sub.user_data = a.user_data(&topics, &owned_list, generation);
             if shared.protocol == RebalanceProtocol::Cooperative || !owned_list.is_empty() {
                 let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
                 for (t, p) in &owned_list {
@@ -945,7 +1021,17 @@ async fn start_offsets(
 /// Heartbeats until the generation ends.
 async fn heartbeat(shared: &GroupShared, generation: i32) -> Outcome {
     let config = &shared.config;
+    let check_every = shared.client.config().net.metadata_max_age;
+    let mut next_check = Instant::now() + check_every;
     loop {
+        if shared.pattern.is_some() && Instant::now() >= next_check {
+            next_check = Instant::now() + check_every;
+            match shared.match_pattern().await {
+                Ok(true) => return Outcome::Rejoin,
+                Ok(false) => {}
+                Err(e) => tracing::debug!(error = %e, "checking the subscription pattern failed"),
+            }
+        }
         let closing = shared.close.notified();
         if shared.closing.load(Ordering::Acquire) {
             return Outcome::Close;
