@@ -85,3 +85,19 @@ async fn an_unanswered_request_holds_back_later_answers_on_its_connection() {
     // The first was applied; the second was never read.
     assert_eq!(fake.log("t", 0).len(), 1);
 }
+
+#[tokio::test]
+async fn a_stopped_broker_acts_on_nothing_more_from_its_open_connections() {
+    let fake = FakeCluster::builder().topic("t", 1).start().await;
+    let node = fake.node_ids()[0];
+    let conn = BrokerConnection::connect(&fake.address(node), &NetConfig::default())
+        .await
+        .unwrap();
+    conn.send(&produce(0, 0, b"a"), V).await.unwrap();
+    // Stopping aborts the connection's task asynchronously; a request that reaches it meanwhile
+    // is not applied (it used to be, and answered: a "stopped" broker that still wrote).
+    fake.stop_broker(node);
+    let after = conn.send(&produce(0, 1, b"b"), V).await;
+    assert!(after.is_err(), "{after:?}");
+    assert_eq!(fake.log("t", 0).len(), 1);
+}

@@ -275,6 +275,11 @@ impl Model {
     /// The default answer to a request received by `node`.
     pub(crate) fn handle(&mut self, node: i32, seen: &Seen, conn: &mut ConnectionState) -> Reply {
         let v = seen.version;
+        if !self.brokers.iter().any(|b| b.node_id == node && b.running) {
+            // Stopped: its connections are being aborted, but one that already read a request
+            // must not act on it (a stopped broker writes nothing).
+            return Reply::Disconnect;
+        }
         if self.sasl.is_some()
             && !matches!(
                 seen.api,
