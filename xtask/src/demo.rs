@@ -1,6 +1,10 @@
 //! `cargo xtask demo` (the README's first command): starts the local KRaft broker and runs the
-//! `kafkaex-net` demo example against it (create a topic, produce, fetch, commit an offset and
-//! read it back). The broker is left running for whatever the user tries next.
+//! `kafkaex-client` demo example against it (create a topic, produce keyed records with
+//! headers and timestamps, consume them in a consumer group, commit, read the committed
+//! offsets back). The broker is left running for whatever the user tries next.
+//!
+//! The `kafkaex-net` example of the same name (the flow on raw requests) stays, run by
+//! `kafkaex-net/tests/demo_kraft.rs`.
 
 use std::process::{Command, Stdio};
 
@@ -35,10 +39,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         print!("{stdout}");
         bail!("`xtask kafka up kraft` printed no {BOOTSTRAP_VAR}= line");
     };
-    eprintln!("==> demo: broker at {bootstrap}; cargo run -q -p kafkaex-net --example demo");
+    eprintln!("==> demo: broker at {bootstrap}; cargo run -q -p kafkaex-client --example demo");
 
     let status = Command::new("cargo")
-        .args(["run", "-q", "-p", "kafkaex-net", "--example", "demo"])
+        .args(["run", "-q", "-p", "kafkaex-client", "--example", "demo"])
         .current_dir(&root)
         .env("KAFKAEX_BOOTSTRAP", &bootstrap)
         .status()
