@@ -140,11 +140,17 @@ pub struct Config {
     pub producer: ProducerConfig,
     /// Consumer settings.
     pub consumer: crate::consumer::ConsumerConfig,
+    /// Consumer group settings (`group.id` and the rest; empty group id when not given).
+    pub group: crate::group::GroupConfig,
     /// Java's SASL/TLS keys are read together; these hold them until [`Config::finish`].
     security: Security,
     /// `compression.<codec>.level` per codec, until [`Config::finish`] picks the one of
     /// `compression.type`.
     levels: Vec<(Compression, i32)>,
+    /// `enable.auto.commit=false` seen (then `auto.commit.interval.ms` does not turn it on).
+    auto_commit_off: bool,
+    /// `auto.commit.interval.ms` seen, for an `enable.auto.commit=true` after it.
+    auto_commit_every: Option<Duration>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -239,6 +245,7 @@ impl Config {
         let c = &mut self.client;
         let p = &mut self.producer;
         let k = &mut self.consumer;
+        let g = &mut self.group;
         let s = &mut self.security;
         match key.trim() {
             "bootstrap.servers" => {
@@ -330,6 +337,47 @@ impl Config {
                 };
             }
             "check.crcs" => k.check_crcs = parse_bool(key, value)?,
+            "group.id" => g.group_id = value.to_owned(),
+            "group.instance.id" => g.group_instance_id = Some(value.to_owned()),
+            "session.timeout.ms" => g.session_timeout = parse_ms(key, value)?,
+            "heartbeat.interval.ms" => g.heartbeat_interval = parse_ms(key, value)?,
+            "max.poll.interval.ms" => g.rebalance_timeout = parse_ms(key, value)?,
+            "enable.auto.commit" => {
+                let on = parse_bool(key, value)?;
+                g.auto_commit_interval = match (on, g.auto_commit_interval) {
+                    (false, _) => None,
+                    (true, Some(every)) => Some(every),
+                    (true, None) => Some(self.auto_commit_every.unwrap_or(Duration::from_secs(5))),
+                };
+                self.auto_commit_off = !on;
+            }
+            "auto.commit.interval.ms" => {
+                let every = parse_ms(key, value)?;
+                if !self.auto_commit_off {
+                    g.auto_commit_interval = Some(every);
+                }
+                self.auto_commit_every = Some(every);
+            }
+            "partition.assignment.strategy" => {
+                let mut list = Vec::new();
+                for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    match crate::group::assignor::assignor_by_name(name) {
+                        Some(a) => list.push(a),
+                        None => {
+                            return Err(Error::config(
+                                key,
+                                format!(
+                                    "`{name}`: range, roundrobin, sticky or cooperative-sticky"
+                                ),
+                            ))
+                        }
+                    }
+                }
+                if list.is_empty() {
+                    return Err(Error::config(key, "no assignor"));
+                }
+                g.assignors = list;
+            }
             "auto.offset.reset" => {
                 use crate::consumer::OffsetReset;
                 k.auto_offset_reset = match value {
@@ -718,5 +766,48 @@ mod tests {
         assert_eq!(k.max_buffer_bytes, 8 << 20);
         let err = Config::from_pairs([("auto.offset.reset", "sometimes")]).unwrap_err();
         assert!(err.to_string().contains("auto.offset.reset"), "{err}");
+    }
+
+    #[test]
+    fn group_keys_are_read() {
+        let c = Config::from_properties(
+            "group.id=billing\n\
+             group.instance.id=pod-7\n\
+             session.timeout.ms=30000\n\
+             heartbeat.interval.ms=1000\n\
+             max.poll.interval.ms=60000\n\
+             auto.commit.interval.ms=2000\n\
+             partition.assignment.strategy=org.apache.kafka.clients.consumer.CooperativeStickyAssignor\n",
+        )
+        .unwrap();
+        let g = &c.group;
+        assert_eq!(g.group_id, "billing");
+        assert_eq!(g.group_instance_id.as_deref(), Some("pod-7"));
+        assert_eq!(g.session_timeout, Duration::from_secs(30));
+        assert_eq!(g.heartbeat_interval, Duration::from_secs(1));
+        assert_eq!(g.rebalance_timeout, Duration::from_secs(60));
+        assert_eq!(g.auto_commit_interval, Some(Duration::from_secs(2)));
+        let names: Vec<&str> = g.assignors.iter().map(|a| a.name()).collect();
+        assert_eq!(names, ["cooperative-sticky"]);
+        // Off stays off whatever the order of the keys.
+        for text in [
+            "enable.auto.commit=false\nauto.commit.interval.ms=100\n",
+            "auto.commit.interval.ms=100\nenable.auto.commit=false\n",
+        ] {
+            assert_eq!(
+                Config::from_properties(text)
+                    .unwrap()
+                    .group
+                    .auto_commit_interval,
+                None
+            );
+        }
+        let on = Config::from_properties("auto.commit.interval.ms=100\nenable.auto.commit=true\n")
+            .unwrap();
+        assert_eq!(
+            on.group.auto_commit_interval,
+            Some(Duration::from_millis(100))
+        );
+        assert!(Config::from_pairs([("partition.assignment.strategy", "bogus")]).is_err());
     }
 }

@@ -121,6 +121,13 @@ pub struct GroupConfig {
     pub retry_backoff: Duration,
 }
 
+impl Default for GroupConfig {
+    /// The defaults with an empty group id (what [`crate::Config`] holds until `group.id`).
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
 impl GroupConfig {
     /// The defaults for `group_id`.
     pub fn new(group_id: impl Into<String>) -> Self {
@@ -181,8 +188,13 @@ impl GroupConsumerBuilder {
         self
     }
 
-    /// The group settings (replaces what was set before).
-    pub fn group_config(mut self, config: GroupConfig) -> Self {
+    /// The group settings (replaces what was set before; an empty `group_id` in them keeps
+    /// the one given to [`Client::group_consumer`]), e.g. [`crate::Config::group`] from Java
+    /// properties.
+    pub fn group_config(mut self, mut config: GroupConfig) -> Self {
+        if config.group_id.is_empty() {
+            config.group_id = std::mem::take(&mut self.group.group_id);
+        }
         self.group = config;
         self
     }
