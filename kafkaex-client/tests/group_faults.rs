@@ -299,3 +299,42 @@ async fn a_commit_of_an_old_generation_is_a_typed_error() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_errors_that_cannot_be_mended_are_fatal() {
+    for code in [
+        ErrorCode::InconsistentGroupProtocol,
+        ErrorCode::GroupAuthorizationFailed,
+        ErrorCode::InvalidSessionTimeout,
+        ErrorCode::GroupMaxSizeReached,
+    ] {
+        let (_fake, mut c) =
+            group_with(vec![Rule::on(ApiKey::JoinGroup).then(Action::Error(code))]).await;
+        let events = events_until(&mut c, |e| e.last().is_some_and(|l| l == "end")).await;
+        assert_eq!(events, [format!("error Some({code:?})"), "end".to_owned()]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_during_a_rebalance_is_a_typed_error_and_the_member_goes_on() {
+    let (_fake, mut c) = group_with(vec![Rule::on(ApiKey::OffsetCommit)
+        .once()
+        .then(Action::Error(ErrorCode::RebalanceInProgress))])
+    .await;
+    events_until(&mut c, |e| count(e, "assigned 2") == 1).await;
+    let tps = c.assignment();
+    let give_up = tokio::time::Instant::now() + WAIT;
+    while tps.iter().any(|tp| c.consumer().position(tp).is_none()) {
+        assert!(tokio::time::Instant::now() < give_up);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let err = c.commit().await.expect_err("refused once");
+    assert_eq!(
+        err.kafka_code(),
+        Some(ErrorCode::RebalanceInProgress),
+        "{err}"
+    );
+    // The generation is kept; the next commit goes through.
+    assert_eq!(c.generation_id(), 1);
+    c.commit().await.expect("committed");
+}
