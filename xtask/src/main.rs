@@ -44,7 +44,7 @@ fn print_usage() {
         "usage: cargo xtask <command>\n\
          \n\
          commands:\n\
-         \x20 demo                                   start the kraft broker, then produce, fetch and commit against it\n\
+         \x20 demo                                   start the kraft broker, then produce, consume in a group and commit\n\
          \x20 codegen [--check] [--specs DIR|JAR]..  generate kafkaex-protocol/src/generated from Kafka's JSON specs\n\
          \x20 test [--no-brokers]                   start the test brokers, run the whole test suite, stop them\n\
          \x20 ci                                     fmt, clippy, codegen --check, fuzz/bench builds, then test\n\
