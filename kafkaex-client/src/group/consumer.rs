@@ -20,7 +20,7 @@
 //!             consumer.commit_marked().await?; // before the partitions go
 //!             revoking.ack();
 //!         }
-//!         GroupEvent::Assigned(_) | GroupEvent::Lost(_) => {}
+//!         _ => {} // Assigned, Lost (and events of later versions)
 //!     }
 //! }
 //! # Ok(()) }
