@@ -129,7 +129,8 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
+/// Sleeps until `at`, or forever without one (a `select!` branch that never fires).
+pub(crate) async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
@@ -239,18 +240,17 @@ impl Fetcher {
                             continue;
                         }
                         // A new leader epoch: check the position against the new leader first.
-                        if let (Some(was), Some(now_epoch)) = (part.fetch_epoch, epoch) {
-                            if now_epoch != was && part.last_epoch.is_some() {
-                                part.status = Status::Validate;
-                                if let Some(last) = part.last_epoch {
-                                    validations.entry(node).or_default().push((
-                                        tp.clone(),
-                                        part.generation,
-                                        last,
-                                        epoch,
-                                    ));
-                                    part.status = Status::Looking;
-                                }
+                        if let (Some(was), Some(now_epoch), Some(last)) =
+                            (part.fetch_epoch, epoch, part.last_epoch)
+                        {
+                            if now_epoch != was {
+                                validations.entry(node).or_default().push((
+                                    tp.clone(),
+                                    part.generation,
+                                    last,
+                                    epoch,
+                                ));
+                                part.status = Status::Looking;
                                 continue;
                             }
                         }

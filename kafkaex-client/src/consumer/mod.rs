@@ -54,7 +54,7 @@
 //! - Control records are never returned, nor, under `read_committed`, records of aborted
 //!   transactions; the position moves over them.
 
-mod fetcher;
+pub(crate) mod fetcher;
 pub mod records;
 
 use std::collections::{BTreeMap, VecDeque};

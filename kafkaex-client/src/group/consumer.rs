@@ -91,6 +91,7 @@ use super::assignor::{
 };
 use super::protocol::{Assignment, Subscription, NO_GENERATION, PROTOCOL_TYPE};
 use crate::client::Client;
+use crate::consumer::fetcher::sleep_until;
 use crate::consumer::{
     Consumer, ConsumerConfig, OffsetReset, PartitionRecords, StartOffset, TopicPartition,
 };
@@ -338,10 +339,8 @@ pub struct Revoking {
 
 impl Revoking {
     /// Lets the rebalance go on.
-    pub fn ack(mut self) {
-        if let Some(done) = self.done.take() {
-            let _ = done.send(());
-        }
+    pub fn ack(self) {
+        // Dropping it is what lets the rebalance go on (see `Drop`).
     }
 }
 
@@ -694,13 +693,6 @@ impl GroupConsumer {
         let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
         let give_up = self.shared.config.session_timeout;
         let _ = tokio::time::timeout(give_up, task).await;
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
