@@ -1,0 +1,1 @@
+//! KafkaEx's error atoms: to come.

@@ -1,0 +1,1 @@
+//! KafkaEx's partitioners: to come.
