@@ -22,6 +22,7 @@ pub mod consumer;
 pub mod error;
 pub mod group;
 pub mod offsets;
+pub mod once;
 pub mod producer;
 
 pub use admin::Admin;
