@@ -1,9 +1,126 @@
 //! # kafkaex-legacy
 //!
-//! The KafkaEx-style facade (being built): legacy request/response structs such as
-//! `OffsetCommit::Request` with an `api_version` field, converted to `kafkaex-client` calls in one
-//! module, with no second protocol path.
+//! Elixir KafkaEx's legacy API on kafkaex-rs: the functions of `KafkaEx`
+//! ([`produce`], [`fetch`], [`offset_commit`], ...), its `KafkaEx.Protocol.*` request and
+//! response structs ([`protocol`]) with their fields and defaults, its workers
+//! ([`create_worker`], named workers, the default worker `kafka_ex`), its configuration
+//! ([`Config`], `config :kafka_ex`), its error atoms ([`error_names`]) and partitioners. Each
+//! call is converted ([`convert`]) to a `kafkaex-client` call and made through the worker's
+//! [`kafkaex_client::Client`]: there is no second protocol path.
+//!
+//! ## Versions: `kafka_version` and `api_version`
+//!
+//! With `kafka_version: "kayrock"` ([`KafkaVersion::Kayrock`]) the `api_version` of a request
+//! is sent exactly as given, never lowered or raised, as `kayrock.md` describes:
+//!
+//! | API | `api_version` | what it means |
+//! | --- | --- | --- |
+//! | OffsetCommit / OffsetFetch | 0 | offsets stored in ZooKeeper (brokers up to Kafka 3.9) |
+//! | OffsetCommit / OffsetFetch | 1+ (use 3) | offsets stored in Kafka (`__consumer_offsets`) |
+//! | Produce | 0 | message format 0: no timestamps (a timestamp is [`Error::TimestampNotSupported`]) |
+//! | Produce | 1-2 | message format 1: timestamps |
+//! | Produce | 3+ | record batches: timestamps, headers |
+//! | Fetch | 0-1 / 2-3 / 4+ | the broker returns format 0 (no timestamp) / format 1 / record batches |
+//!
+//! With KafkaEx's legacy servers (`kafka_version` unset, `"0.8.0"`, `"0.8.2"`, `"0.9.0"`),
+//! every request goes out at version 0 whatever the struct says, and Metadata at v1 (v0 for
+//! 0.8 and 0.9), as KafkaEx's `Server0P*` modules do. A version the broker does not support
+//! (every v0 on Kafka 4) is [`Error::UnsupportedVersion`] naming the API, the version asked and
+//! the broker's range; for offset requests it says that moving from v0 to v1+ changes where
+//! offsets live and how to migrate them (`kafkaex offsets migrate`, MIGRATING.md).
+//!
+//! ## Two offset conventions (as in KafkaEx)
+//!
+//! | | commits | resumes at |
+//! | --- | --- | --- |
+//! | [`fetch`] with `auto_commit`, [`stream()`] | the offset of the last message consumed | committed + 1 |
+//! | GenConsumer / ConsumerGroup | the next offset to consume (Kafka's convention) | committed |
+//!
+//! Mixing them on one group skips one message, as it does in KafkaEx.
+//!
+//! ## From Elixir
+//!
+//! | Elixir | Rust |
+//! | --- | --- |
+//! | `KafkaEx.create_worker(:w, uris: [{"localhost", 9092}])` | `create_worker("w", WorkerOptions::default().uris([("localhost", 9092)])).await?` |
+//! | `KafkaEx.produce("t", 0, "v", worker_name: :w, required_acks: 1)` | `produce_message("t", Some(0), "v", ProduceOptions { worker_name: "w".into(), required_acks: 1, ..Default::default() }).await?` |
+//! | `KafkaEx.fetch("t", 0, offset: 0, worker_name: :w)` | `fetch("t", 0, FetchOptions { offset: Some(0), worker_name: "w".into(), ..Default::default() }).await?` |
+//! | `KafkaEx.offset_commit(:w, %OffsetCommit.Request{...})` | `offset_commit("w", offset_commit::Request { .. }).await?` |
+//! | `KafkaEx.latest_offset("t", 0, :w)` | `latest_offset("t", 0, "w").await?` |
+//! | `:topic_not_found` | [`Found::TopicNotFound`] |
+//! | `{:ok, offset}` / `:ok` | [`Produced::Offset`] / [`Produced::Ok`] |
+//! | `{:error, :atom}` | `Err(`[`Error::Kafka`]`)`, the atom in [`error_names::ErrorAtom`] |
+//!
+//! `kafkaex-legacy/examples/legacy_app.rs` is a program written against the facade.
 
+pub mod config;
+pub mod convert;
+pub mod error;
 pub mod error_names;
+mod facade;
 pub mod migrate;
 pub mod partitioner;
+pub mod protocol;
+pub mod stream;
+pub mod worker;
+
+use std::sync::Arc;
+
+pub use config::{AutoOffsetReset, Brokers, Config, Sasl, SaslMechanism, SslOptions};
+pub use error::{Error, Result};
+pub use error_names::ErrorAtom;
+pub use facade::{
+    api_versions, consumer_group, consumer_group_metadata, create_topics, delete_topics,
+    describe_group, earliest_offset, fetch, fetch_request, heartbeat, join_group, latest_offset,
+    leave_group, metadata, offset, offset_commit, offset_fetch, produce, produce_message,
+    sync_group, CallOptions, FetchOptions, Found, MetadataOptions, OffsetTime, ProduceOptions,
+    Produced, ASSIGN_PROTOCOL,
+};
+pub use partitioner::Partitioner;
+pub use stream::{stream, KafkaExStream, StreamOptions};
+pub use worker::{
+    build_worker_options, create_worker, start_link_worker, stop_worker, valid_consumer_group,
+    ConsumerGroup, KafkaVersion, ServerImpl, Worker, WorkerName, WorkerOptions, WorkerRef,
+    DEFAULT_WORKER,
+};
+
+/// The application configuration in effect: the one given to [`configure`] or [`start`], else
+/// [`Config::from_env`] (the defaults where the environment cannot be read).
+pub fn config() -> Arc<Config> {
+    let cell = worker::config_cell();
+    if let Some(c) = cell.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        return Arc::clone(c);
+    }
+    let mut w = cell.write().unwrap_or_else(|p| p.into_inner());
+    Arc::clone(w.get_or_insert_with(|| {
+        Arc::new(Config::from_env().unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "KAFKA_EX_* environment ignored");
+            Config::default()
+        }))
+    }))
+}
+
+/// Sets the application configuration (`config :kafka_ex, ...`) for workers started from now
+/// on.
+pub fn configure(config: Config) {
+    *worker::config_cell()
+        .write()
+        .unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(config));
+}
+
+/// The application's start (`KafkaEx.start/2`): sets `config` and, unless
+/// `disable_default_worker`, starts the default worker `kafka_ex` with it.
+///
+/// # Errors
+///
+/// The default worker's ([`create_worker`]).
+pub async fn start(config: Config) -> Result<Option<Worker>> {
+    let disabled = config.disable_default_worker;
+    configure(config);
+    if disabled {
+        return Ok(None);
+    }
+    create_worker(DEFAULT_WORKER, WorkerOptions::default())
+        .await
+        .map(Some)
+}
