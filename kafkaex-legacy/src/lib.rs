@@ -54,9 +54,11 @@
 //! `kafkaex-legacy/examples/legacy_app.rs` is a program written against the facade.
 
 pub mod config;
+pub mod consumer_group;
 pub mod convert;
 pub mod error;
 pub mod error_names;
+pub mod gen_consumer;
 mod facade;
 pub mod migrate;
 pub mod partitioner;

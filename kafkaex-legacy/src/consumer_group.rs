@@ -1,0 +1,1 @@
+//! `KafkaEx.ConsumerGroup`: to come.

@@ -1,0 +1,1 @@
+//! `KafkaEx.GenConsumer`: to come.
