@@ -400,6 +400,30 @@ fn group_requests_go_to_the_coordinator_their_group_id_names() {
         v7.errors(&OffsetFetchResponse::default().with_error_code(ErrorCode::NotCoordinator)),
         vec![error(ErrorScope::Response, ErrorCode::NotCoordinator, true)]
     );
+    // ZooKeeper storage (v0) answers a partition without a committed offset with
+    // UNKNOWN_TOPIC_OR_PARTITION: an answer for the caller, not a reason to retry; other
+    // partition codes still are errors.
+    let zk = OffsetFetchResponse::default().with_topics(vec![
+        offset_fetch_response::OffsetFetchResponseTopic::default()
+            .with_name("events".into())
+            .with_partitions(vec![
+                offset_fetch_response::OffsetFetchResponsePartition::default()
+                    .with_partition_index(0)
+                    .with_committed_offset(-1)
+                    .with_error_code(ErrorCode::UnknownTopicOrPartition),
+            ]),
+    ]);
+    assert_eq!(v7.errors(&zk), vec![]);
+    let mut other = zk.clone();
+    other.topics[0].partitions[0].error_code = ErrorCode::TopicAuthorizationFailed;
+    assert_eq!(
+        v7.errors(&other),
+        vec![error(
+            partition("events", 0),
+            ErrorCode::TopicAuthorizationFailed,
+            true
+        )]
+    );
 
     let join = JoinGroupRequest::default()
         .with_group_id("billing".into())

@@ -494,6 +494,18 @@ impl RoutedRequest for OffsetFetchRequest {
             })
             .collect();
         errors.extend(items(partitions.into_iter()));
+        // A partition's UNKNOWN_TOPIC_OR_PARTITION is an answer, not stale metadata: the
+        // request went to the group's coordinator, not to a leader, and the broker says it
+        // with it that no offset is stored (ZooKeeper storage, OffsetFetch v0, answers every
+        // partition without a committed offset so). Retrying cannot change it: the caller
+        // reads it from the body.
+        errors.retain(|e| {
+            !(e.code == ErrorCode::UnknownTopicOrPartition
+                && matches!(
+                    e.scope,
+                    ErrorScope::Partition { .. } | ErrorScope::PartitionOfTopicId { .. }
+                ))
+        });
         errors
     }
 }
