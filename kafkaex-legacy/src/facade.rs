@@ -976,7 +976,10 @@ pub async fn join_group(
 ) -> Result<join_group::Response> {
     within(options.timeout, async {
         let worker = options.worker_name.resolve()?;
-        let metadata = Subscription::new(request.topics.iter().cloned())
+        // KafkaEx's GroupProtocolMetadata: version 0, the topics, empty (not null) user data.
+        let mut subscription = Subscription::new(request.topics.iter().cloned());
+        subscription.user_data = Some(Bytes::new());
+        let metadata = subscription
             .encode_version(0)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let mut member_id = request.member_id.clone();
@@ -1026,13 +1029,16 @@ pub async fn sync_group(
         let worker = options.worker_name.resolve()?;
         let mut assignments = Vec::new();
         for (member, topics) in &request.assignments {
-            let blob = Assignment::from_topic_partitions(
+            // KafkaEx's MemberAssignment: version 0, empty (not null) user data.
+            let mut assignment = Assignment::from_topic_partitions(
                 topics
                     .iter()
                     .flat_map(|(t, ps)| ps.iter().map(move |p| (t.clone(), *p))),
-            )
-            .encode_version(0)
-            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            );
+            assignment.user_data = Some(Bytes::new());
+            let blob = assignment
+                .encode_version(0)
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
             assignments.push(
                 SyncGroupRequestAssignment::default()
                     .with_member_id(member.clone())
@@ -1103,13 +1109,29 @@ pub async fn leave_group(
 ) -> Result<leave_group::Response> {
     within(options.timeout, async {
         let worker = options.worker_name.resolve()?;
-        let req = LeaveGroupRequest::default()
-            .with_group_id(request.group_name.clone())
-            .with_member_id(request.member_id.clone())
-            .with_members(vec![
-                MemberIdentity::default().with_member_id(request.member_id.clone())
-            ]);
-        let error_code = match worker.client().request(&req).await {
+        // v0-2 name the member in `member_id`, v3+ in `members`.
+        let build = |version: i16| {
+            let req = LeaveGroupRequest::default().with_group_id(request.group_name.clone());
+            if version >= 3 {
+                req.with_members(vec![
+                    MemberIdentity::default().with_member_id(request.member_id.clone())
+                ])
+            } else {
+                req.with_member_id(request.member_id.clone())
+            }
+        };
+        let result = worker
+            .client()
+            .cluster()
+            .request_with(build)
+            .await
+            .map_err(|e| {
+                kafkaex_client::Error::request(
+                    kafkaex_client::RequestContext::api(ApiKey::LeaveGroup),
+                    e,
+                )
+            });
+        let error_code = match result {
             Ok(r) => r
                 .body
                 .members

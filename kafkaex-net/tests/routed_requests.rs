@@ -647,11 +647,19 @@ fn admin_requests_go_to_the_controller_or_the_broker_a_resource_names() {
             .with_topic_id(id)
             .with_error_code(ErrorCode::UnknownTopicId),
     ]);
+    // A topic that is not there is the answer (a repeat of a delete that went through says
+    // so too): nothing to retry.
+    assert_eq!(delete.errors(&resp), vec![]);
+    let mut by_name = resp.clone();
+    by_name.responses[0].name = Some("a".into());
+    by_name.responses[0].error_code = ErrorCode::UnknownTopicOrPartition;
+    assert_eq!(delete.errors(&by_name), vec![]);
+    by_name.responses[0].error_code = ErrorCode::TopicAuthorizationFailed;
     assert_eq!(
-        delete.errors(&resp),
+        delete.errors(&by_name),
         vec![error(
-            ErrorScope::TopicId(id),
-            ErrorCode::UnknownTopicId,
+            ErrorScope::Topic("a".into()),
+            ErrorCode::TopicAuthorizationFailed,
             true
         )]
     );

@@ -767,14 +767,28 @@ impl RoutedRequest for DeleteTopicsRequest {
         Route::Controller
     }
 
+    /// A topic that does not exist (`UNKNOWN_TOPIC_OR_PARTITION`, `UNKNOWN_TOPIC_ID`) is the
+    /// controller's answer, not stale metadata: retrying cannot change it, and the caller reads
+    /// it from the body.
     fn errors(&self, response: &DeleteTopicsResponse) -> Vec<ResponseError> {
-        items(response.responses.iter().map(|t| {
-            let scope = match topic_ref(t.name.as_deref().unwrap_or_default(), t.topic_id) {
-                TopicRef::Name(n) => ErrorScope::Topic(n),
-                TopicRef::Id(id) => ErrorScope::TopicId(id),
-            };
-            (scope, t.error_code, t.error_message.as_ref())
-        }))
+        items(
+            response
+                .responses
+                .iter()
+                .filter(|t| {
+                    !matches!(
+                        t.error_code,
+                        ErrorCode::UnknownTopicOrPartition | ErrorCode::UnknownTopicId
+                    )
+                })
+                .map(|t| {
+                    let scope = match topic_ref(t.name.as_deref().unwrap_or_default(), t.topic_id) {
+                        TopicRef::Name(n) => ErrorScope::Topic(n),
+                        TopicRef::Id(id) => ErrorScope::TopicId(id),
+                    };
+                    (scope, t.error_code, t.error_message.as_ref())
+                }),
+        )
     }
 
     fn broker_wait(&self) -> Option<Duration> {
