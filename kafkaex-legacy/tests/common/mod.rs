@@ -12,10 +12,10 @@ use kafkaex_legacy::{
 use kafkaex_testkit::provider::{test_brokers, BrokerProfile};
 
 /// How long a test polls for a condition.
-pub const WAIT: Duration = Duration::from_secs(60);
+pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
 /// A name no other test run uses.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -24,7 +24,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// The `(host, port)` pairs of a profile's bootstrap list.
-pub async fn uris(profile: BrokerProfile, test: &str) -> Option<Vec<(String, u16)>> {
+pub(crate) async fn uris(profile: BrokerProfile, test: &str) -> Option<Vec<(String, u16)>> {
     let brokers = test_brokers(profile, test).await?;
     Some(
         brokers
@@ -39,7 +39,7 @@ pub async fn uris(profile: BrokerProfile, test: &str) -> Option<Vec<(String, u16
 }
 
 /// An unregistered worker of `version` on the profile's brokers with `group`.
-pub async fn worker(
+pub(crate) async fn worker(
     profile: BrokerProfile,
     test: &str,
     version: KafkaVersion,
@@ -60,7 +60,7 @@ pub async fn worker(
 
 /// Creates `topic` with `partitions` (and `configs`) through the facade and waits until every
 /// partition has a leader.
-pub async fn topic(worker: &Worker, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
+pub(crate) async fn topic(worker: &Worker, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
     let response = create_topics(
         vec![TopicRequest {
             topic: topic.to_owned(),
@@ -113,7 +113,7 @@ pub async fn topic(worker: &Worker, topic: &str, partitions: i32, configs: &[(&s
     }
 }
 
-pub mod examples {
+pub(crate) mod examples {
     //! kayrock.md's examples, run on a profile.
 
     use std::time::{SystemTime, UNIX_EPOCH};
@@ -132,7 +132,7 @@ pub mod examples {
     // examples run at 3 on `zk` and at 4 (record batches) on `kraft`, where 3 is refused.
 
     /// "commit offsets using kafka storage" / "fetch an offset stored in kafka".
-    pub async fn offset_commit_and_fetch_v3(profile: BrokerProfile, test: &str) {
+    pub(crate) async fn offset_commit_and_fetch_v3(profile: BrokerProfile, test: &str) {
         let group = unique("kayrock-group");
         let Some(w) = worker(profile, test, KafkaVersion::Kayrock, &group).await else {
             return;
@@ -179,7 +179,7 @@ pub mod examples {
     }
 
     /// `KafkaEx.fetch(topic, partition, auto_commit: true, offset_commit_api_version: 3)`.
-    pub async fn fetch_auto_commit_v3(profile: BrokerProfile, test: &str, fetch_version: i16) {
+    pub(crate) async fn fetch_auto_commit_v3(profile: BrokerProfile, test: &str, fetch_version: i16) {
         let group = unique("kayrock-autocommit");
         let Some(w) = worker(profile, test, KafkaVersion::Kayrock, &group).await else {
             return;
@@ -258,7 +258,7 @@ pub mod examples {
     }
 
     /// "To publish a message with a timestamp" and fetch it back at api_version 3.
-    pub async fn produce_timestamp_v3(profile: BrokerProfile, test: &str, fetch_version: i16) {
+    pub(crate) async fn produce_timestamp_v3(profile: BrokerProfile, test: &str, fetch_version: i16) {
         let Some(w) = worker(profile, test, KafkaVersion::Kayrock, "kafka_ex").await else {
             return;
         };
@@ -306,7 +306,7 @@ pub mod examples {
     }
 
     /// A `LogAppendTime` topic: the broker's timestamps.
-    pub async fn log_append_time(profile: BrokerProfile, test: &str, fetch_version: i16) {
+    pub(crate) async fn log_append_time(profile: BrokerProfile, test: &str, fetch_version: i16) {
         let Some(w) = worker(profile, test, KafkaVersion::Kayrock, "kafka_ex").await else {
             return;
         };
