@@ -62,6 +62,7 @@ mod storage;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::time::Duration;
 
 use kafkaex_client::admin::{DescribeGroupsOptions, ListGroupsOptions};
 use kafkaex_client::offsets::TopicPartition;
@@ -470,9 +471,31 @@ async fn check_v0_storage(client: &Client) -> Result<(), MigrateError> {
     Ok(())
 }
 
-/// The partitions of `topics` (every non-internal topic with `None`), by topic, from one
-/// Metadata request that never creates a topic.
+/// How long a topic named in a migration may be unknown to the broker before it is an error:
+/// a broker that has just started answers `UNKNOWN_TOPIC_OR_PARTITION` until its metadata
+/// cache is filled.
+const UNKNOWN_TOPIC_WAIT: Duration = Duration::from_secs(10);
+
+/// The partitions of `topics` (every non-internal topic with `None`), by topic, from a
+/// Metadata request that never creates a topic; a named topic the broker does not know yet
+/// is asked again for up to [`UNKNOWN_TOPIC_WAIT`].
 async fn cluster_partitions(
+    client: &Client,
+    topics: Option<&[String]>,
+) -> Result<BTreeMap<String, Vec<i32>>, MigrateError> {
+    let give_up = tokio::time::Instant::now() + UNKNOWN_TOPIC_WAIT;
+    loop {
+        match cluster_partitions_once(client, topics).await {
+            Err(MigrateError::UnknownTopic { topic }) if tokio::time::Instant::now() < give_up => {
+                tracing::debug!(topic, "not in the metadata yet: asking again");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn cluster_partitions_once(
     client: &Client,
     topics: Option<&[String]>,
 ) -> Result<BTreeMap<String, Vec<i32>>, MigrateError> {
@@ -493,10 +516,7 @@ async fn cluster_partitions(
         if topics.is_none() && t.is_internal {
             continue;
         }
-        if t.error_code == ErrorCode::UnknownTopicOrPartition {
-            if topics.is_some() {
-                return Err(MigrateError::UnknownTopic { topic: name });
-            }
+        if t.error_code == ErrorCode::UnknownTopicOrPartition || t.partitions.is_empty() {
             continue;
         }
         let mut partitions: Vec<i32> = t.partitions.iter().map(|p| p.partition_index).collect();
