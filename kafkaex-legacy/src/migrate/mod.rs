@@ -872,3 +872,79 @@ async fn read_back(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(offset: i64, metadata: Option<&str>) -> StoredOffset {
+        StoredOffset::new(offset, metadata.map(str::to_owned))
+    }
+
+    #[test]
+    fn actions_follow_the_safety_rules() {
+        let m = Direction::Migrate;
+        let src = at(10, None);
+        assert_eq!(decide(m, None, Some(&src), false), Action::NothingToCopy);
+        assert_eq!(decide(m, Some(&src), None, false), Action::Copy);
+        assert_eq!(
+            decide(m, Some(&src), Some(&at(9, None)), false),
+            Action::Copy
+        );
+        assert_eq!(
+            decide(m, Some(&src), Some(&at(10, None)), false),
+            Action::Skip
+        );
+        // Kafka keeps metadata: the same offset with other metadata is copied.
+        assert_eq!(
+            decide(m, Some(&src), Some(&at(10, Some("x"))), false),
+            Action::Copy
+        );
+        assert_eq!(
+            decide(m, Some(&src), Some(&at(11, None)), false),
+            Action::RefuseNewer
+        );
+        assert_eq!(
+            decide(m, Some(&src), Some(&at(11, None)), true),
+            Action::Overwrite
+        );
+        // ZooKeeper keeps none: only the offsets are compared on a rollback.
+        let r = Direction::Rollback;
+        let with_meta = at(10, Some("m"));
+        assert_eq!(
+            decide(r, Some(&with_meta), Some(&at(10, None)), false),
+            Action::Skip
+        );
+        assert_eq!(
+            decide(r, Some(&with_meta), Some(&at(12, None)), false),
+            Action::RefuseNewer
+        );
+    }
+
+    #[test]
+    fn empty_metadata_is_none() {
+        assert_eq!(at(1, Some("")), at(1, None));
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        let bad = [
+            Migration::new::<String>(Direction::Migrate, []),
+            Migration::new(Direction::Migrate, [""]),
+            Migration::new(Direction::Migrate, ["g"]).topics::<String>([]),
+            Migration::new(Direction::Migrate, ["g"]).kafka_version(1),
+            Migration::new(Direction::Rollback, ["g"]).kafka_version(0),
+        ];
+        for m in bad {
+            assert!(
+                matches!(m.validate(), Err(MigrateError::InvalidArgument(_))),
+                "{m:?}"
+            );
+        }
+        assert!(Migration::new(Direction::Rollback, ["g"])
+            .kafka_version(1)
+            .validate()
+            .is_ok());
+        assert!(Migration::all_groups(Direction::Migrate).validate().is_ok());
+    }
+}
