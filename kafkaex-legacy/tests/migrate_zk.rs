@@ -471,6 +471,24 @@ async fn rollback_copies_kafka_offsets_back_to_zookeeper() {
     .unwrap();
     assert!(verify.is_success(), "{}", verify.to_table());
     assert_eq!(verify.summary.verified, 4);
+    // The group has Kafka-stored offsets, so the brokers list it: --all-groups finds it.
+    let all = cli(vec![
+        "offsets".into(),
+        "show".into(),
+        "--rollback".into(),
+        "--all-groups".into(),
+        "--bootstrap".into(),
+        brokers.bootstrap.join(","),
+        "--topic".into(),
+        a.clone(),
+        "--json".into(),
+    ])
+    .await;
+    assert_eq!(all.code, 0, "{all:?}");
+    let rows = json_rows(&all.json());
+    let ours: Vec<_> = rows.iter().filter(|((g, _, _), _)| *g == group).collect();
+    assert_eq!(ours.len(), 2, "{rows:?}");
+    assert!(ours.iter().all(|(_, r)| r["action"] == "skip"), "{ours:?}");
 }
 
 #[tokio::test]
