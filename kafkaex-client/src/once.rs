@@ -51,8 +51,8 @@ use kafkaex_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafkaex_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafkaex_protocol::messages::{FetchRequest, ProduceRequest};
 use kafkaex_protocol::records::{
-    Compression, DecodeOptions, LegacyMessage as Message, MessageSet, Record, RecordBatch, RecordHeader,
-    RecordHeaders,
+    Compression, DecodeOptions, LegacyMessage as Message, MessageSet, Record, RecordBatch,
+    RecordHeader, RecordHeaders,
 };
 use kafkaex_protocol::{ApiKey, ErrorCode, Uuid};
 
@@ -354,12 +354,20 @@ fn partition_code(err: &NetError, topic: &str, id: Uuid, partition: i32) -> Opti
     match err {
         NetError::Kafka {
             code,
-            scope: ErrorScope::Partition { topic: t, partition: p },
+            scope:
+                ErrorScope::Partition {
+                    topic: t,
+                    partition: p,
+                },
             ..
         } if t == topic && *p == partition => Some(*code),
         NetError::Kafka {
             code,
-            scope: ErrorScope::PartitionOfTopicId { topic_id, partition: p },
+            scope:
+                ErrorScope::PartitionOfTopicId {
+                    topic_id,
+                    partition: p,
+                },
             ..
         } if id != Uuid::ZERO && *topic_id == id && *p == partition => Some(*code),
         _ => None,
@@ -414,10 +422,7 @@ impl Client {
         };
         // A newest-version probe encodes a batch, which never fails for valid records; a
         // failure at the version actually chosen is what counts.
-        let result = self
-            .cluster()
-            .request_with_at(build, request.version)
-            .await;
+        let result = self.cluster().request_with_at(build, request.version).await;
         if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
             if result.is_err() || request.version != VersionChoice::Newest {
                 return Err(e);
@@ -426,17 +431,19 @@ impl Client {
         let response = match result {
             Ok(r) => r,
             Err(err) => {
-                return Err(match partition_code(&err, &request.topic, topic_id, request.partition) {
-                    Some(code) => Error::Broker {
-                        code,
-                        scope: ErrorScope::Partition {
-                            topic: request.topic.clone(),
-                            partition: request.partition,
+                return Err(
+                    match partition_code(&err, &request.topic, topic_id, request.partition) {
+                        Some(code) => Error::Broker {
+                            code,
+                            scope: ErrorScope::Partition {
+                                topic: request.topic.clone(),
+                                partition: request.partition,
+                            },
+                            message: None,
                         },
-                        message: None,
+                        None => request_error::<ProduceRequest>(err),
                     },
-                    None => request_error::<ProduceRequest>(err),
-                })
+                )
             }
         };
         if request.acks == 0 {
@@ -516,11 +523,7 @@ impl Client {
             }
             fetch
         };
-        let response = match self
-            .cluster()
-            .request_with_at(build, request.version)
-            .await
-        {
+        let response = match self.cluster().request_with_at(build, request.version).await {
             Ok(r) => r,
             Err(err) => {
                 return match partition_code(&err, &request.topic, topic_id, request.partition) {
@@ -544,9 +547,8 @@ impl Client {
         };
         let version = response.version;
         let broker = Some(response.broker.clone());
-        let topic_matches = |name: &str, id: Uuid| {
-            name == request.topic || (id != Uuid::ZERO && id == topic_id)
-        };
+        let topic_matches =
+            |name: &str, id: Uuid| name == request.topic || (id != Uuid::ZERO && id == topic_id);
         let p = response
             .body
             .responses
