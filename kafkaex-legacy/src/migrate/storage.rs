@@ -16,13 +16,6 @@ pub(crate) type Read = Result<Option<StoredOffset>, Error>;
 /// At most this many partitions per OffsetFetch / OffsetCommit.
 const CHUNK: usize = 500;
 
-/// A partition no topic has, asked beside a lone partition in a v0 OffsetFetch. A ZooKeeper
-/// broker answers `UNKNOWN_TOPIC_OR_PARTITION` for a partition without a ZooKeeper offset; as
-/// the only item of a request, the connection layer takes that (retriable) code for the whole
-/// request's and retries it until its deadline (30 s by default). With two items it is the
-/// partition's own answer.
-const PAD_PARTITION: i32 = -1;
-
 /// Whether `err` says the broker has no v0 offset storage: the version is not in its range
 /// (Kafka 4.x), or the broker answered `UNSUPPORTED_VERSION` to a v0 request (KRaft mode 3.x).
 pub(crate) fn no_v0_storage(
@@ -78,12 +71,10 @@ pub(crate) async fn read_zookeeper(
     let options = FetchOffsetsOptions::default().version(VersionChoice::Exact(0));
     let mut out = BTreeMap::new();
     for chunk in partitions.chunks(CHUNK) {
-        let mut ask = chunk.to_vec();
-        if let [only] = chunk {
-            ask.push(TopicPartition::new(only.topic.clone(), PAD_PARTITION));
-        }
+        // A partition without a ZooKeeper offset is answered UNKNOWN_TOPIC_OR_PARTITION, which
+        // the connection layer hands back as the partition's answer.
         let mut got = admin
-            .fetch_offsets(group, Some(&ask), &options)
+            .fetch_offsets(group, Some(chunk), &options)
             .await
             .map_err(|source| MigrateError::ReadGroup {
                 group: group.to_owned(),
