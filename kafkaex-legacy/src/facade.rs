@@ -257,7 +257,7 @@ impl Default for ProduceOptions {
 ///
 /// # Errors
 ///
-/// As [`produce`].
+/// As [`produce`](fn@crate::produce).
 pub async fn produce_message(
     topic: &str,
     partition: Option<i32>,
@@ -284,7 +284,7 @@ pub async fn produce_message(
 // ---------------------------------------------------------------------------------------------
 // fetch
 
-/// Options of [`fetch`] (`KafkaEx.fetch/3`), with KafkaEx's defaults.
+/// Options of [`fetch`](fn@crate::fetch) (`KafkaEx.fetch/3`), with KafkaEx's defaults.
 #[derive(Clone, Debug)]
 pub struct FetchOptions {
     /// `offset`: nil, the committed offset + 1 (the earliest without one).
@@ -355,7 +355,7 @@ pub async fn fetch(
 ///
 /// # Errors
 ///
-/// As [`fetch`].
+/// As [`fetch`](fn@crate::fetch).
 pub async fn fetch_request(
     request: fetch::Request,
     options: CallOptions,
@@ -537,7 +537,7 @@ pub(crate) async fn offset_commit_on(
 ///
 /// # Errors
 ///
-/// As [`offset_commit`].
+/// As [`offset_commit`](fn@crate::offset_commit).
 pub async fn offset_fetch(
     worker: impl Into<WorkerRef>,
     request: offset_fetch::Request,
@@ -615,7 +615,7 @@ pub enum OffsetTime {
 ///
 /// # Errors
 ///
-/// As [`offset`].
+/// As [`offset`](fn@crate::offset).
 pub async fn latest_offset(
     topic: &str,
     partition: i32,
@@ -628,7 +628,7 @@ pub async fn latest_offset(
 ///
 /// # Errors
 ///
-/// As [`offset`].
+/// As [`offset`](fn@crate::offset).
 pub async fn earliest_offset(
     topic: &str,
     partition: i32,
@@ -708,7 +708,7 @@ pub(crate) async fn offset_on(
 // ---------------------------------------------------------------------------------------------
 // metadata, coordinators, topics, versions
 
-/// Options of [`metadata`].
+/// Options of [`metadata`](fn@crate::metadata).
 #[derive(Clone, Debug, Default)]
 pub struct MetadataOptions {
     /// `worker_name`.

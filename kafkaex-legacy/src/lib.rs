@@ -1,7 +1,7 @@
 //! # kafkaex-legacy
 //!
 //! Elixir KafkaEx's legacy API on kafkaex-rs: the functions of `KafkaEx`
-//! ([`produce`], [`fetch`], [`offset_commit`], ...), its `KafkaEx.Protocol.*` request and
+//! ([`produce`](fn@crate::produce), [`fetch`](fn@crate::fetch), [`offset_commit`](fn@crate::offset_commit), ...), its `KafkaEx.Protocol.*` request and
 //! response structs ([`protocol`]) with their fields and defaults, its workers
 //! ([`create_worker`], named workers, the default worker `kafka_ex`), its configuration
 //! ([`Config`], `config :kafka_ex`), its error atoms ([`error_names`]) and partitioners. Each
@@ -33,7 +33,7 @@
 //!
 //! | | commits | resumes at |
 //! | --- | --- | --- |
-//! | [`fetch`] with `auto_commit`, [`stream()`] | the offset of the last message consumed | committed + 1 |
+//! | [`fetch`](fn@crate::fetch) with `auto_commit`, [`stream()`] | the offset of the last message consumed | committed + 1 |
 //! | GenConsumer / ConsumerGroup | the next offset to consume (Kafka's convention) | committed |
 //!
 //! Mixing them on one group skips one message, as it does in KafkaEx.

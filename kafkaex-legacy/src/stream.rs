@@ -1,6 +1,6 @@
 //! `KafkaEx.stream/3`: a partition's messages as a lazy sequence (an Elixir `Stream`), here a
 //! [`KafkaExStream`] whose [`messages`](KafkaExStream::messages) is a Rust
-//! [`Stream`](futures_core::Stream).
+//! [`Stream`].
 //!
 //! As in KafkaEx: each enumeration starts again from the stream's original offset; at the end
 //! of the log it waits for more (fetching again, each fetch waiting up to `wait_time` at the
@@ -109,7 +109,7 @@ impl std::fmt::Debug for KafkaExStream {
 ///
 /// # Errors
 ///
-/// As [`fetch`](crate::fetch) for the start offset; `Found::TopicNotFound` when the topic does
+/// As [`fetch`](fn@crate::fetch)(crate::fetch) for the start offset; `Found::TopicNotFound` when the topic does
 /// not exist.
 pub async fn stream(
     topic: &str,

@@ -179,7 +179,11 @@ pub(crate) mod examples {
     }
 
     /// `KafkaEx.fetch(topic, partition, auto_commit: true, offset_commit_api_version: 3)`.
-    pub(crate) async fn fetch_auto_commit_v3(profile: BrokerProfile, test: &str, fetch_version: i16) {
+    pub(crate) async fn fetch_auto_commit_v3(
+        profile: BrokerProfile,
+        test: &str,
+        fetch_version: i16,
+    ) {
         let group = unique("kayrock-autocommit");
         let Some(w) = worker(profile, test, KafkaVersion::Kayrock, &group).await else {
             return;
@@ -258,7 +262,11 @@ pub(crate) mod examples {
     }
 
     /// "To publish a message with a timestamp" and fetch it back at api_version 3.
-    pub(crate) async fn produce_timestamp_v3(profile: BrokerProfile, test: &str, fetch_version: i16) {
+    pub(crate) async fn produce_timestamp_v3(
+        profile: BrokerProfile,
+        test: &str,
+        fetch_version: i16,
+    ) {
         let Some(w) = worker(profile, test, KafkaVersion::Kayrock, "kafka_ex").await else {
             return;
         };
