@@ -183,3 +183,61 @@ pub(crate) fn net(api: ApiKey, err: NetError) -> Error {
         err,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafkaex_protocol::VersionRange;
+
+    fn unsupported(api: ApiKey, asked: i16) -> Error {
+        Error::from_client(kafkaex_client::Error::request(
+            kafkaex_client::RequestContext::api(api),
+            NetError::UnsupportedVersion {
+                api,
+                asked,
+                broker: Some(VersionRange { min: 2, max: 9 }),
+                ours: VersionRange { min: 0, max: 9 },
+                address: "b:9092".into(),
+            },
+        ))
+    }
+
+    #[test]
+    fn unsupported_versions_name_the_api_the_version_the_range_and_what_to_do() {
+        let e = unsupported(ApiKey::OffsetCommit, 0);
+        assert_eq!(e.unsupported_version(), Some((ApiKey::OffsetCommit, 0)));
+        let text = e.to_string();
+        assert!(text.contains("OffsetCommit v0"), "{text}");
+        assert!(text.contains("supports v2 to v9"), "{text}");
+        assert!(text.contains("ZooKeeper"), "{text}");
+        assert!(text.contains("kafkaex offsets migrate"), "{text}");
+        assert!(std::error::Error::source(&e).is_some());
+        let text = unsupported(ApiKey::Produce, 1).to_string();
+        assert!(
+            text.contains("Produce v1") && text.contains("api_version 3"),
+            "{text}"
+        );
+        let text = unsupported(ApiKey::JoinGroup, 0).to_string();
+        assert!(text.ends_with("(it supports v2 to v9)"), "{text}");
+    }
+
+    #[test]
+    fn kafka_codes_become_kayrock_atoms() {
+        let e = Error::from_client(kafkaex_client::Error::request(
+            kafkaex_client::RequestContext::api(ApiKey::Heartbeat),
+            NetError::from_broker(
+                ApiKey::Heartbeat,
+                kafkaex_protocol::ErrorCode::NotCoordinator,
+                None,
+                "b:1",
+                kafkaex_net::ErrorScope::Response,
+            ),
+        ));
+        assert!(
+            matches!(e, Error::Kafka { api: ApiKey::Heartbeat, atom } if atom == "not_coordinator"),
+            "{e:?}"
+        );
+        let other = Error::from_client(kafkaex_client::Error::Closed);
+        assert!(matches!(other, Error::Client(_)));
+    }
+}

@@ -772,3 +772,100 @@ pub mod api_versions {
         pub throttle_time_ms: i32,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults of LEGACY_API.md section 1.3, field by field.
+    #[test]
+    fn defaults_are_kafkaex_defaults() {
+        let c = offset_commit::Request::default();
+        assert_eq!(
+            (
+                c.metadata.as_str(),
+                c.api_version,
+                c.generation_id,
+                c.member_id.as_str(),
+                c.timestamp
+            ),
+            ("", 0, -1, "kafkaex", 0)
+        );
+        assert_eq!(c.consumer_group, None);
+        let f = offset_fetch::Request::default();
+        assert_eq!((f.consumer_group, f.api_version), (None, 0));
+        let p = produce::Request::default();
+        assert_eq!(
+            (
+                p.partition,
+                p.required_acks,
+                p.timeout,
+                p.compression,
+                p.api_version
+            ),
+            (None, 0, 0, produce::Compression::None, 0)
+        );
+        let m = produce::Message::default();
+        assert_eq!(
+            (m.key, m.value, m.headers, m.timestamp),
+            (None, None, None, None)
+        );
+        let r = fetch::Request::default();
+        assert_eq!(
+            (
+                r.offset,
+                r.auto_commit,
+                r.api_version,
+                r.offset_commit_api_version
+            ),
+            (None, None, 0, 0)
+        );
+        let fm = fetch::Message::default();
+        assert_eq!((fm.attributes, fm.crc, fm.timestamp), (0, None, None));
+        let o = offset::Request::default();
+        assert_eq!((o.replica_id, o.time, o.max_number_of_offsets), (-1, -1, 1));
+        let b = metadata::Broker::default();
+        assert_eq!((b.node_id, b.host.as_str(), b.port), (-1, "", 0));
+        let pm = metadata::PartitionMetadata::default();
+        assert_eq!((pm.error_code, pm.leader), (ErrorAtom::NO_ERROR, -1));
+        let cm = consumer_metadata::Response::default();
+        assert_eq!((cm.coordinator_id, cm.coordinator_port), (0, 0));
+        let j = join_group::Response::default();
+        assert_eq!(j.generation_id, 0);
+        assert!(!j.is_leader());
+        let t = create_topics::TopicRequest::default();
+        assert_eq!((t.num_partitions, t.replication_factor), (-1, -1));
+    }
+
+    #[test]
+    fn helpers() {
+        let r = offset_fetch::Response::default();
+        assert_eq!(r.last_offset(), 0);
+        assert_eq!(offset::extract_offset(&[]), None);
+        let m = metadata::Response {
+            brokers: vec![metadata::Broker {
+                node_id: 2,
+                host: "h".into(),
+                port: 9,
+                is_controller: None,
+            }],
+            topic_metadatas: vec![metadata::TopicMetadata {
+                topic: "t".into(),
+                partition_metadatas: vec![
+                    metadata::PartitionMetadata {
+                        partition_id: 1,
+                        leader: 2,
+                        ..Default::default()
+                    },
+                    metadata::PartitionMetadata::default(),
+                ],
+                ..Default::default()
+            }],
+            controller_id: None,
+        };
+        assert_eq!(m.partitions_for_topic("t"), vec![0, 1]);
+        assert_eq!(m.broker_for_topic("t", 1).map(|b| b.port), Some(9));
+        assert!(m.broker_for_topic("t", 0).is_none());
+        assert!(fetch::partition_messages(&[], "t", 0).is_empty());
+    }
+}
