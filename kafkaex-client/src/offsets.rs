@@ -173,9 +173,18 @@ pub struct CommitOptions {
     pub member: Option<GroupMember>,
     /// The OffsetCommit version.
     pub version: VersionChoice,
+    /// The commit timestamp of every partition, in ms (OffsetCommit v1 only, which has the
+    /// field: the broker expires the offset from it; `None`: -1, the broker's time).
+    pub commit_timestamp: Option<i64>,
 }
 
 impl CommitOptions {
+    /// With a commit timestamp (OffsetCommit v1).
+    pub fn commit_timestamp(mut self, ms: i64) -> Self {
+        self.commit_timestamp = Some(ms);
+        self
+    }
+
     /// Commits as `member`.
     pub fn member(mut self, member: GroupMember) -> Self {
         self.member = Some(member);
@@ -374,7 +383,8 @@ impl Admin {
                 .with_partition_index(tp.partition)
                 .with_committed_offset(commit.offset)
                 .with_committed_leader_epoch(commit.leader_epoch.unwrap_or(-1))
-                .with_committed_metadata(commit.metadata.clone());
+                .with_committed_metadata(commit.metadata.clone())
+                .with_commit_timestamp(options.commit_timestamp.unwrap_or(-1));
             match request_topics.last_mut() {
                 Some(t) if t.name == tp.topic => t.partitions.push(partition),
                 _ => request_topics.push(

@@ -118,9 +118,11 @@ fn require_topic(topic: &str) -> Result<()> {
     Ok(())
 }
 
-fn item_atom(err: &kafkaex_client::Error) -> Result<ErrorAtom> {
+/// The error of one item as the worker names it, or the error itself when it is not a Kafka
+/// code (an unsupported version, a connection failure).
+fn item_atom(worker: &Worker, err: &kafkaex_client::Error) -> Result<ErrorAtom> {
     match Error::from_client(err.clone()) {
-        Error::Kafka { atom, .. } => Ok(atom),
+        Error::Kafka { atom, .. } => Ok(worker.atom(atom.code())),
         other => Err(other),
     }
 }
@@ -215,7 +217,14 @@ pub(crate) async fn produce_on(worker: &Worker, request: &produce::Request) -> R
     match worker.client().produce_once(&once).await {
         Ok(None) => Ok(Produced::Ok),
         Ok(Some(p)) => Ok(Produced::Offset(p.base_offset)),
-        Err(e) => Err(Error::from_client(e)),
+        // `{:error, atom}`, named as the worker names errors.
+        Err(e) => Err(match Error::from_client(e) {
+            Error::Kafka { api, atom } => Error::Kafka {
+                api,
+                atom: worker.atom(atom.code()),
+            },
+            other => other,
+        }),
     }
 }
 
@@ -422,6 +431,10 @@ pub(crate) async fn fetch_on(
     let fetch_version = wire_version(worker, options.api_version)?;
     let commit_version = options.offset_commit_api_version;
     let offset_fetch_version = options.offset_fetch_api_version.unwrap_or(commit_version);
+    if options.auto_commit {
+        // Before fetching: a commit that cannot be made must not lose the messages fetched.
+        worker.group_for(None, "fetch with auto_commit")?;
+    }
     if !topic_exists(worker, topic).await? {
         return Ok(Found::TopicNotFound);
     }
@@ -504,6 +517,17 @@ pub(crate) async fn offset_commit_on(
             request.member_id.clone(),
         ));
     }
+    if version == 1 {
+        // v1 carries a commit timestamp: the request's when positive, else now (as KafkaEx).
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        options = options.commit_timestamp(if request.timestamp > 0 {
+            request.timestamp
+        } else {
+            now
+        });
+    }
     let results = worker
         .client()
         .admin()
@@ -518,8 +542,8 @@ pub(crate) async fn offset_commit_on(
         .await?;
     let error_code = match results.get(&tp) {
         Some(Ok(())) => ErrorAtom::NO_ERROR,
-        Some(Err(e)) => item_atom(e)?,
-        None => ErrorAtom::kayrock(ErrorCode::UnknownServerError.code()),
+        Some(Err(e)) => item_atom(worker, e)?,
+        None => worker.atom(ErrorCode::UnknownServerError.code()),
     };
     Ok(vec![offset_commit::Response {
         topic: request.topic.clone(),
@@ -589,7 +613,7 @@ pub(crate) async fn offset_fetch_on(
             partition: request.partition,
             offset: -1,
             metadata: String::new(),
-            error_code: item_atom(e)?,
+            error_code: item_atom(worker, e)?,
         },
     };
     Ok(Found::Found(vec![offset_fetch::Response {
@@ -689,9 +713,9 @@ pub(crate) async fn offset_on(
         .await?;
     let (error_code, offsets) = match results.get(&tp) {
         Some(Ok(o)) => (ErrorAtom::NO_ERROR, vec![o.offset]),
-        Some(Err(e)) => (item_atom(e)?, Vec::new()),
+        Some(Err(e)) => (item_atom(worker, e)?, Vec::new()),
         None => (
-            ErrorAtom::kayrock(ErrorCode::UnknownServerError.code()),
+            worker.atom(ErrorCode::UnknownServerError.code()),
             Vec::new(),
         ),
     };
@@ -801,13 +825,13 @@ pub async fn consumer_group_metadata(
                 coordinator_id: c.node_id,
                 coordinator_host: c.host.clone(),
                 coordinator_port: c.port,
-                error_code: ErrorAtom::kayrock(c.error_code.code()),
+                error_code: worker.atom(c.error_code.code()),
             },
             None => consumer_metadata::Response {
                 coordinator_id: body.node_id,
                 coordinator_host: body.host.clone(),
                 coordinator_port: body.port,
-                error_code: ErrorAtom::kayrock(body.error_code.code()),
+                error_code: worker.atom(body.error_code.code()),
             },
         })
     })
@@ -852,8 +876,8 @@ pub async fn create_topics(
         for name in names {
             let error_code = match results.get(&name) {
                 Some(Ok(_)) => ErrorAtom::NO_ERROR,
-                Some(Err(e)) => item_atom(e)?,
-                None => ErrorAtom::kayrock(ErrorCode::UnknownServerError.code()),
+                Some(Err(e)) => item_atom(&worker, e)?,
+                None => worker.atom(ErrorCode::UnknownServerError.code()),
             };
             topic_errors.push(create_topics::TopicError {
                 topic_name: name,
@@ -887,8 +911,8 @@ pub async fn delete_topics(
         for name in topics {
             let error_code = match results.get(&name) {
                 Some(Ok(())) => ErrorAtom::NO_ERROR,
-                Some(Err(e)) => item_atom(e)?,
-                None => ErrorAtom::kayrock(ErrorCode::UnknownServerError.code()),
+                Some(Err(e)) => item_atom(&worker, e)?,
+                None => worker.atom(ErrorCode::UnknownServerError.code()),
             };
             topic_errors.push(delete_topics::TopicError {
                 topic_name: name,
@@ -948,7 +972,7 @@ pub async fn describe_group(
             Some(Err(e)) => Err(Error::from_client(e.clone())),
             None => Err(Error::Kafka {
                 api: ApiKey::DescribeGroups,
-                atom: ErrorAtom::kayrock(ErrorCode::UnknownServerError.code()),
+                atom: worker.atom(ErrorCode::UnknownServerError.code()),
             }),
         }
     })
@@ -1000,7 +1024,7 @@ pub async fn join_group(
                 continue;
             }
             return Ok(join_group::Response {
-                error_code: ErrorAtom::kayrock(body.error_code.code()),
+                error_code: worker.atom(body.error_code.code()),
                 generation_id: body.generation_id,
                 leader_id: body.leader,
                 member_id: body.member_id,
@@ -1009,7 +1033,7 @@ pub async fn join_group(
         }
         Err(Error::Kafka {
             api: ApiKey::JoinGroup,
-            atom: ErrorAtom::kayrock(ErrorCode::MemberIdRequired.code()),
+            atom: worker.atom(ErrorCode::MemberIdRequired.code()),
         })
     })
     .await
@@ -1062,7 +1086,7 @@ pub async fn sync_group(
             )
         };
         Ok(sync_group::Response {
-            error_code: ErrorAtom::kayrock(body.error_code.code()),
+            error_code: worker.atom(body.error_code.code()),
             assignments,
         })
     })
@@ -1092,7 +1116,7 @@ pub async fn heartbeat(
             },
         };
         Ok(heartbeat::Response {
-            error_code: ErrorAtom::kayrock(error_code.code()),
+            error_code: worker.atom(error_code.code()),
         })
     })
     .await
@@ -1145,7 +1169,7 @@ pub async fn leave_group(
             },
         };
         Ok(leave_group::Response {
-            error_code: ErrorAtom::kayrock(error_code.code()),
+            error_code: worker.atom(error_code.code()),
         })
     })
     .await

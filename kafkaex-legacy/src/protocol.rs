@@ -255,7 +255,7 @@ pub mod fetch {
     /// `%Fetch.Message{}`.
     #[derive(Clone, Debug, Default, PartialEq, Eq)]
     pub struct Message {
-        /// Attributes: the codec of the message set or batch it came in (bits 0-2).
+        /// Attributes: 0 (the client's records do not keep their batch's codec bits).
         pub attributes: i8,
         /// Not kept (KafkaEx: the CRC of message-set messages, nil for record batches).
         pub crc: Option<u32>,

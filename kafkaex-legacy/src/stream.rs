@@ -121,6 +121,9 @@ pub async fn stream(
         Some(g) => Some(g.clone()),
         None => worker.consumer_group().name().map(str::to_owned),
     };
+    if options.auto_commit && group.is_none() {
+        return Err(Error::ConsumerGroupRequired("stream with auto_commit"));
+    }
     let offset = match options.offset {
         Some(o) => o,
         None => {

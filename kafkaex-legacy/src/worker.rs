@@ -18,6 +18,7 @@ use kafkaex_net::NetConfig;
 
 use crate::config::{Config, Sasl, SaslMechanism, SslOptions, Uri};
 use crate::error::{Error, Result};
+use crate::error_names::ErrorAtom;
 
 /// The name of the default worker (`:kafka_ex`).
 pub const DEFAULT_WORKER: &str = "kafka_ex";
@@ -358,6 +359,17 @@ impl Worker {
                 .name()
                 .map(str::to_owned)
                 .ok_or(Error::ConsumerGroupRequired(function)),
+        }
+    }
+
+    /// `code` as this worker names it: Kayrock's names under `kafka_version: "kayrock"` (as
+    /// KafkaEx's Kayrock client names every error but the fetch partition's), KafkaEx's legacy
+    /// names on the legacy servers.
+    pub fn atom(&self, code: i16) -> ErrorAtom {
+        if self.kafka_version().honours_api_version() {
+            ErrorAtom::kayrock(code)
+        } else {
+            ErrorAtom::legacy(code)
         }
     }
 

@@ -510,6 +510,32 @@ async fn workers() {
     .await
     .unwrap_err();
     assert!(matches!(err, Error::ConsumerGroupRequired(_)), "{err:?}");
+    // auto_commit without a group is refused before anything is fetched (and lost).
+    let err = fetch(
+        "t",
+        0,
+        FetchOptions {
+            worker_name: (&nw).into(),
+            offset: Some(0),
+            api_version: 4,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::ConsumerGroupRequired(_)), "{err:?}");
+    let err = stream(
+        "t",
+        0,
+        StreamOptions {
+            worker_name: (&nw).into(),
+            offset: Some(0),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::ConsumerGroupRequired(_)), "{err:?}");
     // The default worker, started by the application's start.
     let mut config = kafkaex_legacy::Config::default();
     config.brokers = Some(kafkaex_legacy::Brokers::List(uris.clone()));

@@ -332,3 +332,41 @@ async fn what_a_version_cannot_carry_is_a_typed_error() {
         Some(0)
     );
 }
+
+/// `{:error, atom}` from produce, named as each server names it: Kayrock's
+/// `message_too_large`, the legacy servers' `message_size_too_large` (code 10).
+#[tokio::test]
+async fn produce_errors_are_named_by_the_workers_table() {
+    let test = "produce_errors_are_named_by_the_workers_table";
+    let Some(kayrock) = worker(BrokerProfile::Zk, test, KafkaVersion::Kayrock, "kafka_ex").await
+    else {
+        return;
+    };
+    let Some(legacy) = worker(BrokerProfile::Zk, test, KafkaVersion::Default, "kafka_ex").await
+    else {
+        return;
+    };
+    let t = unique("too-large");
+    topic(&kayrock, &t, 1, &[("max.message.bytes", "200")]).await;
+    let request = || produce::Request {
+        topic: t.clone(),
+        partition: Some(0),
+        required_acks: 1,
+        messages: vec![produce::Message::value(vec![b'x'; 2000])],
+        api_version: 3,
+        ..Default::default()
+    };
+    for (w, name) in [
+        (&kayrock, "message_too_large"),
+        (&legacy, "message_size_too_large"),
+    ] {
+        let err = produce(request(), CallOptions::worker(w))
+            .await
+            .unwrap_err();
+        let Error::Kafka { atom, .. } = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(atom.code(), 10);
+        assert_eq!(atom, name);
+    }
+}
