@@ -52,6 +52,31 @@
 //! | `{:error, :atom}` | `Err(`[`Error::Kafka`]`)`, the atom in [`error_names::ErrorAtom`] |
 //!
 //! `kafkaex-legacy/examples/legacy_app.rs` is a program written against the facade.
+//!
+//! ## Where this differs from KafkaEx (its bugs, not copied)
+//!
+//! - **No broker answers** (KafkaEx's `first_available` returned its broker list as the
+//!   response data, "Couldn't parse: [%KafkaEx.New.Broker...]", kafkaex/kafka_ex#433): a typed
+//!   [`Error::Client`] with the connection error as its source.
+//! - **A partition with a transient error in the metadata** (`leader_not_available`, which made
+//!   KafkaEx's client crash on refresh, #594): kept, with its error, in [`metadata`]'s answer.
+//! - **An empty `fetch` with `auto_commit`** committed the high watermark in KafkaEx (the next
+//!   fetch then skipped a message): nothing is committed when nothing was fetched; and without a
+//!   consumer group the call fails before fetching rather than after (KafkaEx: MatchError).
+//! - **`stream`'s auto-commit** committed the last offset of the batch fetched, past what the
+//!   consumer took (#586): here the last message taken ([`stream`](stream::stream)).
+//! - **`consumer_group_metadata`** was not implemented by KafkaEx's Kayrock client
+//!   (FunctionClauseError); it works here.
+//! - **`metadata` with no topic** returned only the topics KafkaEx's client had loaded; here every
+//!   topic, as the legacy servers did.
+//! - **`offset/4` with a time** accepts any `SystemTime` or ms ([`OffsetTime`]; 0.15 raised on a
+//!   `:calendar.datetime()`).
+//! - **Group calls** (`join_group`, `sync_group`, `heartbeat`, `leave_group`) use the newest
+//!   versions both sides support (KafkaEx pinned v0), with KafkaEx's exact "assign" protocol
+//!   bytes, and JoinGroup's `MEMBER_ID_REQUIRED` step (v4+) done inside the call.
+//! - **Produce api_version 1-2** carry timestamps (message format 1); KafkaEx refused any
+//!   timestamp below 3. Version 0 still refuses one ([`Error::TimestampNotSupported`]).
+//! - **Request timeouts** are a typed [`Error::Timeout`] instead of a GenServer exit.
 
 pub mod config;
 pub mod consumer_group;
