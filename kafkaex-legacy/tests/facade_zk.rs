@@ -370,3 +370,85 @@ async fn produce_errors_are_named_by_the_workers_table() {
         assert_eq!(atom, name);
     }
 }
+
+/// KafkaEx's legacy servers: version 0 on the wire whatever the struct says (a fetch asked at
+/// v3 returns message format 0: no timestamps), Metadata v1 (v0 for 0.8 and 0.9: no
+/// controller).
+#[tokio::test]
+async fn the_legacy_servers_send_version_0() {
+    let test = "the_legacy_servers_send_version_0";
+    let Some(kayrock) = worker(BrokerProfile::Zk, test, KafkaVersion::Kayrock, "kafka_ex").await
+    else {
+        return;
+    };
+    let t = unique("legacy-wire");
+    topic(&kayrock, &t, 1, &[]).await;
+    let Produced::Offset(base) = produce(
+        produce::Request {
+            topic: t.clone(),
+            partition: Some(0),
+            required_acks: 1,
+            messages: vec![produce::Message {
+                value: Some("stamped".into()),
+                timestamp: Some(777),
+                ..Default::default()
+            }],
+            api_version: 3,
+            ..Default::default()
+        },
+        CallOptions::worker(&kayrock),
+    )
+    .await
+    .expect("produce") else {
+        panic!()
+    };
+    for (version, controller) in [(KafkaVersion::Default, true), (KafkaVersion::V0_9_0, false)] {
+        let Some(w) = worker(BrokerProfile::Zk, test, version.clone(), "kafka_ex").await else {
+            return;
+        };
+        let Found::Found(r) = fetch(
+            &t,
+            0,
+            FetchOptions {
+                worker_name: (&w).into(),
+                offset: Some(base),
+                auto_commit: false,
+                api_version: 3,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("fetch") else {
+            panic!()
+        };
+        let m = &r[0].partitions[0].message_set[0];
+        assert_eq!(m.value.as_deref(), Some(&b"stamped"[..]));
+        assert_eq!(m.timestamp, None, "{version:?}: fetched at v0, format 0");
+        let meta = kafkaex_legacy::metadata(kafkaex_legacy::MetadataOptions {
+            worker_name: (&w).into(),
+            topic: Some(t.clone()),
+            timeout: None,
+        })
+        .await
+        .expect("metadata");
+        assert_eq!(meta.controller_id.is_some(), controller, "{version:?}");
+        assert_eq!(meta.topic_metadatas[0].is_internal.is_some(), controller);
+    }
+    // The same fetch under kayrock is v3: format 1, with the timestamp.
+    let Found::Found(r) = fetch(
+        &t,
+        0,
+        FetchOptions {
+            worker_name: (&kayrock).into(),
+            offset: Some(base),
+            auto_commit: false,
+            api_version: 3,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("fetch") else {
+        panic!()
+    };
+    assert_eq!(r[0].partitions[0].message_set[0].timestamp, Some(777));
+}
