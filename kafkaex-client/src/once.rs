@@ -46,7 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use kafkaex_net::{BrokerRef, ErrorScope, NetError, VersionChoice};
+use kafkaex_net::{BrokerRef, ErrorScope, NetError, Route, VersionChoice};
 use kafkaex_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafkaex_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafkaex_protocol::messages::{FetchRequest, ProduceRequest};
@@ -390,44 +390,50 @@ impl Client {
                 "a Produce request needs at least one record".into(),
             ));
         }
-        if let VersionChoice::Exact(v) = request.version {
-            // Fail before sending what the version cannot carry.
-            encode_records(request, v)?;
-        }
         let topic_id = self
             .cluster()
             .with_metadata(|m| m.topic(&request.topic).map(|t| t.topic_id))
             .unwrap_or(Uuid::ZERO);
-        let timeout_ms = i32::try_from(request.timeout.as_millis()).unwrap_or(i32::MAX);
-        // The records' format depends on the version; encoding errors found at a negotiated
-        // version are kept and reported.
-        let failure: std::sync::Mutex<Option<Error>> = std::sync::Mutex::new(None);
-        let build = |version: i16| {
-            let records = match encode_records(request, version) {
-                Ok(b) => b,
-                Err(e) => {
-                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                    Bytes::new()
+        // The records' format depends on the version: learn it from the leader's versions
+        // first (a negotiated message set cannot carry headers: refused before sending).
+        // Without the topic's id, Produce stays at v12 (v13+ names topics by id).
+        let version = match request.version {
+            VersionChoice::Exact(v) => v,
+            VersionChoice::Newest => {
+                let conn = self
+                    .cluster()
+                    .broker_for(Route::Leader {
+                        topic: request.topic.clone(),
+                        partition: request.partition,
+                    })
+                    .await
+                    .map_err(request_error::<ProduceRequest>)?;
+                let newest = conn
+                    .versions()
+                    .choose_for::<ProduceRequest>(VersionChoice::Newest, conn.address())
+                    .map_err(request_error::<ProduceRequest>)?;
+                if topic_id == Uuid::ZERO {
+                    newest.min(12)
+                } else {
+                    newest
                 }
-            };
-            ProduceRequest::default()
-                .with_acks(request.acks)
-                .with_timeout_ms(timeout_ms)
-                .with_topic_data(vec![TopicProduceData::default()
-                    .with_name(request.topic.clone())
-                    .with_topic_id(topic_id)
-                    .with_partition_data(vec![PartitionProduceData::default()
-                        .with_index(request.partition)
-                        .with_records(Some(records))])])
-        };
-        // A newest-version probe encodes a batch, which never fails for valid records; a
-        // failure at the version actually chosen is what counts.
-        let result = self.cluster().request_with_at(build, request.version).await;
-        if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            if result.is_err() || request.version != VersionChoice::Newest {
-                return Err(e);
             }
-        }
+        };
+        let records = encode_records(request, version)?;
+        let timeout_ms = i32::try_from(request.timeout.as_millis()).unwrap_or(i32::MAX);
+        let produce = ProduceRequest::default()
+            .with_acks(request.acks)
+            .with_timeout_ms(timeout_ms)
+            .with_topic_data(vec![TopicProduceData::default()
+                .with_name(request.topic.clone())
+                .with_topic_id(topic_id)
+                .with_partition_data(vec![PartitionProduceData::default()
+                    .with_index(request.partition)
+                    .with_records(Some(records))])]);
+        let result = self
+            .cluster()
+            .request_at(&produce, VersionChoice::Exact(version))
+            .await;
         let response = match result {
             Ok(r) => r,
             Err(err) => {
