@@ -2,6 +2,8 @@
 //! without), unique names, topics, producing, a recording GenConsumer, polling.
 #![allow(dead_code)]
 
+pub(crate) mod scenarios;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
