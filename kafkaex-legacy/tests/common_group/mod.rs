@@ -2,6 +2,7 @@
 //! without), unique names, topics, producing, a recording GenConsumer, polling.
 #![allow(dead_code)]
 
+pub(crate) mod kafkaex_member;
 pub(crate) mod scenarios;
 
 use std::collections::{BTreeMap, BTreeSet};
