@@ -13,6 +13,8 @@ use common_group::{
 use kafkaex_legacy::consumer_group::{
     ApiVersions, ConsumerGroup, ConsumerGroupOptions, PartitionStatus,
 };
+use kafkaex_protocol::messages::leave_group_request::MemberIdentity;
+use kafkaex_protocol::messages::LeaveGroupRequest;
 use kafkaex_protocol::ApiKey;
 use kafkaex_testkit::provider::BrokerProfile;
 
@@ -179,4 +181,133 @@ async fn old_versions_on_kafka_4_are_the_typed_unsupported_version_error() {
         assert!(record.values().is_empty());
         cg.stop().await;
     }
+}
+
+#[tokio::test]
+async fn a_member_removed_by_the_coordinator_rejoins_and_resumes_at_the_commit() {
+    let Some(uris) = uris(
+        PROFILE,
+        "a_member_removed_by_the_coordinator_rejoins_and_resumes_at_the_commit",
+    )
+    .await
+    else {
+        return;
+    };
+    let w = worker(&uris, None).await;
+    let topic = unique("cg-kick");
+    let group = unique("cg-kick-g");
+    create_topic(&w, &topic, 2).await;
+    let record = Arc::new(Record {
+        sync: true,
+        ..Default::default()
+    });
+    let cg = ConsumerGroup::start_link::<Recorder>(
+        ("m".into(), Arc::clone(&record)),
+        group.as_str(),
+        [topic.as_str()],
+        options(&uris, 4),
+    )
+    .await
+    .expect("start_link");
+    poll("active", || async {
+        cg.active() && cg.assignments().len() == 2
+    })
+    .await;
+    for p in 0..2 {
+        produce(&w, &topic, p, &values(&format!("a{p}"), 3)).await;
+    }
+    poll("6 consumed", || async { record.values().len() == 6 }).await;
+    for p in 0..2 {
+        // (A set handled but not yet committed when the member is removed is consumed again:
+        // at least once.)
+        poll("3 committed", || async {
+            committed(&w, &group, &topic, p, 3).await.1 == 3
+        })
+        .await;
+    }
+    // The coordinator forgets the member (as after a session timeout): its next heartbeat
+    // gets unknown_member_id. KafkaEx rejoined with the stale id and crashed; this member
+    // drops its consumers and rejoins with a fresh id.
+    let old = cg.member_id();
+    // (Not the facade's leave_group, which sets member_id and members together, which no
+    // LeaveGroup version encodes.)
+    let left = w
+        .client()
+        .request(
+            &LeaveGroupRequest::default()
+                .with_group_id(group.clone())
+                .with_members(vec![MemberIdentity::default().with_member_id(old.clone())]),
+        )
+        .await
+        .expect("LeaveGroup")
+        .body;
+    let code = left
+        .members
+        .first()
+        .map_or(left.error_code, |m| m.error_code);
+    assert!(code.is_ok(), "{code:?}");
+    poll("rejoined with a new member id", || async {
+        let id = cg.member_id();
+        !id.is_empty() && id != old && cg.active() && cg.assignments().len() == 2
+    })
+    .await;
+    for p in 0..2 {
+        produce(&w, &topic, p, &values(&format!("b{p}"), 3)).await;
+    }
+    poll("12 consumed", || async { record.values().len() == 12 }).await;
+    for p in 0..2 {
+        assert_eq!(record.offsets(&topic, p), (0..6).collect::<Vec<_>>());
+    }
+    assert!(cg.failure().is_none());
+    cg.stop().await;
+}
+
+#[tokio::test]
+async fn commit_threshold_commits_without_waiting_for_the_interval() {
+    let Some(uris) = uris(
+        PROFILE,
+        "commit_threshold_commits_without_waiting_for_the_interval",
+    )
+    .await
+    else {
+        return;
+    };
+    let w = worker(&uris, None).await;
+    let topic = unique("cg-threshold");
+    let group = unique("cg-threshold-g");
+    create_topic(&w, &topic, 1).await;
+    let record = Arc::new(Record::default());
+    let cg = ConsumerGroup::start_link::<Recorder>(
+        ("m".into(), Arc::clone(&record)),
+        group.as_str(),
+        [topic.as_str()],
+        ConsumerGroupOptions {
+            commit_interval: Some(std::time::Duration::from_secs(3600)),
+            commit_threshold: Some(5),
+            ..options(&uris, 4)
+        },
+    )
+    .await
+    .expect("start_link");
+    poll("active", || async { cg.active() }).await;
+    produce(&w, &topic, 0, &values("a", 4)).await;
+    poll("4 consumed", || async { record.values().len() == 4 }).await;
+    // 4 < threshold and the interval is an hour: nothing committed yet.
+    assert_eq!(
+        committed(&w, &group, &topic, 0, 3).await,
+        ("no_error".into(), -1)
+    );
+    produce(&w, &topic, 0, &values("b", 1)).await;
+    poll("the threshold commits offset 5", || async {
+        committed(&w, &group, &topic, 0, 3).await == ("no_error".into(), 5)
+    })
+    .await;
+    produce(&w, &topic, 0, &values("c", 2)).await;
+    poll("7 consumed", || async { record.values().len() == 7 }).await;
+    // Stopping commits what was handled.
+    cg.stop().await;
+    assert_eq!(
+        committed(&w, &group, &topic, 0, 3).await,
+        ("no_error".into(), 7)
+    );
 }
