@@ -27,7 +27,7 @@ use std::sync::Arc;
 use bytes::{BufMut as _, Bytes, BytesMut};
 use kafkaex_protocol::primitives;
 
-use super::protocol::{group, Assignment, Subscription, NO_GENERATION};
+use super::protocol::{group, Assignment, Subscription, CONSUMER_PROTOCOL_VERSION, NO_GENERATION};
 use crate::{Error, Result};
 
 /// A topic and a partition.
@@ -106,6 +106,15 @@ pub trait Assignor: Send + Sync + fmt::Debug {
     ) -> Option<Bytes> {
         let _ = (topics, owned, generation);
         None
+    }
+
+    /// The version of the consumer protocol blobs written for this assignor: this member's
+    /// subscription in JoinGroup and, as leader, every member's assignment in SyncGroup.
+    /// [`CONSUMER_PROTOCOL_VERSION`] (3) by default; an assignor that must be read by members
+    /// knowing only an older version returns it (KafkaEx's `assign` writes and reads version
+    /// 0). Fields the version cannot carry (owned partitions, generation, rack) are left out.
+    fn consumer_protocol_version(&self) -> i16 {
+        CONSUMER_PROTOCOL_VERSION
     }
 
     /// Assigns the partitions of the subscribed topics among `members` (by member id), given the

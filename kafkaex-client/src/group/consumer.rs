@@ -153,6 +153,7 @@ pub struct GroupConsumerBuilder {
     consumer: ConsumerConfig,
     topics: Vec<String>,
     pattern: Option<regex::Regex>,
+    membership_only: bool,
 }
 
 impl GroupConsumerBuilder {
@@ -163,7 +164,20 @@ impl GroupConsumerBuilder {
             consumer: ConsumerConfig::default(),
             topics: Vec::new(),
             pattern: None,
+            membership_only: false,
         }
+    }
+
+    /// Membership only: the consumer joins, syncs, heartbeats and reports
+    /// [`GroupEvent::Assigned`] / [`GroupEvent::Revoking`] / [`GroupEvent::Lost`] as usual, but
+    /// looks up no committed offsets and fetches nothing: the caller reads and commits the
+    /// assigned partitions itself, at the versions and with the offset storage it chooses (as
+    /// KafkaEx's per-partition consumers do). [`GroupEvent::Assigned`] comes after every
+    /// successful SyncGroup, also with an empty list. The stream yields no records, and auto-commit,
+    /// [`GroupConsumer::commit`] and [`GroupConsumer::commit_marked`] have nothing to commit.
+    pub fn membership_only(mut self, only: bool) -> Self {
+        self.membership_only = only;
+        self
     }
 
     /// Subscribes to every topic whose whole name matches `pattern` (a regular expression, as
@@ -291,7 +305,9 @@ impl GroupConsumerBuilder {
             member: Mutex::new(Member {
                 member_id: String::new(),
                 generation: NO_GENERATION,
+                leader_id: String::new(),
             }),
+            membership_only: self.membership_only,
             closing: AtomicBool::new(false),
             close: Notify::new(),
             group_client: tokio::sync::OnceCell::new(),
@@ -365,6 +381,8 @@ enum Control {
 struct Member {
     member_id: String,
     generation: i32,
+    /// The leader of the generation in `generation` (empty before the first).
+    leader_id: String,
 }
 
 #[derive(Debug)]
@@ -376,6 +394,9 @@ struct GroupShared {
     topics: Mutex<Vec<String>>,
     pattern: Option<regex::Regex>,
     protocol: RebalanceProtocol,
+    /// Assigned partitions are neither looked up nor fetched (see
+    /// [`GroupConsumerBuilder::membership_only`]).
+    membership_only: bool,
     member: Mutex<Member>,
     closing: AtomicBool,
     close: Notify,
@@ -484,6 +505,18 @@ impl GroupConsumer {
         self.shared.member().generation
     }
 
+    /// The member id of the generation's leader (empty before the first generation).
+    pub fn leader_id(&self) -> String {
+        self.shared.member().leader_id.clone()
+    }
+
+    /// A handle on the membership, readable from other tasks.
+    pub fn membership(&self) -> Membership {
+        Membership {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
     /// The partitions this member owns now.
     pub fn assignment(&self) -> Vec<TopicPartition> {
         self.owned.iter().cloned().collect()
@@ -539,8 +572,10 @@ impl GroupConsumer {
         match control {
             Control::Assign(parts) => {
                 let tps: Vec<TopicPartition> = parts.iter().map(|(tp, _)| tp.clone()).collect();
-                if let Err(e) = self.consumer.assign(parts) {
-                    return Some(Err(e));
+                if !self.shared.membership_only {
+                    if let Err(e) = self.consumer.assign(parts) {
+                        return Some(Err(e));
+                    }
                 }
                 self.owned.extend(tps.iter().cloned());
                 Some(Ok(GroupEvent::Assigned(tps)))
@@ -696,6 +731,41 @@ impl GroupConsumer {
     }
 }
 
+/// A handle on a [`GroupConsumer`]'s membership ([`GroupConsumer::membership`]): cheap to
+/// clone, readable from any task while the consumer runs.
+#[derive(Clone, Debug)]
+pub struct Membership {
+    shared: Arc<GroupShared>,
+}
+
+impl Membership {
+    /// The group id.
+    pub fn group_id(&self) -> &str {
+        &self.shared.config.group_id
+    }
+
+    /// The member id (empty before the first join).
+    pub fn member_id(&self) -> String {
+        self.shared.member().member_id.clone()
+    }
+
+    /// The generation of the current assignment (-1 before the first).
+    pub fn generation_id(&self) -> i32 {
+        self.shared.member().generation
+    }
+
+    /// The member id of the current generation's leader (empty before the first).
+    pub fn leader_id(&self) -> String {
+        self.shared.member().leader_id.clone()
+    }
+
+    /// Whether this member leads the current generation.
+    pub fn is_leader(&self) -> bool {
+        let m = self.shared.member();
+        !m.leader_id.is_empty() && m.leader_id == m.member_id
+    }
+}
+
 /// Fatal join errors (the research's table).
 fn fatal(code: ErrorCode) -> bool {
     matches!(
@@ -776,7 +846,11 @@ async fn membership(shared: Arc<GroupShared>, tx: mpsc::UnboundedSender<Control>
                 continue;
             }
         };
-        shared.member().generation = joined.generation_id;
+        {
+            let mut m = shared.member();
+            m.generation = joined.generation_id;
+            m.leader_id = joined.response.leader.clone();
+        }
         let new: BTreeSet<TopicPartition> = assignment
             .topic_partitions()
             .into_iter()
@@ -790,8 +864,17 @@ async fn membership(shared: Arc<GroupShared>, tx: mpsc::UnboundedSender<Control>
             }
         }
         let added: Vec<TopicPartition> = new.difference(&owned).cloned().collect();
-        if !added.is_empty() {
-            let starts = match start_offsets(&shared, &added).await {
+        // Membership only: every generation's assignment is reported, even an empty one.
+        if !added.is_empty() || shared.membership_only {
+            let starts = if shared.membership_only {
+                Ok(added
+                    .iter()
+                    .map(|tp| (tp.clone(), StartOffset::Earliest))
+                    .collect())
+            } else {
+                start_offsets(&shared, &added).await
+            };
+            let starts = match starts {
                 Ok(s) => s,
                 Err(e) => {
                     let _ = tx.send(Control::Failed(e));
@@ -870,24 +953,13 @@ async fn join(shared: &GroupShared, owned: &BTreeSet<TopicPartition>) -> Result<
             let m = shared.member();
             (m.member_id.clone(), m.generation)
         };
-        let mut protocols = Vec::new();
-        for a in &config.assignors {
-            let mut sub = Subscription::new(topics.iter().cloned());
-            sub.user_data = a.user_data(&topics, &owned_list, generation);
-            if shared.protocol == RebalanceProtocol::Cooperative || !owned_list.is_empty() {
-                let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
-                for (t, p) in &owned_list {
-                    by_topic.entry(t.clone()).or_default().push(*p);
-                }
-                sub.owned_partitions = by_topic.into_iter().collect();
-            }
-            sub.generation_id = generation;
-            protocols.push(
-                JoinGroupRequestProtocol::default()
-                    .with_name(a.name().to_owned())
-                    .with_metadata(sub.encode()?),
-            );
-        }
+        let protocols = join_protocols(
+            &config.assignors,
+            shared.protocol,
+            &topics,
+            &owned_list,
+            generation,
+        )?;
         let request = JoinGroupRequest::default()
             .with_group_id(config.group_id.clone())
             .with_session_timeout_ms(millis(config.session_timeout))
@@ -911,6 +983,53 @@ async fn join(shared: &GroupShared, owned: &BTreeSet<TopicPartition>) -> Result<
             response,
         });
     }
+}
+
+/// The protocols of a JoinGroup: one per assignor, in order, each with this member's
+/// subscription at the assignor's consumer protocol version.
+fn join_protocols(
+    assignors: &[Arc<dyn Assignor>],
+    protocol: RebalanceProtocol,
+    topics: &[String],
+    owned: &[(String, i32)],
+    generation: i32,
+) -> Result<Vec<JoinGroupRequestProtocol>> {
+    let mut protocols = Vec::new();
+    for a in assignors {
+        let mut sub = Subscription::new(topics.iter().cloned());
+        sub.user_data = a.user_data(topics, owned, generation);
+        if protocol == RebalanceProtocol::Cooperative || !owned.is_empty() {
+            let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+            for (t, p) in owned {
+                by_topic.entry(t.clone()).or_default().push(*p);
+            }
+            sub.owned_partitions = by_topic.into_iter().collect();
+        }
+        sub.generation_id = generation;
+        protocols.push(
+            JoinGroupRequestProtocol::default()
+                .with_name(a.name().to_owned())
+                .with_metadata(sub.encode_version(a.consumer_protocol_version())?),
+        );
+    }
+    Ok(protocols)
+}
+
+/// The leader's SyncGroup assignments: the plan's, at the assignor's consumer protocol version.
+fn sync_assignments(
+    assignor: &dyn Assignor,
+    plan: BTreeMap<String, Assignment>,
+) -> Result<Vec<SyncGroupRequestAssignment>> {
+    let version = assignor.consumer_protocol_version();
+    let mut out = Vec::new();
+    for (member_id, assignment) in plan {
+        out.push(
+            SyncGroupRequestAssignment::default()
+                .with_member_id(member_id)
+                .with_assignment(assignment.encode_version(version)?),
+        );
+    }
+    Ok(out)
 }
 
 async fn sync(shared: &GroupShared, joined: &Joined) -> Result<Assignment> {
@@ -975,15 +1094,7 @@ async fn leader_assign(
         .filter(|(_, n)| *n > 0)
         .collect();
     let plan = assignor.assign(&counts, &members)?;
-    let mut out = Vec::new();
-    for (member_id, assignment) in plan {
-        out.push(
-            SyncGroupRequestAssignment::default()
-                .with_member_id(member_id)
-                .with_assignment(assignment.encode()?),
-        );
-    }
-    Ok(out)
+    sync_assignments(assignor.as_ref(), plan)
 }
 
 /// Where newly assigned partitions start: the group's committed offset, else the reset policy.
@@ -1106,5 +1217,82 @@ async fn leave(shared: &GroupShared) {
         .await;
     if let Err(e) = result {
         tracing::debug!(error = %e, "LeaveGroup failed (the session timeout will end the membership)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::group::assignor::RangeAssignor;
+
+    /// An assignor speaking consumer protocol version 0 with empty (not null) user data, as
+    /// KafkaEx's `assign`.
+    #[derive(Debug)]
+    struct V0;
+
+    impl Assignor for V0 {
+        fn name(&self) -> &str {
+            "assign"
+        }
+        fn consumer_protocol_version(&self) -> i16 {
+            0
+        }
+        fn user_data(&self, _: &[String], _: &[(String, i32)], _: i32) -> Option<Bytes> {
+            Some(Bytes::new())
+        }
+        fn assign(
+            &self,
+            _: &BTreeMap<String, i32>,
+            members: &BTreeMap<String, MemberSubscription>,
+        ) -> Result<BTreeMap<String, Assignment>> {
+            Ok(members
+                .keys()
+                .map(|m| (m.clone(), Assignment::default()))
+                .collect())
+        }
+    }
+
+    #[test]
+    fn the_subscription_is_written_at_the_assignors_version() {
+        let assignors: Vec<Arc<dyn Assignor>> = vec![Arc::new(V0), Arc::new(RangeAssignor)];
+        let owned = [("t".to_owned(), 1)];
+        let protocols = join_protocols(
+            &assignors,
+            RebalanceProtocol::Eager,
+            &["t".to_owned()],
+            &owned,
+            4,
+        )
+        .unwrap();
+        // version 0, [topics] = ["t"], user_data = 0 bytes: owned partitions and generation
+        // are not in version 0.
+        assert_eq!(protocols[0].name, "assign");
+        assert_eq!(
+            &protocols[0].metadata[..],
+            &[0, 0, 0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 0][..]
+        );
+        // The default stays version 3, with what v3 carries.
+        assert_eq!(&protocols[1].metadata[..2], &[0, 3][..]);
+        let sub = Subscription::decode(&protocols[1].metadata).unwrap();
+        assert_eq!(sub.owned(), owned.to_vec());
+        assert_eq!(sub.generation_id, 4);
+    }
+
+    #[test]
+    fn the_leaders_assignments_are_written_at_the_assignors_version() {
+        let mut a = Assignment::from_topic_partitions([("t".to_owned(), 0), ("t".to_owned(), 2)]);
+        a.user_data = Some(Bytes::new());
+        let plan: BTreeMap<String, Assignment> = [("m".to_owned(), a.clone())].into();
+        let out = sync_assignments(&V0, plan.clone()).unwrap();
+        // version 0, [(topic "t", [0, 2])], user_data = 0 bytes.
+        assert_eq!(
+            &out[0].assignment[..],
+            &[0, 0, 0, 0, 0, 1, 0, 1, b't', 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0][..]
+        );
+        assert_eq!(Assignment::decode(&out[0].assignment).unwrap(), a);
+        let out = sync_assignments(&RangeAssignor, plan).unwrap();
+        assert_eq!(&out[0].assignment[..2], &[0, 3][..]);
     }
 }

@@ -15,4 +15,6 @@ pub mod assignor;
 pub mod consumer;
 pub mod protocol;
 
-pub use consumer::{GroupConfig, GroupConsumer, GroupConsumerBuilder, GroupEvent, Revoking};
+pub use consumer::{
+    GroupConfig, GroupConsumer, GroupConsumerBuilder, GroupEvent, Membership, Revoking,
+};
