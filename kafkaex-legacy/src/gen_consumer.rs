@@ -80,9 +80,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use kafkaex_net::{Route, VersionChoice};
-use kafkaex_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use kafkaex_protocol::messages::OffsetFetchRequest;
 use kafkaex_protocol::ApiKey;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -91,8 +88,7 @@ use tokio::time::Instant;
 use crate::config::AutoOffsetReset;
 use crate::error::Error;
 use crate::facade::{
-    fetch_on, offset_commit_on, offset_fetch_on, offset_on, wire_version, FetchOptions, Found,
-    OffsetTime,
+    fetch_on, offset_commit_on, offset_fetch_on, offset_on, FetchOptions, Found, OffsetTime,
 };
 use crate::protocol::{fetch, offset, offset_commit, offset_fetch};
 use crate::worker::Worker;
@@ -481,13 +477,7 @@ impl Ctx {
             partition: self.partition,
             api_version: self.settings.offset_fetch_version,
         };
-        let version = wire_version(&self.worker, self.settings.offset_fetch_version)
-            .map_err(ConsumerFailure::Kafka)?;
-        let committed = if version == 0 {
-            self.zookeeper_offset().await?
-        } else {
-            self.kafka_offset(&request).await?
-        };
+        let committed = self.committed_offset(&request).await?;
         if committed >= 0 {
             return Ok(committed);
         }
@@ -498,46 +488,12 @@ impl Ctx {
         self.list_offset(time).await
     }
 
-    /// The offset committed in ZooKeeper storage (OffsetFetch v0), -1 for none: one request,
-    /// its `unknown_topic_or_partition` read as "nothing committed" (the facade's
-    /// `offset_fetch` goes through the cluster's retries, which take that code for a
-    /// retriable one and retry it until the request timeout).
-    async fn zookeeper_offset(&self) -> Result<i64, ConsumerFailure> {
-        let request = OffsetFetchRequest::default()
-            .with_group_id(self.settings.group.clone())
-            .with_topics(Some(vec![OffsetFetchRequestTopic::default()
-                .with_name(self.topic.clone())
-                .with_partition_indexes(vec![self.partition])]));
-        let response = self
-            .worker
-            .client()
-            .send(
-                Route::GroupCoordinator(self.settings.group.clone()),
-                &request,
-                VersionChoice::Exact(0),
-            )
-            .await
-            .map_err(|e| ConsumerFailure::Kafka(Error::from_client(e)))?;
-        let p = response
-            .body
-            .topics
-            .iter()
-            .filter(|t| t.name == self.topic)
-            .flat_map(|t| &t.partitions)
-            .find(|p| p.partition_index == self.partition);
-        match p {
-            None => Ok(-1),
-            Some(p) if p.error_code.is_ok() => Ok(p.committed_offset),
-            Some(p) if p.error_code.code() == UNKNOWN_TOPIC_OR_PARTITION => Ok(-1),
-            Some(p) => Err(ConsumerFailure::Kafka(Error::Kafka {
-                api: ApiKey::OffsetFetch,
-                atom: crate::ErrorAtom::kayrock(p.error_code.code()),
-            })),
-        }
-    }
-
-    /// The offset committed in Kafka storage (OffsetFetch v1+, the facade's), -1 for none.
-    async fn kafka_offset(&self, request: &offset_fetch::Request) -> Result<i64, ConsumerFailure> {
+    /// The committed offset (the facade's OffsetFetch at `api_versions.offset_fetch`: v0
+    /// ZooKeeper storage, v1+ Kafka storage), -1 for none.
+    async fn committed_offset(
+        &self,
+        request: &offset_fetch::Request,
+    ) -> Result<i64, ConsumerFailure> {
         let fetched = offset_fetch_on(&self.worker, request)
             .await
             .map_err(ConsumerFailure::Kafka)?;

@@ -47,11 +47,13 @@
 //! | `KafkaEx.fetch("t", 0, offset: 0, worker_name: :w)` | `fetch("t", 0, FetchOptions { offset: Some(0), worker_name: "w".into(), ..Default::default() }).await?` |
 //! | `KafkaEx.offset_commit(:w, %OffsetCommit.Request{...})` | `offset_commit("w", offset_commit::Request { .. }).await?` |
 //! | `KafkaEx.latest_offset("t", 0, :w)` | `latest_offset("t", 0, "w").await?` |
+//! | `KafkaEx.ConsumerGroup.start_link(MyConsumer, "g", ["t"], api_versions: %{fetch: 3, offset_fetch: 3, offset_commit: 3})` | `consumer_group::ConsumerGroup::start_link::<MyConsumer>((), "g", ["t"], ConsumerGroupOptions { api_versions, ..Default::default() }).await?` |
 //! | `:topic_not_found` | [`Found::TopicNotFound`] |
 //! | `{:ok, offset}` / `:ok` | [`Produced::Offset`] / [`Produced::Ok`] |
 //! | `{:error, :atom}` | `Err(`[`Error::Kafka`]`)`, the atom in [`error_names::ErrorAtom`] |
 //!
-//! `kafkaex-legacy/examples/legacy_app.rs` is a program written against the facade.
+//! `kafkaex-legacy/examples/legacy_app.rs` is a program written against the facade,
+//! `kafkaex-legacy/examples/consumer_group.rs` a ConsumerGroup with a GenConsumer.
 //!
 //! ## Where this differs from KafkaEx (its bugs, not copied)
 //!
@@ -94,6 +96,7 @@ pub mod worker;
 use std::sync::Arc;
 
 pub use config::{AutoOffsetReset, Brokers, Config, Sasl, SaslMechanism, SslOptions};
+pub use consumer_group::{ApiVersions, ConsumerGroupOptions, PartitionAssignmentCallback};
 pub use error::{Error, Result};
 pub use error_names::ErrorAtom;
 pub use facade::{
@@ -103,6 +106,7 @@ pub use facade::{
     sync_group, CallOptions, FetchOptions, Found, MetadataOptions, OffsetTime, ProduceOptions,
     Produced, ASSIGN_PROTOCOL,
 };
+pub use gen_consumer::{CommitMode, GenConsumer, PartitionConsumer};
 pub use partitioner::Partitioner;
 pub use stream::{stream, KafkaExStream, StreamOptions};
 pub use worker::{
