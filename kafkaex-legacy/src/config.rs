@@ -11,7 +11,7 @@
 //! | `kafka_version` | `kafka_version` | `KAFKA_EX_KAFKA_VERSION` | `Default` (KafkaEx's `Server0P10AndLater`); `"kayrock"` for the new client's behaviour |
 //! | `sync_timeout` | `sync_timeout` | `KAFKA_EX_SYNC_TIMEOUT` (ms) | 1000 ms per request (calls wait at least 5 s) |
 //! | `use_ssl` | `use_ssl` | `KAFKA_EX_USE_SSL` | false |
-//! | `ssl_options` | `ssl_options` | `KAFKA_EX_SSL_CACERTFILE`, `_CERTFILE`, `_KEYFILE`, `KAFKA_EX_SSL_VERIFY` (`verify_none`/`verify_peer`) | none |
+//! | `ssl_options` | `ssl_options` | `KAFKA_EX_SSL_CACERTFILE`, `_CERTFILE`, `_KEYFILE`, `_SERVER_NAME`, `KAFKA_EX_SSL_VERIFY` (`verify_none`/`verify_peer`) | none |
 //! | `sasl` | `sasl` | `KAFKA_EX_SASL_MECHANISM` (`plain`, `scram`), `KAFKA_EX_SASL_USERNAME`, `KAFKA_EX_SASL_PASSWORD`, `KAFKA_EX_SASL_ALGO` (`sha256`, `sha512`) | none |
 //! | `commit_interval` / `commit_threshold` | same | `KAFKA_EX_COMMIT_INTERVAL` (ms) / `KAFKA_EX_COMMIT_THRESHOLD` | 5000 ms / 100 |
 //! | `auto_offset_reset` | same | `KAFKA_EX_AUTO_OFFSET_RESET` (`none`, `earliest`, `latest`) | `none` |
@@ -98,7 +98,8 @@ pub fn parse_csv(s: &str) -> Result<Vec<Uri>> {
         .collect()
 }
 
-/// `ssl_options`: Erlang's `cacertfile`, `certfile`, `keyfile`, `verify`.
+/// `ssl_options`: Erlang's `cacertfile`, `certfile`, `keyfile`, `verify`,
+/// `server_name_indication`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SslOptions {
     /// CA certificates (PEM file); the system's web roots without.
@@ -109,6 +110,9 @@ pub struct SslOptions {
     pub keyfile: Option<String>,
     /// `verify: :verify_none` accepts any certificate (tests only).
     pub verify_none: bool,
+    /// `server_name_indication`: the name the certificate is checked against (default: the
+    /// host connected to).
+    pub server_name_indication: Option<String>,
 }
 
 /// The SASL mechanism of [`Sasl`].
@@ -297,6 +301,7 @@ impl Config {
                 "SSL_CACERTFILE" => c.ssl_options.cacertfile = Some(v.to_owned()),
                 "SSL_CERTFILE" => c.ssl_options.certfile = Some(v.to_owned()),
                 "SSL_KEYFILE" => c.ssl_options.keyfile = Some(v.to_owned()),
+                "SSL_SERVER_NAME" => c.ssl_options.server_name_indication = Some(v.to_owned()),
                 "SSL_VERIFY" => {
                     c.ssl_options.verify_none = match v {
                         "verify_none" => true,

@@ -254,6 +254,9 @@ pub(crate) fn client_config(o: &ResolvedWorkerOptions) -> ClientConfig {
         if let Some(ca) = &o.ssl_options.cacertfile {
             tls = tls.with_ca_pem_file(ca.clone());
         }
+        if let Some(name) = &o.ssl_options.server_name_indication {
+            tls = tls.with_server_name(name.clone());
+        }
         if let (Some(cert), Some(key)) = (&o.ssl_options.certfile, &o.ssl_options.keyfile) {
             tls = tls.with_client_identity_pem_files(cert.clone(), key.clone());
         }

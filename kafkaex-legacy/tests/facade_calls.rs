@@ -27,20 +27,7 @@ const PROFILE: BrokerProfile = BrokerProfile::Kraft;
 
 async fn produce_values(w: &kafkaex_legacy::Worker, t: &str, partition: i32, values: &[&str]) {
     for v in values {
-        let r = produce_message(
-            t,
-            Some(partition),
-            v.to_string(),
-            ProduceOptions {
-                worker_name: w.into(),
-                required_acks: 1,
-                api_version: 3,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("produce");
-        assert!(matches!(r, Produced::Offset(_)));
+        common::produce_v3(w, t, partition, v).await;
     }
 }
 

@@ -58,6 +58,27 @@ pub(crate) async fn worker(
     )
 }
 
+/// Produces `value` to `topic`-`partition` at api_version 3 with acks 1; its offset.
+pub(crate) async fn produce_v3(worker: &Worker, topic: &str, partition: i32, value: &str) -> i64 {
+    let produced = kafkaex_legacy::produce_message(
+        topic,
+        Some(partition),
+        value.to_owned(),
+        kafkaex_legacy::ProduceOptions {
+            worker_name: worker.into(),
+            required_acks: 1,
+            api_version: 3,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("produce");
+    match produced {
+        kafkaex_legacy::Produced::Offset(o) => o,
+        other => panic!("acks 1 answers with an offset: {other:?}"),
+    }
+}
+
 /// Creates `topic` with `partitions` (and `configs`) through the facade and waits until every
 /// partition has a leader.
 pub(crate) async fn topic(worker: &Worker, topic: &str, partitions: i32, configs: &[(&str, &str)]) {
