@@ -271,7 +271,10 @@ async fn list_offsets_of_each_kind_match_kafka_get_offsets() {
         return;
     };
     let topic = unique("list-offsets");
-    create_topic(&client, &topic, 2, 1, &[]).await;
+    // The records' 2023 timestamps are older than the broker's one-hour retention: without
+    // retention.ms=-1, a retention check during the test deletes them (the log start moves to 5
+    // and the lookups by timestamp find nothing).
+    create_topic(&client, &topic, 2, 1, &[("retention.ms", "-1")]).await;
     // Partition 0: five records whose largest timestamp is at offset 2; partition 1: none.
     let base = 1_700_000_000_000i64;
     let stamps = [base + 100, base + 500, base + 900, base + 300, base + 200];
