@@ -137,6 +137,30 @@ async fn topic_exists(worker: &Worker, topic: &str) -> Result<bool> {
     Ok(m.topic(topic).is_some())
 }
 
+/// Whether the cluster has `topic`, never creating it (KafkaEx's fetch looks the partition's
+/// leader up with auto-creation disabled, whatever the worker's setting).
+async fn topic_exists_no_create(worker: &Worker, topic: &str) -> Result<bool> {
+    if worker.client().metadata().topic(topic).is_some() {
+        return Ok(true);
+    }
+    let request = MetadataRequest::default()
+        .with_topics(Some(vec![
+            MetadataRequestTopic::default().with_name(Some(topic.to_owned()))
+        ]))
+        .with_allow_auto_topic_creation(false);
+    let response = worker.client().request(&request).await?;
+    let exists = response
+        .body
+        .topics
+        .iter()
+        .any(|t| t.name.as_deref() == Some(topic) && t.error_code.is_ok());
+    if exists {
+        // Load it into the client's metadata for the fetch's routing.
+        worker.client().refresh_metadata(&[topic]).await?;
+    }
+    Ok(exists)
+}
+
 // ---------------------------------------------------------------------------------------------
 // produce
 
@@ -335,7 +359,9 @@ impl Default for FetchOptions {
     }
 }
 
-/// `KafkaEx.fetch/3`: one Fetch of `topic`-`partition`.
+/// `KafkaEx.fetch/3`: one Fetch of `topic`-`partition`. A topic that does not exist is
+/// [`Found::TopicNotFound`] and is never created, whatever the worker's
+/// `allow_auto_topic_creation` (as KafkaEx's fetch).
 ///
 /// Without `offset`, it starts at the group's committed offset + 1 (fetch/stream's convention:
 /// the committed offset is the last one consumed), read with `offset_fetch_api_version`, or at
@@ -435,7 +461,7 @@ pub(crate) async fn fetch_on(
         // Before fetching: a commit that cannot be made must not lose the messages fetched.
         worker.group_for(None, "fetch with auto_commit")?;
     }
-    if !topic_exists(worker, topic).await? {
+    if !topic_exists_no_create(worker, topic).await? {
         return Ok(Found::TopicNotFound);
     }
     let offset = match options.offset {

@@ -112,6 +112,43 @@ async fn metadata_versions_topics_and_coordinators() {
         .expect("offset_fetch"),
         Found::TopicNotFound
     );
+    // KafkaEx's fetch never creates the topic, even on a worker that allows auto-creation
+    // (the broker here creates topics on Metadata requests that allow it).
+    let Some(creating) = common::uris(PROFILE, test).await else {
+        return;
+    };
+    let creating = kafkaex_legacy::start_link_worker(
+        WorkerName::NoName,
+        WorkerOptions::default()
+            .uris(creating)
+            .server_impl(KafkaVersion::Kayrock),
+    )
+    .await
+    .expect("worker");
+    let never = unique("calls-never-created");
+    assert_eq!(
+        fetch(
+            &never,
+            0,
+            FetchOptions {
+                worker_name: (&creating).into(),
+                offset: Some(0),
+                auto_commit: false,
+                api_version: 4,
+                ..Default::default()
+            }
+        )
+        .await
+        .expect("fetch"),
+        Found::TopicNotFound
+    );
+    let after = metadata(MetadataOptions {
+        worker_name: (&w).into(),
+        ..Default::default()
+    })
+    .await
+    .expect("metadata");
+    assert!(!after.topic_metadatas.iter().any(|m| m.topic == never));
     // ApiVersions: sorted by key, with Fetch's range.
     let versions = api_versions(CallOptions::worker(&w))
         .await
