@@ -86,7 +86,12 @@ pub(crate) fn kafkaex_round_robin(
 
 /// The emulated Elixir member.
 pub(crate) struct KafkaExMember {
-    w: Worker,
+    /// Its own client, whose requests may wait as long as KafkaEx's JoinGroup/SyncGroup calls
+    /// (session timeout + padding): the broker holds them until the group has rebalanced, and
+    /// the escape hatch used for exact v0 requests does not stretch the request timeout. Sent
+    /// with the cluster's retries of routing errors (a coordinator not available yet on a
+    /// fresh broker); error codes in the body are the test's to read.
+    client: kafkaex_client::Client,
     pub(crate) group: String,
     pub(crate) topics: Vec<String>,
     pub(crate) member_id: String,
@@ -115,8 +120,13 @@ impl KafkaExMember {
             oldest(ApiKey::Heartbeat),
             oldest(ApiKey::LeaveGroup),
         );
+        let mut config = w.client().config().clone();
+        config.net.request_timeout = std::time::Duration::from_secs(40);
+        let client = kafkaex_client::Client::connect(config)
+            .await
+            .expect("the member's client");
         Self {
-            w,
+            client,
             group: group.to_owned(),
             topics: topics.to_vec(),
             member_id: String::new(),
@@ -151,12 +161,24 @@ impl KafkaExMember {
                     .with_name("assign".into())
                     .with_metadata(subscription_bytes(&self.topics))]);
             let r = self
-                .w
-                .client()
-                .send(
+                .client
+                .cluster()
+                .send_with_retry(
                     self.route(),
                     &request,
                     VersionChoice::Exact(self.versions.0),
+                    // A coordinator still loading or moved (a fresh broker) is retried; the
+                    // group's own codes are the test's.
+                    |r: &kafkaex_protocol::messages::JoinGroupResponse| {
+                        Some(r.error_code).filter(|c| {
+                            matches!(
+                                c,
+                                kafkaex_protocol::ErrorCode::CoordinatorLoadInProgress
+                                    | kafkaex_protocol::ErrorCode::CoordinatorNotAvailable
+                                    | kafkaex_protocol::ErrorCode::NotCoordinator
+                            )
+                        })
+                    },
                 )
                 .await
                 .expect("JoinGroup")
@@ -217,12 +239,13 @@ impl KafkaExMember {
                     .collect(),
             );
         let r = self
-            .w
-            .client()
-            .send(
+            .client
+            .cluster()
+            .send_with_retry(
                 self.route(),
                 &request,
                 VersionChoice::Exact(self.versions.1),
+                |_| None,
             )
             .await
             .expect("SyncGroup")
@@ -242,12 +265,13 @@ impl KafkaExMember {
             .with_group_id(self.group.clone())
             .with_generation_id(self.generation_id)
             .with_member_id(self.member_id.clone());
-        self.w
-            .client()
-            .send(
+        self.client
+            .cluster()
+            .send_with_retry(
                 self.route(),
                 &request,
                 VersionChoice::Exact(self.versions.2),
+                |_| None,
             )
             .await
             .expect("Heartbeat")
@@ -266,12 +290,13 @@ impl KafkaExMember {
         } else {
             request.with_member_id(self.member_id.clone())
         };
-        self.w
-            .client()
-            .send(
+        self.client
+            .cluster()
+            .send_with_retry(
                 self.route(),
                 &request,
                 VersionChoice::Exact(self.versions.3),
+                |_| None,
             )
             .await
             .expect("LeaveGroup")
