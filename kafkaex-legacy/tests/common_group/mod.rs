@@ -8,7 +8,7 @@ pub(crate) mod scenarios;
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use kafkaex_legacy::consumer_group::{ApiVersions, ConsumerGroupOptions};
@@ -18,34 +18,14 @@ use kafkaex_legacy::{
     CallOptions, FetchOptions, Found, KafkaVersion, ProduceOptions, Worker, WorkerName,
     WorkerOptions,
 };
-use kafkaex_testkit::provider::{test_brokers, BrokerProfile};
 
 /// How long a test polls for a condition.
 pub(crate) const WAIT: Duration = Duration::from_secs(90);
 
-/// A name no other test run uses.
-pub(crate) fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos:x}", std::process::id())
-}
-
-/// The brokers of `profile` as KafkaEx `uris`, or `None` (SKIPPED) without them.
-pub(crate) async fn uris(profile: BrokerProfile, test: &str) -> Option<Vec<(String, u16)>> {
-    let brokers = test_brokers(profile, test).await?;
-    Some(
-        brokers
-            .bootstrap
-            .iter()
-            .map(|b| {
-                let (h, p) = b.rsplit_once(':').expect("host:port");
-                (h.to_owned(), p.parse().expect("port"))
-            })
-            .collect(),
-    )
-}
+// Names and bootstrap lists: the facade tests' helpers (tests/common).
+#[path = "../common/mod.rs"]
+mod base;
+pub(crate) use base::{unique, uris};
 
 /// A Kayrock worker (api_version sent as given) on `uris`.
 pub(crate) async fn worker(uris: &[(String, u16)], group: Option<&str>) -> Worker {
